@@ -1,0 +1,158 @@
+// Attribute lists in Postfix's attr0 encoding (name NUL value NUL ...,
+// ended by one more NUL), and a stream that reads attribute lists and
+// queue-file records from one socket. Every internal protocol uses it.
+
+import * as net from 'node:net';
+import { encodeRecord, RecordReader, type Rec } from '../queue/record';
+
+export type Attrs = Record<string, string>;
+export type AttrInput = Record<string, string | number | bigint | boolean>;
+
+// A list longer than this is a broken or hostile peer.
+const ATTR_MAX_LIST = 16 * 1024 * 1024;
+
+export function encodeAttrs(attrs: AttrInput): Buffer {
+  const parts: string[] = [];
+  for (const [name, value] of Object.entries(attrs)) {
+    const text = typeof value === 'boolean' ? (value ? '1' : '0') : `${value}`;
+    if (name.includes('\0') || text.includes('\0'))
+      throw new TypeError(`encodeAttrs: NUL in attribute ${name}`);
+    parts.push(name, '\0', text, '\0');
+  }
+  parts.push('\0');
+  return Buffer.from(parts.join(''), 'utf8');
+}
+
+export class IpcError extends Error {}
+
+// Parse one attribute list at the start of buf: the list and the bytes it
+// used, or null when more bytes are needed.
+export function decodeAttrs(buf: Buffer): { attrs: Attrs; used: number } | null {
+  const attrs: Attrs = {};
+  let p = 0;
+  for (;;) {
+    const nameEnd = buf.indexOf(0, p);
+    if (nameEnd < 0) return null;
+    if (nameEnd === p) return { attrs, used: p + 1 };
+    const valueEnd = buf.indexOf(0, nameEnd + 1);
+    if (valueEnd < 0) return null;
+    attrs[buf.toString('utf8', p, nameEnd)] = buf.toString(
+      'utf8',
+      nameEnd + 1,
+      valueEnd,
+    );
+    p = valueEnd + 1;
+  }
+}
+
+type Waiter = () => void;
+
+// One socket, read as a sequence of attribute lists and records in the
+// order the protocol says. Reads wait for bytes; a closed or failed
+// socket rejects them with IpcError.
+export class AttrStream {
+  readonly socket: net.Socket;
+  #reader = new RecordReader();
+  #waiter: Waiter | null = null;
+  #ended = false;
+  #error: Error | null = null;
+
+  constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#reader.push(chunk);
+      this.#wake();
+    });
+    socket.on('end', () => {
+      this.#ended = true;
+      this.#wake();
+    });
+    socket.on('close', () => {
+      this.#ended = true;
+      this.#wake();
+    });
+    socket.on('error', (err) => {
+      this.#error = err;
+      this.#wake();
+    });
+  }
+
+  static fromSocket(socket: net.Socket): AttrStream {
+    return new AttrStream(socket);
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.();
+  }
+
+  #wait(): Promise<void> {
+    if (this.#error) return Promise.reject(new IpcError(this.#error.message));
+    if (this.#ended) return Promise.reject(new IpcError('connection closed'));
+    return new Promise((resolve) => (this.#waiter = resolve));
+  }
+
+  async readAttrs(): Promise<Attrs> {
+    for (;;) {
+      const pending = this.#reader.pending;
+      const got = decodeAttrs(pending);
+      if (got) {
+        this.#reader.consume(got.used);
+        return got.attrs;
+      }
+      if (pending.length > ATTR_MAX_LIST)
+        throw new IpcError('attribute list too long');
+      await this.#wait();
+    }
+  }
+
+  async readRecord(): Promise<Rec> {
+    for (;;) {
+      const rec = this.#reader.take();
+      if (rec) return rec;
+      await this.#wait();
+    }
+  }
+
+  // Bytes until the peer closes; for triggers.
+  async readToEnd(): Promise<Buffer> {
+    for (;;) {
+      if (this.#ended || this.#error) {
+        const rest = Buffer.from(this.#reader.pending);
+        this.#reader.consume(rest.length);
+        return rest;
+      }
+      await new Promise<void>((resolve) => (this.#waiter = resolve));
+    }
+  }
+
+  writeAttrs(attrs: AttrInput): boolean {
+    return this.socket.write(encodeAttrs(attrs));
+  }
+
+  writeRecord(type: string, data: Buffer | string = ''): boolean {
+    return this.socket.write(encodeRecord(type, data));
+  }
+
+  // Resolve when the socket can take more; for streaming large content.
+  drain(): Promise<void> {
+    if (!this.socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(new IpcError(err.message));
+      this.socket.once('error', onError);
+      this.socket.once('drain', () => {
+        this.socket.off('error', onError);
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
