@@ -1,0 +1,287 @@
+// The queue directory: queue names, the tree with Postfix's owners and
+// modes, hashed paths, and the life of a queue file (create with a
+// unique ID, commit durably, move, remove). Used by cleanup, qmgr,
+// postsuper, postqueue and `postfix start`. Owners are names only: the
+// caller that runs as root applies them.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { longQueueId, queueIdHashKey, shortQueueId } from './queue_id';
+
+export const QUEUE = {
+  MAILDROP: 'maildrop',
+  INCOMING: 'incoming',
+  ACTIVE: 'active',
+  DEFERRED: 'deferred',
+  HOLD: 'hold',
+  CORRUPT: 'corrupt',
+  BOUNCE: 'bounce',
+  DEFER: 'defer',
+  TRACE: 'trace',
+  FLUSH: 'flush',
+  SAVED: 'saved',
+} as const;
+
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+
+export interface QueueDirSpec {
+  name: string;
+  owner: 'root' | 'mail_owner';
+  group: 'root' | 'mail_owner' | 'setgid_group';
+  mode: number;
+}
+
+// Postfix's conf/postfix-files for the queue directory. maildrop has no
+// sticky bit (0730), as Debian ships it.
+export const QUEUE_TREE: readonly QueueDirSpec[] = [
+  { name: '.', owner: 'root', group: 'root', mode: 0o755 },
+  { name: 'maildrop', owner: 'mail_owner', group: 'setgid_group', mode: 0o730 },
+  { name: 'incoming', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'active', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'deferred', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'hold', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'corrupt', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'bounce', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'defer', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'trace', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'flush', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'saved', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'public', owner: 'mail_owner', group: 'setgid_group', mode: 0o710 },
+  { name: 'private', owner: 'mail_owner', group: 'mail_owner', mode: 0o700 },
+  { name: 'pid', owner: 'root', group: 'root', mode: 0o755 },
+];
+
+// Owner read, write and execute, exactly: a complete queue file
+// (Postfix's MAIL_QUEUE_STAT_READY). Group bits are flags (g+r flush
+// after, g+x forced expiry), so only the owner bits are compared.
+export const QUEUE_FILE_MODE_READY = 0o700;
+export const QUEUE_FILE_MODE_OPEN = 0o600;
+
+// What this module reads from main.cf; Config satisfies it.
+export interface QueueConfig {
+  list(name: string): string[];
+  int(name: string): number;
+  bool(name: string): boolean;
+}
+
+export interface QueueFile {
+  fd: number;
+  id: string;
+  path: string;
+}
+
+const fsyncFd = promisify(fs.fsync);
+const fchmodFd = promisify(fs.fchmod);
+const fstatFd = promisify(fs.fstat);
+const closeFd = promisify(fs.close);
+const openPath = promisify(fs.open);
+
+// Make the tree with Postfix's modes; existing directories keep theirs
+// unless fixModes is set (postfix start as root sets it).
+export function makeQueueTree(queueDir: string, fixModes = false): void {
+  for (const spec of QUEUE_TREE) {
+    const dir = path.join(queueDir, spec.name);
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { recursive: true, mode: spec.mode });
+      fs.chmodSync(dir, spec.mode);
+    } else if (fixModes) {
+      fs.chmodSync(dir, spec.mode);
+    }
+  }
+}
+
+function hashLevels(queueName: string, config: QueueConfig): number {
+  if (!config.list('hash_queue_names').includes(queueName)) return 0;
+  return config.int('hash_queue_depth');
+}
+
+// "deferred/4/4F9D62A1F3": one directory level per hashed character.
+export function queuePath(
+  queueDir: string,
+  queueName: string,
+  id: string,
+  config: QueueConfig,
+): string {
+  const key = queueIdHashKey(id);
+  const levels = Math.min(hashLevels(queueName, config), key.length);
+  const parts = [queueDir, queueName];
+  for (let i = 0; i < levels; i++) parts.push(key[i]);
+  parts.push(id);
+  return path.join(...parts);
+}
+
+export function makeQueueId(
+  when: { sec: number; usec: number },
+  inode: number | bigint,
+  config: QueueConfig,
+): string {
+  if (config.bool('enable_long_queue_ids'))
+    return longQueueId(when.sec, when.usec, inode);
+  return shortQueueId(when.usec, inode);
+}
+
+export function nowSecUsec(): { sec: number; usec: number } {
+  const ms = Date.now();
+  const micro = Number(process.hrtime.bigint() / 1000n) % 1000;
+  return {
+    sec: Math.floor(ms / 1000),
+    usec: (ms % 1000) * 1000 + micro,
+  };
+}
+
+function isErrno(err: unknown, ...codes: string[]): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code !== undefined && codes.includes(code);
+}
+
+// Give the file its ID name without ever replacing another file: link()
+// fails where rename() would silently clobber a live queue file.
+async function linkNoClobber(from: string, to: string): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.promises.link(from, to);
+      await fs.promises.unlink(from);
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) return false;
+      if (!isErrno(err, 'ENOENT') || attempt > 0) throw err;
+      await fs.promises.mkdir(path.dirname(to), { recursive: true });
+    }
+  }
+}
+
+// Create an empty queue file, mode 0600, named by its ID. As Postfix's
+// mail_queue_enter: a temporary name opened O_EXCL, the inode from
+// fstat, then the ID name; another time stamp if that name is taken.
+export async function createQueueFile(
+  queueDir: string,
+  queueName: string,
+  config: QueueConfig,
+): Promise<QueueFile & { time: { sec: number; usec: number } }> {
+  const dir = path.join(queueDir, queueName);
+  for (;;) {
+    const time = nowSecUsec();
+    const temp = path.join(dir, `${time.usec}.${process.pid}.${tempSeq++}`);
+    const flags =
+      fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL;
+    const fd = await openPath(temp, flags, QUEUE_FILE_MODE_OPEN);
+    const st = await fstatFd(fd, { bigint: true });
+    const id = makeQueueId(time, st.ino, config);
+    const where = queuePath(queueDir, queueName, id, config);
+    if (await linkNoClobber(temp, where)) return { fd, id, path: where, time };
+    await fs.promises.unlink(temp);
+    await closeFd(fd);
+  }
+}
+
+let tempSeq = 0;
+
+// Many commits at once share one directory fsync: a caller joins the
+// next round, which starts when the running one ends, so that every
+// caller's entry is covered by an fsync that began after it was made.
+class DirSyncer {
+  #running = new Map<string, Promise<void>>();
+  #next = new Map<string, Promise<void>>();
+
+  sync(dir: string): Promise<void> {
+    const queued = this.#next.get(dir);
+    if (queued) return queued;
+    const running = this.#running.get(dir) ?? Promise.resolve();
+    // A failed round must not fail the next one: it syncs afresh.
+    const start = () => this.#start(dir);
+    const round = running.then(start, start);
+    this.#next.set(dir, round);
+    return round;
+  }
+
+  async #start(dir: string): Promise<void> {
+    const round = this.#next.get(dir) as Promise<void>;
+    this.#next.delete(dir);
+    this.#running.set(dir, round);
+    try {
+      await fsyncDir(dir);
+    } finally {
+      if (this.#running.get(dir) === round) this.#running.delete(dir);
+    }
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fd = await openPath(dir, fs.constants.O_RDONLY);
+  try {
+    await fsyncFd(fd);
+  } finally {
+    await closeFd(fd);
+  }
+}
+
+const dirSyncer = new DirSyncer();
+
+export function syncDirectory(dir: string): Promise<void> {
+  return dirSyncer.sync(dir);
+}
+
+// Mark the file complete and make it durable before anyone is told.
+// fchmod first, then fsync, as Postfix does: the one fsync then writes
+// the content and the new mode together, so a file can never be on disk
+// as 0700 with content that is not. The directory fsync makes the name
+// (created by createQueueFile, or moved by HOLD) survive a crash; both
+// must finish before the client hears 250.
+export async function commitQueueFile(
+  fd: number,
+  filePath: string,
+  extraMode = 0,
+): Promise<void> {
+  await fchmodFd(fd, QUEUE_FILE_MODE_READY | extraMode);
+  await fsyncFd(fd);
+  await syncDirectory(path.dirname(filePath));
+}
+
+export function isReady(stat: fs.Stats | fs.BigIntStats): boolean {
+  return stat.isFile() && (Number(stat.mode) & 0o700) === QUEUE_FILE_MODE_READY;
+}
+
+// Rename between queues (the inode, so the ID, stays). Both directories
+// are synced: the new name must survive, and the old one must not come
+// back after a crash, or the message would be delivered twice.
+export async function moveQueueFile(
+  queueDir: string,
+  id: string,
+  fromQueue: string,
+  toQueue: string,
+  config: QueueConfig,
+): Promise<string> {
+  const from = queuePath(queueDir, fromQueue, id, config);
+  const to = queuePath(queueDir, toQueue, id, config);
+  try {
+    await fs.promises.rename(from, to);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT') || !fs.existsSync(from)) throw err;
+    await fs.promises.mkdir(path.dirname(to), { recursive: true });
+    await fs.promises.rename(from, to);
+  }
+  await Promise.all([
+    syncDirectory(path.dirname(to)),
+    syncDirectory(path.dirname(from)),
+  ]);
+  return to;
+}
+
+// Remove a queue file; false when it was already gone. No directory
+// fsync: a removal lost in a crash brings back a file whose recipients
+// are all marked done, which qmgr then removes again.
+export async function removeQueueFile(
+  queueDir: string,
+  queueName: string,
+  id: string,
+  config: QueueConfig,
+): Promise<boolean> {
+  try {
+    await fs.promises.unlink(queuePath(queueDir, queueName, id, config));
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+}
