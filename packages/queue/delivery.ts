@@ -31,7 +31,7 @@
 
 import { AttrStream, connectService, IpcError } from '../ipc/ipc';
 import type { Attrs } from '../ipc/ipc';
-import { msg } from '../log/log';
+import { msg, printable } from '../log/log';
 
 export interface DeliveryRecipient {
   originalRecipient: string;
@@ -75,3 +75,284 @@ export interface RecipientResult {
 }
 
 export class DeliveryError extends Error {}
+
+const PROTOCOL = 'delivery_protocol';
+
+// More is a broken or hostile peer: qmgr sends at most the recipient limit.
+const MAX_RECIPIENTS = 100_000;
+
+// An agent that says nothing for this long is treated as dead.
+const DELIVERY_TIMEOUT_MS = 3600_000;
+
+// Postfix's time stamps on the wire are "sec.usec".
+export function formatTime(seconds: number): string {
+  const usec = Math.round(seconds * 1e6);
+  const sec = Math.floor(usec / 1e6);
+  return `${sec}.${String(usec - sec * 1e6).padStart(6, '0')}`;
+}
+
+function parseTime(text: string | undefined): number {
+  const value = Number(text ?? '0');
+  return Number.isFinite(value) ? value : 0;
+}
+
+function requestAttrs(req: DeliveryRequest): Record<string, string | number> {
+  return {
+    flags: req.flags,
+    queue_name: req.queueName,
+    queue_id: req.queueId,
+    offset: req.offset,
+    size: req.size,
+    nexthop: req.nexthop,
+    encoding: req.encoding,
+    sendopts: req.sendopts,
+    sender: req.sender,
+    envelope_id: req.envelopeId,
+    ret_flags: req.retFlags,
+    arrival_time: formatTime(req.arrivalTime),
+    active_arrival: formatTime(req.activeArrival),
+    agent_handoff: formatTime(req.agentHandoff),
+    log_client_name: req.logClientName,
+    log_client_address: req.logClientAddress,
+    log_client_port: req.logClientPort,
+    log_protocol_name: req.logProtocolName,
+    log_helo_name: req.logHeloName,
+    rewrite_context: req.rewriteContext,
+    rcpt_count: req.recipients.length,
+  };
+}
+
+function recipientAttrs(
+  rcpt: DeliveryRecipient,
+): Record<string, string | number> {
+  return {
+    original_recipient: rcpt.originalRecipient,
+    recipient: rcpt.recipient,
+    offset: rcpt.offset,
+    dsn_orig_rcpt: rcpt.dsnOrigRcpt,
+    notify_flags: rcpt.notifyFlags,
+  };
+}
+
+// A whole non-negative number, or a DeliveryError naming the attribute.
+function wholeNumber(attrs: Attrs, name: string): number {
+  const text = attrs[name];
+  if (text === undefined || !/^\d+$/.test(text))
+    throw new DeliveryError(`bad or missing attribute ${name}`);
+  return Number(text);
+}
+
+function parseRequest(a: Attrs): Omit<DeliveryRequest, 'recipients'> {
+  if (!a.queue_id || !/^[A-Za-z0-9]+$/.test(a.queue_id))
+    throw new DeliveryError('bad or missing attribute queue_id');
+  return {
+    flags: wholeNumber(a, 'flags'),
+    queueName: a.queue_name ?? 'active',
+    queueId: a.queue_id,
+    offset: wholeNumber(a, 'offset'),
+    size: wholeNumber(a, 'size'),
+    nexthop: a.nexthop ?? '',
+    encoding: a.encoding ?? '',
+    sendopts: Number(a.sendopts ?? 0) || 0,
+    sender: a.sender ?? '',
+    envelopeId: a.envelope_id ?? '',
+    retFlags: Number(a.ret_flags ?? 0) || 0,
+    arrivalTime: parseTime(a.arrival_time),
+    activeArrival: parseTime(a.active_arrival ?? a.arrival_time),
+    agentHandoff: parseTime(a.agent_handoff ?? a.arrival_time),
+    logClientName: a.log_client_name ?? '',
+    logClientAddress: a.log_client_address ?? '',
+    logClientPort: a.log_client_port ?? '',
+    logProtocolName: a.log_protocol_name ?? '',
+    logHeloName: a.log_helo_name ?? '',
+    rewriteContext: a.rewrite_context ?? '',
+  };
+}
+
+function parseRecipient(a: Attrs): DeliveryRecipient {
+  if (a.recipient === undefined)
+    throw new DeliveryError('bad or missing attribute recipient');
+  return {
+    originalRecipient: a.original_recipient ?? '',
+    recipient: a.recipient,
+    offset: wholeNumber(a, 'offset'),
+    dsnOrigRcpt: a.dsn_orig_rcpt ?? '',
+    notifyFlags: Number(a.notify_flags ?? 0) || 0,
+  };
+}
+
+const ACTIONS: readonly string[] = [
+  'delivered',
+  'relayed',
+  'failed',
+  'delayed',
+];
+
+function parseResult(a: Attrs): RecipientResult {
+  if (!ACTIONS.includes(a.action ?? ''))
+    throw new DeliveryError(`bad action in result: ${a.action ?? '(none)'}`);
+  if (!/^[245]\.\d{1,3}\.\d{1,3}$/.test(a.status ?? ''))
+    throw new DeliveryError(`bad status in result: ${a.status ?? '(none)'}`);
+  return {
+    offset: wholeNumber(a, 'offset'),
+    status: a.status,
+    action: a.action as DeliveryAction,
+    reason: a.reason ?? '',
+  };
+}
+
+// Agent side: announce the protocol and read one request.
+export async function readDeliveryRequest(
+  stream: AttrStream,
+): Promise<DeliveryRequest> {
+  stream.writeAttrs({ protocol: PROTOCOL });
+  const attrs = await stream.readAttrs();
+  const head = parseRequest(attrs);
+  const count = wholeNumber(attrs, 'rcpt_count');
+  if (count > MAX_RECIPIENTS)
+    throw new DeliveryError(`too many recipients in request: ${count}`);
+  const recipients: DeliveryRecipient[] = [];
+  for (let i = 0; i < count; i++)
+    recipients.push(parseRecipient(await stream.readAttrs()));
+  return { ...head, recipients };
+}
+
+// Agent side: one result per recipient, then the final status.
+export async function writeDeliveryResults(
+  stream: AttrStream,
+  results: RecipientResult[],
+): Promise<void> {
+  for (const r of results)
+    stream.writeAttrs({
+      offset: r.offset,
+      status: r.status,
+      action: r.action,
+      reason: r.reason,
+    });
+  stream.writeAttrs({ status: 0 });
+  await stream.drain();
+}
+
+async function readResults(
+  stream: AttrStream,
+  count: number,
+): Promise<RecipientResult[]> {
+  const results: RecipientResult[] = [];
+  for (let i = 0; i < count; i++)
+    results.push(parseResult(await stream.readAttrs()));
+  const final = await stream.readAttrs();
+  if (final.status === undefined)
+    throw new DeliveryError('missing final status');
+  return results;
+}
+
+async function exchange(
+  stream: AttrStream,
+  req: DeliveryRequest,
+): Promise<RecipientResult[]> {
+  const hello = await stream.readAttrs();
+  if (hello.protocol !== PROTOCOL)
+    throw new DeliveryError(
+      `unexpected protocol: ${hello.protocol ?? '(none)'}`,
+    );
+  stream.writeAttrs(requestAttrs(req));
+  for (const rcpt of req.recipients) stream.writeAttrs(recipientAttrs(rcpt));
+  return readResults(stream, req.recipients.length);
+}
+
+// qmgr side: one request to private/<transport>; the results in the order
+// the agent sent them. A transport that cannot be reached, times out or
+// breaks the protocol is a DeliveryError; qmgr defers what is left.
+export async function deliverRequest(
+  queueDir: string,
+  transport: string,
+  req: DeliveryRequest,
+  timeoutMs = DELIVERY_TIMEOUT_MS,
+): Promise<RecipientResult[]> {
+  let stream: AttrStream;
+  try {
+    stream = await connectService(queueDir, 'private', transport, 10_000);
+  } catch (err) {
+    throw new DeliveryError(
+      `connect to transport ${transport}: ${errText(err)}`,
+    );
+  }
+  const timer = setTimeout(() => stream.destroy(), timeoutMs);
+  try {
+    return await exchange(stream, req);
+  } catch (err) {
+    if (err instanceof DeliveryError) throw err;
+    throw new DeliveryError(`transport ${transport}: ${errText(err)}`);
+  } finally {
+    clearTimeout(timer);
+    stream.destroy();
+  }
+}
+
+function errText(err: unknown): string {
+  if (err instanceof IpcError || err instanceof Error) return err.message;
+  return String(err);
+}
+
+// Postfix's format_tv: two significant digits, at most two decimals,
+// rounded half up, trailing zeros dropped; ten seconds and more as whole
+// seconds.
+export function formatDelay(seconds: number): string {
+  const usec = Math.max(0, Math.round(seconds * 1e6));
+  const decimals = usec >= 10e6 ? 0 : usec >= 1e6 ? 1 : 2;
+  const unit = 10 ** (6 - decimals);
+  const scaled = Math.floor((usec + unit / 2) / unit);
+  const whole = Math.floor(scaled / 10 ** decimals);
+  const frac = String(scaled - whole * 10 ** decimals)
+    .padStart(decimals, '0')
+    .replace(/0+$/, '');
+  return frac ? `${whole}.${frac}` : `${whole}`;
+}
+
+export type DeliveryStatus =
+  'sent' | 'deferred' | 'bounced' | 'expired' | 'deliverable' | 'undeliverable';
+
+export interface DeliveryLogEntry {
+  request: Pick<
+    DeliveryRequest,
+    'queueId' | 'arrivalTime' | 'activeArrival' | 'agentHandoff'
+  >;
+  recipient: Pick<DeliveryRecipient, 'recipient' | 'originalRecipient'>;
+  relay: string; // "local", "none", "host[addr]:port"
+  dsn: string;
+  status: DeliveryStatus;
+  reason: string;
+  connectSetup?: number; // seconds spent before transmission (delays c)
+  now?: number; // seconds since the epoch; default the clock
+}
+
+// delays=a/b/c/d: before qmgr, in qmgr, connection setup, transmission.
+function delays(e: DeliveryLogEntry, now: number): string {
+  const r = e.request;
+  const a = r.activeArrival - r.arrivalTime;
+  const b = r.agentHandoff - r.activeArrival;
+  const c = e.connectSetup ?? 0;
+  const d = now - r.agentHandoff - c;
+  return [a, b, c, d].map((x) => formatDelay(Math.max(0, x))).join('/');
+}
+
+export function deliveryLogLine(e: DeliveryLogEntry): string {
+  const now = e.now ?? Date.now() / 1000;
+  const rcpt = e.recipient;
+  const orig =
+    rcpt.originalRecipient &&
+    rcpt.originalRecipient.toLowerCase() !== rcpt.recipient.toLowerCase()
+      ? `, orig_to=<${rcpt.originalRecipient}>`
+      : '';
+  return (
+    `${e.request.queueId}: to=<${rcpt.recipient}>${orig}, ` +
+    `relay=${e.relay}, ` +
+    `delay=${formatDelay(now - e.request.arrivalTime)}, ` +
+    `delays=${delays(e, now)}, dsn=${e.dsn}, status=${e.status} ` +
+    `(${printable(e.reason, 1000)})`
+  );
+}
+
+export function logDelivery(e: DeliveryLogEntry): void {
+  msg.info(deliveryLogLine(e));
+}

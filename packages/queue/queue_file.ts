@@ -1,0 +1,420 @@
+// Reading a committed queue file: its envelope (C record sizes, arrival
+// time, attributes, sender, recipients with their file offsets), its
+// content lines streamed from the M record, and marking a recipient done
+// in place. Used by qmgr, the delivery agents, showq and bounce.
+// Follows `p` pointer records as Postfix's cleanup writes them.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RecordReader, RecordError, REC } from './record';
+
+export class QueueFileError extends Error {}
+
+export interface QueueRecipient {
+  recipient: string;
+  originalRecipient: string; // O record, '' when none
+  dsnOrigRcpt: string; // o record
+  notifyFlags: number; // n record
+  offset: number; // file offset of the R (or D) record
+  done: boolean;
+}
+
+export interface QueueEnvelope {
+  path: string;
+  queueId: string;
+  contentSize: number; // C: bytes from dataOffset to the X record
+  dataOffset: number; // C: offset of the first content record after M
+  rcptCount: number; // C: recipient count as cleanup wrote it
+  qmgrFlags: number;
+  contentLength: number;
+  sendopts: number;
+  messageOffset: number; // offset of the M record itself
+  arrivalTime: number; // T, seconds with fraction
+  createTime: number | undefined; // c or A create_time
+  attrs: Record<string, string>; // A records
+  sender: string;
+  fullname: string;
+  dsnEnvid: string;
+  dsnRet: number;
+  filter: string; // content filter (envelope L or I)
+  warnTime: number; // W, 0 when none
+  recipients: QueueRecipient[]; // pending: R records
+  done: QueueRecipient[]; // finished: D records
+  stat: fs.Stats;
+}
+
+interface FileRec {
+  type: string;
+  data: Buffer;
+  offset: number;
+}
+
+const CHUNK = 64 * 1024;
+
+// A following of pointers longer than this is a loop in a damaged file.
+const MAX_JUMPS = 100_000;
+
+// Buffered sequential record reading with seek, over one open file.
+class RecordFile {
+  readonly #fh: fs.promises.FileHandle;
+  #reader = new RecordReader();
+  #base = 0;
+  #filePos = 0;
+  #eof = false;
+  jumps = 0;
+
+  constructor(fh: fs.promises.FileHandle) {
+    this.#fh = fh;
+  }
+
+  seek(offset: number): void {
+    this.#reader = new RecordReader();
+    this.#base = offset;
+    this.#filePos = offset;
+    this.#eof = false;
+  }
+
+  async next(): Promise<FileRec | null> {
+    for (;;) {
+      const offset = this.#base + this.#reader.offset;
+      const rec = this.#reader.take();
+      if (rec) return { type: rec.type, data: rec.data, offset };
+      if (this.#eof) return null;
+      await this.#fill();
+    }
+  }
+
+  async #fill(): Promise<void> {
+    const buf = Buffer.alloc(CHUNK);
+    const { bytesRead } = await this.#fh.read(buf, 0, CHUNK, this.#filePos);
+    if (bytesRead === 0) this.#eof = true;
+    this.#filePos += bytesRead;
+    this.#reader.push(buf.subarray(0, bytesRead));
+  }
+
+  // The next record, with `p` pointers followed and padding skipped.
+  async nextFollowing(): Promise<FileRec | null> {
+    for (;;) {
+      const rec = await this.next();
+      if (!rec || rec.type !== REC.PTR) {
+        if (rec?.type === REC.PADDING) continue;
+        return rec;
+      }
+      const target = parsePointer(rec.data);
+      if (target === 0) continue;
+      if (++this.jumps > MAX_JUMPS) throw new QueueFileError('pointer loop');
+      this.seek(target);
+    }
+  }
+}
+
+function parsePointer(data: Buffer): number {
+  const text = data.toString('latin1').trim();
+  if (!/^\d+$/.test(text))
+    throw new QueueFileError(`bad pointer record: ${text}`);
+  return Number(text);
+}
+
+// Postfix's mail_open_ok: a regular file whose owner bits are exactly rwx.
+export function isQueueFileReady(stat: fs.Stats): boolean {
+  return stat.isFile() && (stat.mode & 0o700) === 0o700;
+}
+
+function newEnvelope(file: string, stat: fs.Stats): QueueEnvelope {
+  return {
+    path: file,
+    queueId: path.basename(file),
+    contentSize: 0,
+    dataOffset: 0,
+    rcptCount: 0,
+    qmgrFlags: 0,
+    contentLength: 0,
+    sendopts: 0,
+    messageOffset: -1,
+    arrivalTime: 0,
+    createTime: undefined,
+    attrs: {},
+    sender: '',
+    fullname: '',
+    dsnEnvid: '',
+    dsnRet: 0,
+    filter: '',
+    warnTime: 0,
+    recipients: [],
+    done: [],
+    stat,
+  };
+}
+
+function parseSize(env: QueueEnvelope, data: Buffer): void {
+  const f = data.toString('latin1').trim().split(/\s+/).map(Number);
+  if (f.length < 3 || f.slice(0, 3).some((n) => !Number.isInteger(n) || n < 0))
+    throw new QueueFileError(`bad message_size record: ${data}`);
+  [env.contentSize, env.dataOffset, env.rcptCount] = f;
+  env.qmgrFlags = f[3] || 0;
+  env.contentLength = f[4] || 0;
+  env.sendopts = f[5] || 0;
+}
+
+function parseArrival(data: Buffer): number {
+  const [sec, usec = '0'] = data.toString('latin1').trim().split(/\s+/);
+  const value = Number(sec) + Number(usec) / 1e6;
+  if (!Number.isFinite(value))
+    throw new QueueFileError(`bad message_arrival_time record: ${data}`);
+  return value;
+}
+
+// DSN and original-recipient records that precede their R record.
+interface PendingRcpt {
+  orig: string;
+  dsnOrig: string;
+  notify: number;
+}
+
+const EMPTY_PENDING: PendingRcpt = { orig: '', dsnOrig: '', notify: 0 };
+
+// State of one envelope read: what the records seen so far have set.
+interface ReadState {
+  env: QueueEnvelope;
+  pending: PendingRcpt;
+  sawTime: boolean;
+  sawSender: boolean;
+}
+
+function addRecipient(st: ReadState, rec: FileRec, done: boolean): void {
+  const rcpt: QueueRecipient = {
+    recipient: rec.data.toString('utf8'),
+    originalRecipient: st.pending.orig,
+    dsnOrigRcpt: st.pending.dsnOrig,
+    notifyFlags: st.pending.notify,
+    offset: rec.offset,
+    done,
+  };
+  (done ? st.env.done : st.env.recipients).push(rcpt);
+  st.pending = EMPTY_PENDING;
+}
+
+function addAttr(st: ReadState, data: Buffer): void {
+  const text = data.toString('utf8');
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new QueueFileError(`bad named_attribute record: ${text}`);
+  const name = text.slice(0, eq);
+  st.env.attrs[name] = text.slice(eq + 1);
+  if (name === 'create_time') st.env.createTime = Number(text.slice(eq + 1));
+}
+
+type Handler = (st: ReadState, rec: FileRec) => void;
+
+// One handler per record type that the envelope and the extracted segment
+// may hold; others (K, V, >, r, e, ...) are skipped as Postfix's qmgr does
+// for the ones it does not use.
+const HANDLERS: Record<string, Handler> = {
+  [REC.SIZE]: (st, r) => parseSize(st.env, r.data),
+  [REC.TIME]: (st, r) => {
+    st.env.arrivalTime = parseArrival(r.data);
+    st.sawTime = true;
+  },
+  [REC.CTIME]: (st, r) => (st.env.createTime = parseArrival(r.data)),
+  [REC.FULLNAME]: (st, r) => (st.env.fullname = r.data.toString('utf8')),
+  [REC.SENDER]: (st, r) => {
+    st.env.sender = r.data.toString('utf8');
+    st.sawSender = true;
+  },
+  [REC.ATTR]: (st, r) => addAttr(st, r.data),
+  [REC.FILTER]: (st, r) => (st.env.filter = r.data.toString('utf8')),
+  [REC.INSPECTOR]: (st, r) => (st.env.filter = r.data.toString('utf8')),
+  [REC.DSN_ENVID]: (st, r) => (st.env.dsnEnvid = r.data.toString('utf8')),
+  [REC.DSN_RET]: (st, r) => (st.env.dsnRet = Number(r.data) || 0),
+  [REC.WARN]: (st, r) => (st.env.warnTime = Number(r.data) || 0),
+  [REC.ORCP]: (st, r) => {
+    st.pending = { ...st.pending, orig: r.data.toString('utf8') };
+  },
+  [REC.DSN_ORCPT]: (st, r) => {
+    st.pending = { ...st.pending, dsnOrig: r.data.toString('utf8') };
+  },
+  [REC.DSN_NOTIFY]: (st, r) => {
+    st.pending = { ...st.pending, notify: Number(r.data) || 0 };
+  },
+  [REC.RCPT]: (st, r) => addRecipient(st, r, false),
+  [REC.DONE]: (st, r) => addRecipient(st, r, true),
+  [REC.DRCP]: (st) => (st.pending = EMPTY_PENDING),
+};
+
+async function readEnvelopeSegment(rf: RecordFile, st: ReadState) {
+  for (;;) {
+    const rec = await rf.nextFollowing();
+    if (!rec) throw new QueueFileError('premature end of file');
+    if (rec.type === REC.END)
+      throw new QueueFileError('message_end record in envelope');
+    if (rec.type === REC.MESG) {
+      st.env.messageOffset = rec.offset;
+      return rec.offset + 2; // type byte and one length byte of 0
+    }
+    HANDLERS[rec.type]?.(st, rec);
+  }
+}
+
+// Find the X record: where the C record says it is, else by reading the
+// content (a file whose content holds pointer records).
+async function seekExtracted(rf: RecordFile, env: QueueEnvelope) {
+  rf.seek(env.dataOffset + env.contentSize);
+  const rec = await rf.next().catch(() => null);
+  if (rec?.type === REC.XTRA) return;
+  rf.seek(env.dataOffset);
+  for (;;) {
+    const r = await rf.nextFollowing();
+    if (!r) throw new QueueFileError('no extracted_info record');
+    if (r.type === REC.XTRA) return;
+    if (r.type !== REC.NORM && r.type !== REC.CONT)
+      throw new QueueFileError(`unexpected record in content: ${r.type}`);
+  }
+}
+
+async function readExtractedSegment(rf: RecordFile, st: ReadState) {
+  for (;;) {
+    const rec = await rf.nextFollowing();
+    if (!rec) throw new QueueFileError('no message_end record');
+    if (rec.type === REC.END) return;
+    HANDLERS[rec.type]?.(st, rec);
+  }
+}
+
+function checkEnvelope(st: ReadState): void {
+  if (!st.sawTime) throw new QueueFileError('no message_arrival_time record');
+  if (!st.sawSender) throw new QueueFileError('no sender record');
+  if (st.env.messageOffset < 0) throw new QueueFileError('no M record');
+  if (st.env.dataOffset === 0) throw new QueueFileError('no message_size');
+}
+
+async function readAll(fh: fs.promises.FileHandle, env: QueueEnvelope) {
+  const rf = new RecordFile(fh);
+  const st: ReadState = {
+    env,
+    pending: EMPTY_PENDING,
+    sawTime: false,
+    sawSender: false,
+  };
+  await readEnvelopeSegment(rf, st);
+  checkEnvelope(st);
+  await seekExtracted(rf, env);
+  await readExtractedSegment(rf, st);
+}
+
+// Open and read the envelope of a committed queue file. A file that is
+// not ready (mode) or not well formed (records, E) is a QueueFileError:
+// the caller moves it to corrupt/. Errors from the file system (ENOENT)
+// pass through unchanged.
+export async function readEnvelope(file: string): Promise<QueueEnvelope> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const stat = await fh.stat();
+    if (!isQueueFileReady(stat))
+      throw new QueueFileError(`${file}: file is not ready (mode)`);
+    const env = newEnvelope(file, stat);
+    await readAll(fh, env);
+    return env;
+  } catch (err) {
+    if (err instanceof RecordError || err instanceof QueueFileError)
+      throw new QueueFileError(`${file}: ${stripPath(err.message, file)}`);
+    throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+function stripPath(text: string, file: string): string {
+  return text.startsWith(`${file}: `) ? text.slice(file.length + 2) : text;
+}
+
+export interface ContentRecord {
+  type: 'N' | 'L';
+  data: Buffer;
+}
+
+// The content records from dataOffset up to the X record, without loading
+// the file; pointer records are followed.
+export async function* contentRecords(
+  file: string,
+  dataOffset: number,
+): AsyncGenerator<ContentRecord> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const rf = new RecordFile(fh);
+    rf.seek(dataOffset);
+    for (;;) {
+      const rec = await rf.nextFollowing();
+      if (!rec) throw new QueueFileError(`${file}: no extracted_info record`);
+      if (rec.type === REC.XTRA) return;
+      if (rec.type !== REC.NORM && rec.type !== REC.CONT)
+        throw new QueueFileError(`${file}: bad content record: ${rec.type}`);
+      yield { type: rec.type, data: rec.data };
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+// Whole content lines without their line ends: L pieces are joined with
+// the record that ends the line.
+export async function* contentLines(
+  file: string,
+  dataOffset: number,
+): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  for await (const rec of contentRecords(file, dataOffset)) {
+    parts.push(rec.data);
+    if (rec.type === REC.CONT) continue;
+    yield parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    parts = [];
+  }
+  if (parts.length) yield Buffer.concat(parts);
+}
+
+// Overwrite the R type byte of one recipient with D, in place, and fsync,
+// as Postfix's deliver_completed does. Marking a D again is a no-op;
+// another byte there means a wrong offset, which is refused.
+export async function markRecipientDone(
+  target: string | number,
+  offset: number,
+): Promise<void> {
+  const fd = typeof target === 'number' ? target : await openForUpdate(target);
+  try {
+    const byte = Buffer.alloc(1);
+    await readAt(fd, byte, offset);
+    if (byte[0] === REC.DONE.charCodeAt(0)) return;
+    if (byte[0] !== REC.RCPT.charCodeAt(0))
+      throw new QueueFileError(
+        `markRecipientDone: no recipient record at offset ${offset}`,
+      );
+    await writeAt(fd, Buffer.from(REC.DONE), offset);
+    await new Promise<void>((res, rej) =>
+      fs.fsync(fd, (err) => (err ? rej(err) : res())),
+    );
+  } finally {
+    if (typeof target !== 'number') fs.closeSync(fd);
+  }
+}
+
+function openForUpdate(file: string): Promise<number> {
+  return new Promise((res, rej) =>
+    fs.open(file, 'r+', (err, fd) => (err ? rej(err) : res(fd))),
+  );
+}
+
+function readAt(fd: number, buf: Buffer, offset: number): Promise<void> {
+  return new Promise((res, rej) =>
+    fs.read(fd, buf, 0, buf.length, offset, (err, n) =>
+      err ? rej(err) : n < buf.length ? rej(eofError(offset)) : res(),
+    ),
+  );
+}
+
+function writeAt(fd: number, buf: Buffer, offset: number): Promise<void> {
+  return new Promise((res, rej) =>
+    fs.write(fd, buf, 0, buf.length, offset, (err) => (err ? rej(err) : res())),
+  );
+}
+
+function eofError(offset: number): QueueFileError {
+  return new QueueFileError(`markRecipientDone: offset ${offset} past end`);
+}

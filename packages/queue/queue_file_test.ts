@@ -1,0 +1,105 @@
+// Tests for queue_file.ts on real files in a temporary folder, written in
+// Postfix's layout by the qmgr fixture (pointer records included).
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  contentLines,
+  markRecipientDone,
+  QueueFileError,
+  readEnvelope,
+} from './queue_file';
+import {
+  buildQueueFile,
+  writeQueueFile,
+} from '../../services/qmgr/qmgr_fixture';
+import type { FixtureSpec } from '../../services/qmgr/qmgr_fixture';
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'queue_file_test-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const SPEC: FixtureSpec = {
+  sender: 'alice@example.org',
+  arrival: 1700000000.25,
+  attrs: { log_client_name: 'mx.example.net' },
+  recipients: [
+    { address: 'bob@example.com', orig: 'bob', notify: 6, dsnOrig: 'rfc822;b' },
+    { address: 'done@example.com', done: true },
+  ],
+  heapRecipients: [{ address: 'carol@example.com' }],
+  lines: ['Subject: hi', '', 'x'.repeat(5000), 'end'],
+};
+
+test('reads the envelope and follows pointer records', async (t) => {
+  const file = path.join(tempDir(t), 'ABC123');
+  writeQueueFile(file, SPEC);
+  const env = await readEnvelope(file);
+  assert.equal(env.queueId, 'ABC123');
+  assert.equal(env.sender, 'alice@example.org');
+  assert.equal(env.arrivalTime, 1700000000.25);
+  assert.equal(env.rcptCount, 3);
+  assert.equal(env.attrs.log_client_name, 'mx.example.net');
+  assert.equal(env.attrs.rewrite_context, 'local');
+  const got = env.recipients.map((r) => [r.recipient, r.originalRecipient]);
+  assert.deepEqual(got, [
+    ['bob@example.com', 'bob'],
+    ['carol@example.com', 'carol@example.com'],
+  ]);
+  assert.equal(env.recipients[0].notifyFlags, 6);
+  assert.equal(env.recipients[0].dsnOrigRcpt, 'rfc822;b');
+  assert.deepEqual(
+    env.done.map((r) => r.recipient),
+    ['done@example.com'],
+  );
+  const bytes = fs.readFileSync(file);
+  for (const r of env.recipients) assert.equal(bytes[r.offset], 0x52); // R
+  assert.equal(bytes[env.dataOffset - 2], 0x4d); // M
+});
+
+const CORRUPT: Array<[string, () => Buffer | FixtureSpec]> = [
+  ['the file is mode 0600', () => ({ ...SPEC, mode: 0o600 })],
+  ['the E record is missing', () => ({ ...SPEC, omitEnd: true })],
+  ['a record is truncated', () => buildQueueFile(SPEC).subarray(0, 40)],
+  ['there is no sender', () => Buffer.from('C\x05    0')],
+];
+
+for (const [when, make] of CORRUPT) {
+  test(`rejects the file as corrupt when ${when}`, async (t) => {
+    const file = path.join(tempDir(t), 'BAD1');
+    const made = make();
+    if (Buffer.isBuffer(made)) fs.writeFileSync(file, made, { mode: 0o700 });
+    else writeQueueFile(file, made);
+    await assert.rejects(readEnvelope(file), QueueFileError);
+  });
+}
+
+test('streams content lines joining long-line pieces', async (t) => {
+  const file = path.join(tempDir(t), 'ABC124');
+  writeQueueFile(file, SPEC);
+  const env = await readEnvelope(file);
+  const lines: string[] = [];
+  for await (const line of contentLines(file, env.dataOffset))
+    lines.push(line.toString());
+  assert.deepEqual(lines, SPEC.lines);
+});
+
+test('marks a recipient done in place and refuses a wrong offset', async (t) => {
+  const file = path.join(tempDir(t), 'ABC125');
+  writeQueueFile(file, SPEC);
+  const before = await readEnvelope(file);
+  await markRecipientDone(file, before.recipients[1].offset);
+  await markRecipientDone(file, before.recipients[1].offset); // no-op
+  const after = await readEnvelope(file);
+  assert.deepEqual(
+    after.recipients.map((r) => r.recipient),
+    ['bob@example.com'],
+  );
+  assert.equal(after.done.length, 2);
+  await assert.rejects(markRecipientDone(file, 1), QueueFileError);
+});
