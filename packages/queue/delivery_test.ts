@@ -1,0 +1,173 @@
+// Tests for delivery.ts: both sides of the delivery protocol over a real
+// Unix socket under a temporary queue directory, Postfix's delay
+// formatting, and the shape of the delivery log line.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AttrStream } from '../ipc/ipc';
+import {
+  deliverRequest,
+  DeliveryError,
+  deliveryLogLine,
+  formatDelay,
+  readDeliveryRequest,
+  writeDeliveryResults,
+  type DeliveryRequest,
+} from './delivery';
+
+const DELAYS: Array<[number, string]> = [
+  [0.001, '0'],
+  [0.005, '0.01'],
+  [0.0111, '0.01'],
+  [0.111, '0.11'],
+  [0.5, '0.5'],
+  [0.999, '1'],
+  [1.11, '1.1'],
+  [1.96, '2'],
+  [9.96, '10'],
+  [11.1, '11'],
+  [99.6, '100'],
+  [1234.5, '1235'],
+  [0, '0'],
+];
+
+for (const [seconds, text] of DELAYS) {
+  test(`formats delay ${seconds} as ${text}`, () => {
+    assert.equal(formatDelay(seconds), text);
+  });
+}
+
+function request(): DeliveryRequest {
+  return {
+    flags: 0,
+    queueName: 'active',
+    queueId: '4F9D62A1F3',
+    offset: 300,
+    size: 1534,
+    nexthop: 'example.com',
+    encoding: '8BITMIME',
+    sendopts: 0,
+    sender: 'a@example.net',
+    envelopeId: '',
+    retFlags: 0,
+    arrivalTime: 1000.5,
+    activeArrival: 1000.53,
+    agentHandoff: 1000.54,
+    logClientName: 'mail.example.net',
+    logClientAddress: '192.0.2.10',
+    logClientPort: '25',
+    logProtocolName: 'ESMTP',
+    logHeloName: 'mail.example.net',
+    rewriteContext: 'remote',
+    recipients: [
+      {
+        originalRecipient: 'bob',
+        recipient: 'bob@mx.example.com',
+        offset: 200,
+        dsnOrigRcpt: '',
+        notifyFlags: 0,
+      },
+      {
+        originalRecipient: '',
+        recipient: 'eve@mx.example.com',
+        offset: 250,
+        dsnOrigRcpt: 'rfc822;eve@x',
+        notifyFlags: 2,
+      },
+    ],
+  };
+}
+
+test('carries a request and its results between qmgr and an agent', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery_test-'));
+  fs.mkdirSync(path.join(dir, 'private'));
+  let seen: DeliveryRequest | undefined;
+  const server = net.createServer(async (socket) => {
+    const stream = AttrStream.fromSocket(socket);
+    seen = await readDeliveryRequest(stream);
+    await writeDeliveryResults(stream, [
+      {
+        offset: 200,
+        status: '2.0.0',
+        action: 'delivered',
+        reason: 'delivered to mailbox',
+      },
+      {
+        offset: 250,
+        status: '5.1.1',
+        action: 'failed',
+        reason: 'unknown user: "eve"',
+      },
+    ]);
+    stream.close();
+  });
+  await new Promise<void>((res) =>
+    server.listen(path.join(dir, 'private', 'local'), res),
+  );
+  t.after(() => {
+    server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const results = await deliverRequest(dir, 'local', request());
+  assert.deepEqual(seen, request());
+  assert.deepEqual(
+    results.map((r) => [r.offset, r.action, r.status]),
+    [
+      [200, 'delivered', '2.0.0'],
+      [250, 'failed', '5.1.1'],
+    ],
+  );
+});
+
+test('throws DeliveryError when the transport is not there', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery_test-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  await assert.rejects(deliverRequest(dir, 'nosuch', request()), DeliveryError);
+});
+
+test('throws DeliveryError when the agent breaks the protocol', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery_test-'));
+  fs.mkdirSync(path.join(dir, 'private'));
+  const server = net.createServer((socket) => socket.end('protocol\0junk\0\0'));
+  await new Promise<void>((res) =>
+    server.listen(path.join(dir, 'private', 'bad'), res),
+  );
+  t.after(() => {
+    server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await assert.rejects(deliverRequest(dir, 'bad', request()), DeliveryError);
+});
+
+test('builds the delivery log line in Postfix shape with orig_to', () => {
+  const req = request();
+  const line = deliveryLogLine({
+    request: req,
+    recipient: req.recipients[0],
+    relay: 'local',
+    dsn: '2.0.0',
+    status: 'sent',
+    reason: 'delivered to mailbox',
+    now: 1000.55,
+  });
+  assert.equal(
+    line,
+    '4F9D62A1F3: to=<bob@mx.example.com>, orig_to=<bob>, relay=local, ' +
+      'delay=0.05, delays=0.03/0.01/0/0.01, dsn=2.0.0, status=sent ' +
+      '(delivered to mailbox)',
+  );
+  const noOrig = deliveryLogLine({
+    request: req,
+    recipient: req.recipients[1],
+    relay: 'none',
+    dsn: '4.3.0',
+    status: 'deferred',
+    reason: 'mail transport unavailable',
+    now: 1000.55,
+  });
+  assert.doesNotMatch(noOrig, /orig_to/);
+});
