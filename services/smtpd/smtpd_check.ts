@@ -1,0 +1,324 @@
+// Access policy for smtpd: the restriction lists (smtpd_client, helo,
+// sender, relay and recipient restrictions), mynetworks, the relay check
+// (reject_unauth_destination) and the implicit unknown-local-user check
+// (local_recipient_maps), with Postfix's reply texts and reject log line.
+// Used by smtpd_proto.ts at RCPT. Limits: smtpd_delay_reject=no is read
+// but lists still run at RCPT; access(5) tables, DNS and policy checks
+// are not implemented and answer 451 4.3.5 like any unknown restriction.
+
+import * as net from 'node:net';
+import { Config } from '../../packages/config/config';
+import { Maps, DictError } from '../../packages/tables/dict';
+import { DomainList } from '../../packages/address/domain_list';
+import { splitAddress } from '../../packages/address/address';
+import { msg } from '../../packages/log/log';
+import { Reply, reply, replyText } from './smtpd_chat';
+import { SmtpdState } from './smtpd_state';
+import { param } from './smtpd_settings';
+
+export const DECISION = {
+  PERMIT: 'permit',
+  REJECT: 'reject', // also defer: a reply ends the evaluation
+  DUNNO: 'dunno',
+} as const;
+
+type Decision = (typeof DECISION)[keyof typeof DECISION];
+
+interface Verdict {
+  decision: Decision;
+  reply?: Reply;
+}
+
+// What a list is about, for the reply text ("Client host rejected").
+interface Subject {
+  klass: string;
+  value: string; // the text between < and > in the reply
+}
+
+interface CheckContext {
+  state: SmtpdState;
+  recipient: string;
+  subject: Subject;
+}
+
+const RELAY_GUARDS = [
+  'reject_unauth_destination',
+  'defer_unauth_destination',
+  'reject',
+  'defer',
+  'defer_if_permit',
+  'check_relay_domains',
+];
+
+// Postfix refuses to start as an open relay (smtpd_check.c).
+export function relayGuardError(relay: string[], rcpt: string[]): string {
+  const words = [...relay, ...rcpt].map((w) => w.toLowerCase());
+  if (words.some((w) => RELAY_GUARDS.includes(w))) return '';
+  return (
+    'in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, ' +
+    'specify at least one working instance of: reject_unauth_destination, ' +
+    'defer_unauth_destination, reject, defer, defer_if_permit or ' +
+    'check_relay_domains'
+  );
+}
+
+const PASS: Verdict = { decision: DECISION.DUNNO };
+const PERMIT: Verdict = { decision: DECISION.PERMIT };
+
+type Restriction = (check: SmtpdCheck, ctx: CheckContext) => Promise<Verdict>;
+
+const RESTRICTIONS: Record<string, Restriction> = {
+  permit: async () => PERMIT,
+  dunno: async () => PASS,
+  reject: async (check, ctx) => check.simpleReject(ctx, 'reject_code'),
+  defer: async (check, ctx) => check.simpleReject(ctx, 'defer_code'),
+  permit_mynetworks: async (check, ctx) =>
+    check.inMynetworks(ctx.state.client.addr) ? PERMIT : PASS,
+  // No SASL yet: nobody is authenticated, so there is no decision.
+  permit_sasl_authenticated: async () => PASS,
+  permit_auth_destination: async (check, ctx) =>
+    (await check.authorizedDestination(ctx.recipient)) ? PERMIT : PASS,
+  reject_unauth_destination: async (check, ctx) =>
+    check.unauthDestination(ctx, 0),
+  defer_unauth_destination: async (check, ctx) =>
+    check.unauthDestination(ctx, 100),
+};
+
+export class SmtpdCheck {
+  #config: Config;
+  #mynetworks: net.BlockList;
+  #mydestination: DomainList;
+  #relayDomains: DomainList;
+  #virtualDomains: DomainList[];
+  #localRecipients: Maps;
+  #lists: Record<string, string[]>;
+
+  constructor(config: Config) {
+    this.#config = config;
+    const parents = param(config, 'parent_domain_matches_subdomains');
+    const parentMatch = (n: string) => parents.split(/[\s,]+/).includes(n);
+    const opts = { config };
+    this.#mynetworks = buildNetworks(config.list('mynetworks'));
+    this.#mydestination = new DomainList(
+      'mydestination',
+      config.get('mydestination'),
+      parentMatch('mydestination'),
+      opts,
+    );
+    this.#relayDomains = new DomainList(
+      'relay_domains',
+      param(config, 'relay_domains'),
+      parentMatch('relay_domains'),
+      opts,
+    );
+    this.#virtualDomains = [
+      'virtual_alias_domains',
+      'virtual_mailbox_domains',
+    ].map((n) => new DomainList(n, param(config, n), parentMatch(n), opts));
+    this.#localRecipients = new Maps(
+      param(config, 'local_recipient_maps'),
+      config,
+    );
+    this.#lists = readLists(config);
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  inMynetworks(addr: string): boolean {
+    return matchNetworks(this.#mynetworks, addr);
+  }
+
+  // The RCPT TO decision: null to accept, else the reply (already logged).
+  async checkRcpt(state: SmtpdState, recipient: string): Promise<Reply | null> {
+    try {
+      const verdict = await this.#runLists(state, recipient);
+      const found = verdict ?? (await this.#checkUnlisted(recipient));
+      if (found) logReject(state, 'RCPT', found, recipient);
+      return found;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      msg.warn(`${state.queueId || 'NOQUEUE'}: smtpd_check: ${why}`);
+      return reply(451, '4.3.5', 'Server configuration error');
+    }
+  }
+
+  // smtpd_delay_reject: client, helo and sender lists run at RCPT, then
+  // relay and recipient lists in the configured order.
+  async #runLists(state: SmtpdState, rcpt: string): Promise<Reply | null> {
+    const client = state.clientText();
+    const order: Array<[string, Subject]> = [
+      ['smtpd_client_restrictions', { klass: 'Client host', value: client }],
+      ['smtpd_helo_restrictions', { klass: 'Helo command', value: state.helo }],
+      [
+        'smtpd_sender_restrictions',
+        { klass: 'Sender address', value: state.transaction?.sender ?? '' },
+      ],
+    ];
+    const rcptSubject = { klass: 'Recipient address', value: rcpt };
+    const lists =
+      this.#lists.relayFirst[0] === 'yes'
+        ? ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
+        : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
+    for (const name of lists) order.push([name, rcptSubject]);
+    for (const [name, subject] of order) {
+      const ctx = { state, recipient: rcpt, subject };
+      const verdict = await this.#runList(this.#lists[name] ?? [], ctx);
+      if (verdict.reply) return verdict.reply;
+    }
+    return null;
+  }
+
+  // Left to right until permit or a reply; the end of a list permits.
+  async #runList(words: string[], ctx: CheckContext): Promise<Verdict> {
+    for (const word of words) {
+      const handler = RESTRICTIONS[word.toLowerCase()];
+      if (!handler) {
+        msg.warn(`unknown smtpd restriction: "${word}"`);
+        return {
+          decision: DECISION.REJECT,
+          reply: reply(451, '4.3.5', 'Server configuration error'),
+        };
+      }
+      const verdict = await handler(this, ctx);
+      if (verdict.decision !== DECISION.DUNNO) return verdict;
+    }
+    return PERMIT;
+  }
+
+  simpleReject(ctx: CheckContext, codeParam: string): Verdict {
+    const code = this.#config.int(codeParam);
+    const defer = code < 500;
+    const text = defer ? 'Try again later' : 'Access denied';
+    const r = reply(
+      code,
+      defer ? '4.3.2' : '5.7.1',
+      `<${ctx.subject.value}>: ${ctx.subject.klass} rejected: ${text}`,
+    );
+    return { decision: DECISION.REJECT, reply: r };
+  }
+
+  async unauthDestination(ctx: CheckContext, minus: number): Promise<Verdict> {
+    if (await this.authorizedDestination(ctx.recipient)) return PASS;
+    const code = this.#config.int('relay_domains_reject_code') - minus;
+    const r = reply(code, '5.7.1', `<${ctx.recipient}>: Relay access denied`);
+    return { decision: DECISION.REJECT, reply: r };
+  }
+
+  // Local, virtual or relay domains, and no routing in the local part
+  // (user@elsewhere@here, user%elsewhere@here, host!user@here).
+  async authorizedDestination(address: string): Promise<boolean> {
+    const { local, domain } = splitAddress(address);
+    if (/[@%!]/.test(local)) return false;
+    if (domain === '') return true;
+    return (
+      (await this.#mydestination.match(domain)) ||
+      (await this.#relayDomains.match(domain)) ||
+      (await this.#matchAny(this.#virtualDomains, domain))
+    );
+  }
+
+  async #matchAny(lists: DomainList[], domain: string): Promise<boolean> {
+    for (const list of lists) if (await list.match(domain)) return true;
+    return false;
+  }
+
+  // reject_unlisted_recipient for local domains; an empty
+  // local_recipient_maps accepts any local user, as in Postfix.
+  async #checkUnlisted(address: string): Promise<Reply | null> {
+    if (!this.#config.bool('smtpd_reject_unlisted_recipient')) return null;
+    if (this.#localRecipients.empty) return null;
+    const { local, domain } = splitAddress(address);
+    if (domain !== '' && !(await this.#mydestination.match(domain)))
+      return null;
+    if (await this.#knownLocal(address, local)) return null;
+    return reply(
+      this.#config.int('unknown_local_recipient_reject_code'),
+      '5.1.1',
+      `<${address}>: Recipient address rejected: User unknown in local recipient table`,
+    );
+  }
+
+  async #knownLocal(address: string, local: string): Promise<boolean> {
+    const delim = param(this.#config, 'recipient_delimiter');
+    const base = baseLocalPart(local, delim).toLowerCase();
+    for (const key of [address.toLowerCase(), local.toLowerCase(), base]) {
+      try {
+        if ((await this.#localRecipients.lookup(key)) !== undefined)
+          return true;
+      } catch (err) {
+        if (err instanceof DictError) throw err;
+        throw new Error(String(err));
+      }
+    }
+    return false;
+  }
+}
+
+function baseLocalPart(local: string, delimiters: string): string {
+  if (!delimiters) return local;
+  for (let i = 0; i < local.length; i++)
+    if (delimiters.includes(local[i])) return local.slice(0, i);
+  return local;
+}
+
+function readLists(config: Config): Record<string, string[]> {
+  const lists: Record<string, string[]> = {};
+  for (const name of [
+    'smtpd_client_restrictions',
+    'smtpd_helo_restrictions',
+    'smtpd_sender_restrictions',
+    'smtpd_relay_restrictions',
+    'smtpd_recipient_restrictions',
+  ])
+    lists[name] = config.list(name);
+  const before = config.bool('smtpd_relay_before_recipient_restrictions');
+  lists.relayFirst = [before ? 'yes' : 'no'];
+  return lists;
+}
+
+// mynetworks: "a.b.c.d/n", "[v6]/n", plain addresses. XXX "type:table"
+// and "/file" entries are skipped with a warning; cidr tables are
+// the usual reason for them and the tables part has no cidr type yet.
+export function buildNetworks(items: string[]): net.BlockList {
+  const list = new net.BlockList();
+  for (const item of items) {
+    const m = /^\[?([0-9a-fA-F:.]+)\]?(?:\/(\d+))?$/.exec(item.trim());
+    const addr = m ? m[1] : '';
+    const family = net.isIPv4(addr) ? 'ipv4' : net.isIPv6(addr) ? 'ipv6' : '';
+    if (!m || !family) {
+      msg.warn(`mynetworks: unsupported entry: "${item}"`);
+      continue;
+    }
+    const bits = m[2] === undefined ? (family === 'ipv4' ? 32 : 128) : +m[2];
+    list.addSubnet(addr, bits, family);
+  }
+  return list;
+}
+
+export function matchNetworks(list: net.BlockList, addr: string): boolean {
+  if (net.isIPv4(addr)) return list.check(addr, 'ipv4');
+  if (net.isIPv6(addr)) return list.check(addr, 'ipv6');
+  return false;
+}
+
+// Postfix's log_whatsup: "NOQUEUE: reject: RCPT from name[addr]: <reply>;
+// from=<s> to=<r> proto=ESMTP helo=<h>".
+export function logReject(
+  state: SmtpdState,
+  stage: string,
+  r: Reply,
+  recipient?: string,
+): void {
+  const id = state.queueId || 'NOQUEUE';
+  const fields: string[] = [];
+  if (state.transaction) fields.push(`from=<${state.transaction.sender}>`);
+  if (recipient !== undefined) fields.push(`to=<${recipient}>`);
+  fields.push(`proto=${state.protocol}`);
+  if (state.helo) fields.push(`helo=<${state.helo}>`);
+  msg.info(
+    `${id}: reject: ${stage} from ${state.clientText()}: ` +
+      `${replyText(r)}; ${fields.join(' ')}`,
+  );
+}

@@ -1,0 +1,116 @@
+// What smtpd reads from its client: a pull reader over the socket, so the
+// session asks for one command line or one content chunk at a time and
+// the socket is paused while nothing is asked (backpressure). Used by
+// smtpd_proto.ts. Over-long command lines are cut at the limit and the
+// rest skipped, as Postfix's smtp_get does with SMTP_GET_FLAG_SKIP.
+
+import type { Socket } from 'node:net';
+
+export class InputClosed extends Error {}
+export class InputTimeout extends Error {}
+
+const HIGH_WATER = 256 * 1024;
+const LF = 0x0a;
+
+export class SmtpdInput {
+  #socket: Socket;
+  #buffer: Buffer = Buffer.alloc(0);
+  #waiter: ((err?: Error) => void) | null = null;
+  #ended = false;
+
+  constructor(socket: Socket, timeoutMs: number) {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('close', () => this.#onEnd());
+    socket.on('error', () => this.#onEnd());
+    socket.setTimeout(timeoutMs, () => this.#wake(new InputTimeout()));
+  }
+
+  // Bytes the client sent that no command has read yet: the evidence of
+  // pipelining.
+  get pending(): number {
+    return this.#buffer.length;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  peekText(max = 100): string {
+    return this.#buffer.subarray(0, max).toString('latin1');
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#buffer =
+      this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    if (this.#buffer.length > HIGH_WATER) this.#socket.pause();
+    this.#wake();
+  }
+
+  #onEnd(): void {
+    this.#ended = true;
+    this.#wake(new InputClosed());
+  }
+
+  // A timeout only matters while we wait for the client; while we wait
+  // for cleanup the client owes us nothing, and no waiter is set.
+  #wake(err?: Error): void {
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.(err);
+  }
+
+  #wait(): Promise<void> {
+    if (this.#ended) return Promise.reject(new InputClosed());
+    this.#socket.resume();
+    return new Promise((resolve, reject) => {
+      this.#waiter = (err) => (err ? reject(err) : resolve());
+    });
+  }
+
+  #consume(n: number): Buffer {
+    const taken = this.#buffer.subarray(0, n);
+    this.#buffer = this.#buffer.subarray(n);
+    return taken;
+  }
+
+  // One command line without its line end (<CR><LF> or <LF>).
+  async readLine(maxLength: number): Promise<Buffer> {
+    let kept: Buffer | null = null;
+    for (;;) {
+      const lf = this.#buffer.indexOf(LF);
+      if (lf >= 0) {
+        const raw = this.#consume(lf + 1);
+        const line = kept ?? raw.subarray(0, lf);
+        return trimCr(line.subarray(0, maxLength));
+      }
+      if (!kept && this.#buffer.length > maxLength)
+        kept = Buffer.from(this.#consume(maxLength));
+      if (kept) this.#consume(this.#buffer.length);
+      await this.#wait();
+    }
+  }
+
+  // Whatever the client sent so far, at most max bytes; waits for some.
+  async readChunk(max = Infinity): Promise<Buffer> {
+    while (this.#buffer.length === 0) await this.#wait();
+    return Buffer.from(this.#consume(Math.min(max, this.#buffer.length)));
+  }
+
+  // Give back bytes a content decoder read past the end of the message.
+  unshift(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.#buffer = Buffer.concat([bytes, this.#buffer]);
+  }
+
+  // Drop what the client sent ahead; for a reply that ends the session.
+  discard(): void {
+    this.#buffer = Buffer.alloc(0);
+  }
+}
+
+function trimCr(line: Buffer): Buffer {
+  const n = line.length;
+  return n > 0 && line[n - 1] === 0x0d ? line.subarray(0, n - 1) : line;
+}
