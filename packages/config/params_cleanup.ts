@@ -1,7 +1,48 @@
-// main.cf parameters read by the cleanup part, joined into the catalog by
-// params.ts. The cleanup engineer owns this file and adds every parameter the
-// part reads: { name, type, default (Postfix's text), min?, max?, doc }.
+// main.cf parameters read by the cleanup daemon, joined into the catalog
+// by params.ts: content limits and header policy. Defaults are Debian's
+// Postfix 3.7 `postconf -d`; the queue layout (hash_queue_*) is global.
 
 import { ParamDef } from './param_def';
 
-export const PARAMS: ParamDef[] = [];
+export const PARAMS: ParamDef[] = [
+  {
+    name: 'message_size_limit',
+    type: 'size',
+    default: '10240000',
+    min: 0,
+    doc: 'largest queue file (envelope and content) in bytes; 0: no limit',
+  },
+  {
+    name: 'header_size_limit',
+    type: 'size',
+    default: '102400',
+    min: 1,
+    doc: 'largest message header in bytes; the excess is discarded',
+  },
+  {
+    name: 'line_length_limit',
+    type: 'int',
+    default: '2048',
+    min: 1,
+    doc: 'longer content lines are stored as pieces of this length',
+  },
+  {
+    name: 'hopcount_limit',
+    type: 'int',
+    default: '50',
+    min: 1,
+    doc: 'most Received: and Delivered-To: headers a message may have',
+  },
+  {
+    name: 'message_drop_headers',
+    type: 'list',
+    default: 'bcc, content-length, resent-bcc, return-path',
+    doc: 'headers cleanup removes from every message',
+  },
+  {
+    name: 'always_add_missing_headers',
+    type: 'bool',
+    default: 'no',
+    doc: 'add From:, Date:, Message-ID: also for remote submissions',
+  },
+];
