@@ -23,6 +23,36 @@ export type { ParamDef } from './param_def';
 
 export const DEFAULT_CONFIG_DIR = '/etc/postfix';
 
+// Parameters that exist once per master.cf transport, named
+// <transport><suffix> (relay_destination_concurrency_limit): main.cf may
+// set them for any service without an unused-parameter warning.
+export const PER_TRANSPORT_SUFFIXES = [
+  '_delivery_slot_cost',
+  '_delivery_slot_discount',
+  '_delivery_slot_loan',
+  '_destination_concurrency_failed_cohort_limit',
+  '_destination_concurrency_limit',
+  '_destination_concurrency_negative_feedback',
+  '_destination_concurrency_positive_feedback',
+  '_destination_rate_delay',
+  '_destination_recipient_limit',
+  '_extra_recipient_limit',
+  '_initial_destination_concurrency',
+  '_minimum_delivery_slots',
+  '_recipient_limit',
+  '_recipient_refill_delay',
+  '_recipient_refill_limit',
+  '_time_limit',
+  '_transport_rate_delay',
+] as const;
+
+export function perTransportNames(services: Iterable<string>): string[] {
+  const names: string[] = [];
+  for (const service of services)
+    for (const suffix of PER_TRANSPORT_SUFFIXES) names.push(service + suffix);
+  return names;
+}
+
 // Postfix's mac_expand gives up at this depth; we name the loop instead.
 const MAX_NESTING = 100;
 
@@ -135,6 +165,12 @@ export class Config {
       const def = CATALOG.get(name);
       if (def) this.#check(def);
     }
+    return this.unusedParameters(extraKnown);
+  }
+
+  // Postfix's "unused parameter" warnings: names main.cf sets that are
+  // neither in the catalog, nor used as $name, nor in extraKnown.
+  unusedParameters(extraKnown: Iterable<string> = []): string[] {
     return this.#unused(new Set(extraKnown));
   }
 

@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+// postconf(1): show and edit main.cf, show master.cf entries, fields and
+// -o parameters, list table types and lock methods. A thin front end:
+// flags are parsed here, the work is in packages/config/postconf_*.ts.
+// Limits: no -Me/-MX/-M#/-Fe/-Pe editing of master.cf, no -j, -C, -t, -T.
+
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { initLog, msg } from '../log/log';
+import {
+  Config,
+  ConfigError,
+  perTransportNames,
+  resolveConfigDir,
+} from '../config/config';
+import { MasterEntry, readMasterCf } from '../config/master_cf';
+import { referencedNames } from '../config/expand';
+import {
+  editParameters,
+  EditMode,
+  LOCK_METHODS,
+  listMapTypes,
+  showParameters,
+} from '../config/postconf_main';
+import {
+  showMasterEntries,
+  showMasterFields,
+  showMasterParams,
+} from '../config/postconf_master';
+
+const USAGE =
+  'usage: postconf [-c config_dir] [-dfhHnx] [-o name=value] ' +
+  '[-e | -X | -#] [-M | -F | -P] [-l] [-m] [name...]';
+
+const OPTIONS = {
+  c: { type: 'string', short: 'c' },
+  d: { type: 'boolean', short: 'd' },
+  e: { type: 'boolean', short: 'e' },
+  f: { type: 'boolean', short: 'f' },
+  F: { type: 'boolean', short: 'F' },
+  h: { type: 'boolean', short: 'h' },
+  H: { type: 'boolean', short: 'H' },
+  l: { type: 'boolean', short: 'l' },
+  m: { type: 'boolean', short: 'm' },
+  M: { type: 'boolean', short: 'M' },
+  n: { type: 'boolean', short: 'n' },
+  o: { type: 'string', short: 'o', multiple: true },
+  p: { type: 'boolean', short: 'p' },
+  P: { type: 'boolean', short: 'P' },
+  q: { type: 'boolean', short: 'q' },
+  v: { type: 'boolean', short: 'v', multiple: true },
+  x: { type: 'boolean', short: 'x' },
+  X: { type: 'boolean', short: 'X' },
+  hash: { type: 'boolean', short: '#' },
+} as const;
+
+type Flags = ReturnType<typeof parseFlags>['values'];
+
+// The modes that each take over the whole run; at most one may be given.
+const EXCLUSIVE = ['e', 'X', 'hash', 'M', 'F', 'P', 'l', 'm'] as const;
+
+function parseFlags(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch {
+    return msg.fatal(USAGE);
+  }
+}
+
+function overrides(flags: Flags): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const setting of flags.o ?? []) {
+    const eq = setting.indexOf('=');
+    if (eq < 1) msg.fatal(`bad -o argument: "${setting}": need name=value`);
+    out[setting.slice(0, eq).trim()] = setting.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function loadConfig(flags: Flags): Config {
+  return Config.load({ configDir: flags.c, overrides: overrides(flags) });
+}
+
+function masterEntries(config: Config): MasterEntry[] {
+  const limit = config.int('default_process_limit');
+  return readMasterCf(config.configDir, {
+    defaultProcessLimit: limit,
+    warn: (text) => msg.warn(text),
+  }).entries;
+}
+
+// Names that master.cf makes known: -o names, $names in -o values and
+// the per-transport parameters of its services.
+function masterKnownNames(config: Config): string[] {
+  if (!fs.existsSync(`${config.configDir}/master.cf`)) return [];
+  const entries = masterEntries(config);
+  const names = perTransportNames(entries.map((entry) => entry.name));
+  for (const entry of entries)
+    for (const [name, value] of Object.entries(entry.overrides))
+      names.push(name, ...referencedNames(value));
+  return names;
+}
+
+function print(lines: string[]): void {
+  if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+}
+
+function runEdit(flags: Flags, mode: EditMode, args: string[]): void {
+  if (args.length === 0) msg.fatal(USAGE);
+  if (mode === 'set')
+    for (const arg of args)
+      if (!arg.includes('=')) msg.fatal(`missing '=' in "${arg}"`);
+  editParameters(resolveConfigDir(flags.c), mode, args);
+}
+
+function runMaster(flags: Flags, args: string[]): void {
+  const entries = masterEntries(loadConfig(flags));
+  const fieldOptions = { nameOnly: flags.H, valueOnly: flags.h };
+  if (flags.M) print(showMasterEntries(entries, args, flags.f));
+  else if (flags.F) print(showMasterFields(entries, args, fieldOptions));
+  else print(showMasterParams(entries, args, fieldOptions));
+}
+
+function runShow(flags: Flags, args: string[]): void {
+  const config = loadConfig(flags);
+  const result = showParameters(config, args, {
+    defaults: flags.d,
+    setOnly: flags.n,
+    expand: flags.x,
+    nameOnly: flags.H,
+    valueOnly: flags.h,
+    fold: flags.f,
+  });
+  print(result.lines);
+  const unused = flags.d
+    ? []
+    : config.unusedParameters(masterKnownNames(config));
+  for (const warning of [...unused, ...result.warnings]) msg.warn(warning);
+}
+
+function chosenMode(flags: Flags): string | undefined {
+  const given = EXCLUSIVE.filter((flag) => flags[flag]);
+  if (given.length > 1) msg.fatal(USAGE);
+  return given[0];
+}
+
+function run(argv: string[]): void {
+  const { values: flags, positionals: args } = parseFlags(argv);
+  let mode = chosenMode(flags);
+  // "postconf name=value" edits as -e does.
+  if (!mode && args.length && args.every((arg) => arg.includes('=')))
+    mode = 'e';
+  if (mode === 'e') runEdit(flags, 'set', args);
+  else if (mode === 'X') runEdit(flags, 'remove', args);
+  else if (mode === 'hash') runEdit(flags, 'comment', args);
+  else if (mode === 'm') print(listMapTypes());
+  else if (mode === 'l') print([...LOCK_METHODS]);
+  else if (mode === 'M' || mode === 'F' || mode === 'P') runMaster(flags, args);
+  else runShow(flags, args);
+}
+
+function main(): void {
+  initLog({ processName: 'postconf', stderr: 'postconf' });
+  try {
+    run(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) msg.fatal(err.message);
+    throw err;
+  }
+}
+
+main();
