@@ -1,0 +1,244 @@
+// Lookup tables behind one interface, as Postfix's dict_open/maps_find.
+//
+//   const dict = dictOpen('texthash:/etc/postfix/transport');
+//   await dict.lookup('example.com');     // string | undefined
+//   const maps = new Maps(config.get('transport_maps'), config);
+//   await maps.lookup('user@example.com'); // first table that has it
+//   await maps.lookup('example.com', DICT_FLAG.FIXED); // skip patterns
+//
+// dictOpen() is synchronous and cached per spec; a failed lookup rejects
+// with DictError (callers defer, as Postfix does on DICT_ERR_RETRY).
+// Maps never throws at construction: a table that cannot be opened
+// becomes a surrogate whose lookups fail, so a daemon defers rather than
+// crashes. Fixed-case tables lower-case the key unless fold is false.
+
+import { msg } from '../log/log';
+import { DictSyntaxError, parseDictSpec, splitTableList } from './dict_parse';
+import { openEnviron } from './dict_environ';
+import { openInline } from './dict_inline';
+import { openProxy } from './dict_proxy';
+import { openStatic } from './dict_static';
+import { openTexthash } from './dict_texthash';
+import { openUnix } from './dict_unix';
+
+export const DICT_FLAG = {
+  FIXED: 1, // exact-match keys: gets partial keys, folded to lower case
+  PATTERN: 2, // regexp, pcre, cidr: only full keys
+} as const;
+
+export interface Dict {
+  readonly type: string;
+  readonly name: string;
+  readonly flags: number;
+  lookup(key: string): Promise<string | undefined>;
+  close(): void;
+}
+
+// The part of Config that tables read; Config from packages/config fits.
+export interface TableConfig {
+  get(name: string): string;
+}
+
+export interface DictOptions {
+  fold?: boolean; // lower-case keys of fixed-case tables; default true
+  config?: TableConfig;
+}
+
+export interface OpenContext extends DictOptions {
+  open: (spec: string, options?: DictOptions) => Dict;
+}
+
+export type DictOpener = (name: string, ctx: OpenContext) => Dict;
+
+export class DictError extends Error {}
+
+const OPENERS: Record<string, DictOpener> = {
+  environ: openEnviron,
+  inline: openInline,
+  proxy: openProxy,
+  static: openStatic,
+  texthash: openTexthash,
+  unix: openUnix,
+};
+
+// Table types defined in other files (lmdb, cdb, regexp...) add
+// themselves here, which keeps this file free of their imports.
+export function registerDictType(type: string, opener: DictOpener): void {
+  OPENERS[type] = opener;
+}
+
+interface CacheEntry {
+  dict: Dict;
+  refs: number;
+}
+
+const cache = new Map<string, CacheEntry>();
+
+export function dictOpen(spec: string, options: DictOptions = {}): Dict {
+  const fold = options.fold ?? true;
+  const cacheKey = `${fold ? 'f' : 'n'}:${spec.trim()}`;
+  let entry = cache.get(cacheKey);
+  if (!entry) {
+    entry = { dict: openUncached(spec, { ...options, fold }), refs: 0 };
+    cache.set(cacheKey, entry);
+  }
+  entry.refs++;
+  return sharedHandle(cacheKey, entry);
+}
+
+// Each opener gets its own handle; the table closes with the last one.
+function sharedHandle(cacheKey: string, entry: CacheEntry): Dict {
+  const { dict } = entry;
+  let open = true;
+  return {
+    type: dict.type,
+    name: dict.name,
+    flags: dict.flags,
+    lookup: (key) => dict.lookup(key),
+    close: () => {
+      if (!open) return;
+      open = false;
+      if (--entry.refs > 0) return;
+      cache.delete(cacheKey);
+      dict.close();
+    },
+  };
+}
+
+function openUncached(spec: string, options: DictOptions): Dict {
+  const parsed = parseDictSpec(spec);
+  if (!parsed)
+    throw new DictError(`open ${spec.trim()}: need "type:name" form`);
+  const opener = OPENERS[parsed.type];
+  if (!opener)
+    throw new DictError(`unsupported dictionary type: ${parsed.type}`);
+  const ctx: OpenContext = { ...options, open: dictOpen };
+  try {
+    return withFolding(opener(parsed.name, ctx), options.fold !== false);
+  } catch (err) {
+    if (err instanceof DictError) throw err;
+    if (err instanceof DictSyntaxError)
+      throw new DictError(`open ${parsed.type}:${parsed.name}: ${err.message}`);
+    throw new DictError(fileErrorText(parsed.name, err));
+  }
+}
+
+// Postfix's wording for a file it cannot open: "open /x: No such file or
+// directory", from the errno the system call gave.
+export function fileErrorText(file: string, err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const reason = e.code ? (ERRNO_TEXT[e.code] ?? e.code) : String(e.message);
+  return `open ${file}: ${reason}`;
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  EISDIR: 'Is a directory',
+  ENOTDIR: 'Not a directory',
+  EEXIST: 'File exists',
+  EROFS: 'Read-only file system',
+};
+
+function withFolding(dict: Dict, fold: boolean): Dict {
+  if (!fold || !(dict.flags & DICT_FLAG.FIXED)) return dict;
+  return {
+    type: dict.type,
+    name: dict.name,
+    flags: dict.flags,
+    lookup: (key) => dict.lookup(key.toLowerCase()),
+    close: () => dict.close(),
+  };
+}
+
+// Stands in for a table that could not be opened: every lookup fails,
+// so the caller defers the mail instead of losing it (dict_surrogate).
+function surrogate(spec: string, reason: string): Dict {
+  const parsed = parseDictSpec(spec) ?? { type: 'unknown', name: spec };
+  return {
+    type: parsed.type,
+    name: parsed.name,
+    flags: DICT_FLAG.FIXED,
+    lookup: () => Promise.reject(new DictError(reason)),
+    close: () => undefined,
+  };
+}
+
+// A parameter's list of tables, searched in order; the first table that
+// has the key gives the value (maps_find).
+export class Maps {
+  readonly title: string;
+  #dicts: Dict[];
+
+  constructor(
+    value: string | string[],
+    config?: TableConfig,
+    options: DictOptions = {},
+    title = '',
+  ) {
+    const opts = { ...options, config: options.config ?? config };
+    const text = typeof value === 'string' ? value : value.join(', ');
+    this.title = title || text.trim();
+    this.#dicts = openAll(value, opts);
+  }
+
+  get dicts(): readonly Dict[] {
+    return this.#dicts;
+  }
+
+  get empty(): boolean {
+    return this.#dicts.length === 0;
+  }
+
+  // flags: only tables with one of these flags are searched, as for
+  // Postfix's partial keys (DICT_FLAG.FIXED skips regexp and cidr).
+  async lookup(key: string, flags = 0): Promise<string | undefined> {
+    if (key === '') return undefined;
+    for (const dict of this.#dicts) {
+      if (flags !== 0 && (dict.flags & flags) === 0) continue;
+      const value = await lookupOne(dict, key);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  }
+
+  close(): void {
+    for (const dict of this.#dicts) dict.close();
+    this.#dicts = [];
+  }
+}
+
+async function lookupOne(dict: Dict, key: string): Promise<string | undefined> {
+  try {
+    return await dict.lookup(key);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new DictError(
+      `${dict.type}:${dict.name} lookup error for "${key}": ${why}`,
+    );
+  }
+}
+
+function openAll(value: string | string[], options: DictOptions): Dict[] {
+  let specs: string[];
+  try {
+    specs = typeof value === 'string' ? splitTableList(value) : value;
+  } catch (err) {
+    const why = `open ${value}: ${(err as Error).message}`;
+    msg.warn(why);
+    return [surrogate(String(value), why)];
+  }
+  return specs.map((spec) => openOrSurrogate(spec, options));
+}
+
+// dictOpen for daemons: a table that cannot be opened is logged and
+// replaced by one whose lookups fail, so that mail is deferred.
+export function openOrSurrogate(spec: string, options: DictOptions): Dict {
+  try {
+    return dictOpen(spec, options);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    msg.warn(why);
+    return surrogate(spec, why);
+  }
+}
