@@ -61,6 +61,7 @@ export interface LoadOptions {
   overrides?: Record<string, string>; // master.cf -o name=value
   processName?: string; // $process_name; default: the script's name
   serviceName?: string; // $service_name; default: the process name
+  catalog?: ReadonlyMap<string, ParamDef>; // params.ts unless a test says
 }
 
 // -c dir wins over MAIL_CONFIG, which wins over the built-in directory.
@@ -80,6 +81,7 @@ export class Config {
   #builtins: Map<string, string>;
   #cache = new Map<string, string>();
   #warned = new Set<string>();
+  #catalog: ReadonlyMap<string, ParamDef>;
 
   private constructor(
     configDir: string,
@@ -92,6 +94,11 @@ export class Config {
     this.#defs = defs;
     this.#overrides = new Map(Object.entries(options.overrides ?? {}));
     this.#builtins = builtinValues(configDir, options);
+    this.#catalog = options.catalog ?? CATALOG;
+  }
+
+  get catalog(): ReadonlyMap<string, ParamDef> {
+    return this.#catalog;
   }
 
   static load(options: LoadOptions = {}): Config {
@@ -124,7 +131,7 @@ export class Config {
   }
 
   get(name: string): string {
-    if (!CATALOG.has(name)) return this.#unknown(name);
+    if (!this.#catalog.has(name)) return this.#unknown(name);
     return this.#expanded(name, []);
   }
 
@@ -137,7 +144,7 @@ export class Config {
   }
 
   time(name: string): number {
-    const unit = CATALOG.get(name)?.unit ?? 's';
+    const unit = this.#catalog.get(name)?.unit ?? 's';
     return this.#typed(name, (text) => parseTime(name, text, unit));
   }
 
@@ -162,7 +169,7 @@ export class Config {
   validate(extraKnown: Iterable<string> = []): string[] {
     const names = new Set([...this.#defs.keys(), ...this.#overrides.keys()]);
     for (const name of names) {
-      const def = CATALOG.get(name);
+      const def = this.#catalog.get(name);
       if (def) this.#check(def);
     }
     return this.unusedParameters(extraKnown);
@@ -204,7 +211,7 @@ export class Config {
     for (const text of texts)
       for (const name of referencedNames(text)) referenced.add(name);
     return [...this.#defs]
-      .filter(([name]) => !CATALOG.has(name) && !referenced.has(name))
+      .filter(([name]) => !this.#catalog.has(name) && !referenced.has(name))
       .filter(([name]) => !extraKnown.has(name))
       .map(
         ([name, def]) =>
@@ -214,7 +221,7 @@ export class Config {
 
   #typed(name: string, convert: (text: string) => number): number {
     const text = this.get(name);
-    const def = CATALOG.get(name);
+    const def = this.#catalog.get(name);
     return this.#guard(name, () => {
       const value = convert(text);
       checkBounds(name, value, def?.min, def?.max);
@@ -268,7 +275,7 @@ export class Config {
   #rawOrDefault(name: string): string | undefined {
     const set = this.raw(name);
     if (set !== undefined) return set;
-    const def = CATALOG.get(name);
+    const def = this.#catalog.get(name);
     return def ? this.defaultValue(def) : undefined;
   }
 

@@ -13,7 +13,6 @@ import {
   splitNameValue,
   writeFileAtomic,
 } from './main_cf';
-import { CATALOG } from './params';
 
 export interface ShowOptions {
   defaults?: boolean; // -d
@@ -50,7 +49,7 @@ function listedNames(config: Config, options: ShowOptions): string[] {
     const set = [...config.mainCfNames(), ...config.overrideNames()];
     return [...new Set(set)].sort();
   }
-  const names = new Set(CATALOG.keys());
+  const names = new Set(config.catalog.keys());
   if (!options.defaults)
     for (const name of config.mainCfNames()) names.add(name);
   return [...names].sort();
@@ -63,7 +62,7 @@ function parameterValue(
   name: string,
   options: ShowOptions,
 ): string | undefined {
-  const def = CATALOG.get(name);
+  const def = config.catalog.get(name);
   let text = options.defaults ? undefined : config.raw(name);
   if (text === undefined && def) text = config.defaultValue(def);
   if (text === undefined) return undefined;
