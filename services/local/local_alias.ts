@@ -1,0 +1,125 @@
+// alias_maps expansion for local: look the name up in each table, pick
+// the rights (alias file owner, or default_privs for root's files) and
+// the owner-name sender, then deliver to each destination of the value.
+// Used by local_recipient.ts for the full localpart, then the bare user.
+
+import { msg } from '../../packages/log/log';
+import { deliverTokens } from './local_token';
+import { getpwuid } from './local_user';
+import {
+  bounced,
+  deferred,
+  type AliasTable,
+  type DeliveryAttr,
+  type LocalAddress,
+  type LocalContext,
+  type Rights,
+} from './local_state';
+
+// Alias nesting deeper than this is a loop in the alias database.
+export const ALIAS_NESTING_LIMIT = 100;
+
+class TableError extends Error {}
+
+// True when name is an alias (delivered, deferred or bounced here);
+// false to go on with .forward and the mailbox.
+export async function deliverAlias(
+  ctx: LocalContext,
+  attr: DeliveryAttr,
+  rcpt: LocalAddress,
+  name: string,
+): Promise<boolean> {
+  // "name: name, ..." means the user's own mailbox, as in sendmail.
+  if (attr.expFrom && attr.expFrom === name) return false;
+  if (attr.level > ALIAS_NESTING_LIMIT) {
+    msg.warn(`alias database loop for ${name}`);
+    ctx.record(attr, bounced('5.4.6', `alias database loop for ${name}`));
+    return true;
+  }
+  try {
+    const hit = await findAlias(ctx.aliases, name);
+    if (!hit) return false;
+    await expandAlias(ctx, attr, rcpt, name, hit);
+  } catch (err) {
+    if (!(err instanceof TableError)) throw err;
+    msg.warn(`${ctx.msg.queueId}: alias lookup of ${name}: ${err.message}`);
+    ctx.record(attr, deferred('4.3.0', 'alias database unavailable'));
+  }
+  return true;
+}
+
+interface AliasHit {
+  table: AliasTable;
+  value: string;
+}
+
+async function findAlias(
+  tables: AliasTable[],
+  name: string,
+): Promise<AliasHit | null> {
+  for (const table of tables) {
+    let value: string | undefined;
+    try {
+      value = await table.lookup(name);
+    } catch (err) {
+      throw new TableError(`${table.name}: ${(err as Error).message}`);
+    }
+    if (value !== undefined) return { table, value };
+  }
+  return null;
+}
+
+async function expandAlias(
+  ctx: LocalContext,
+  attr: DeliveryAttr,
+  rcpt: LocalAddress,
+  name: string,
+  hit: AliasHit,
+): Promise<void> {
+  const rights = aliasRights(hit.table);
+  if (rights === undefined) {
+    msg.warn(`cannot find alias database owner for ${hit.table.name}`);
+    ctx.record(attr, deferred('4.3.0', 'cannot find alias database owner'));
+    return;
+  }
+  const owner = await ownerSender(ctx, name, rcpt.domain);
+  const next: DeliveryAttr = {
+    ...attr,
+    origin: 'alias',
+    expFrom: name,
+    rights,
+    level: attr.level + 1,
+    owner: owner ?? '',
+    sender: owner ?? attr.sender,
+    // A list with an owner is a new message: no X-Original-To from ours.
+    origRecipient: owner ? '' : attr.origRecipient,
+  };
+  const count = await deliverTokens(ctx, next, hit.value);
+  if (count < 1) {
+    msg.warn(`no recipient in alias lookup result for ${name}`);
+    ctx.record(attr, deferred('4.3.0', 'alias database unavailable'));
+  }
+}
+
+// The rights of the table's owner; null for root's (default_privs), and
+// undefined when the owner has no passwd entry.
+function aliasRights(table: AliasTable): Rights | null | undefined {
+  if (table.ownerUid === 0) return null;
+  return getpwuid(table.ownerUid) ?? undefined;
+}
+
+// owner-name, when that alias exists, becomes the sender of the expanded
+// copies (owner_request_special), or its expansion (expand_owner_alias).
+async function ownerSender(
+  ctx: LocalContext,
+  name: string,
+  domain: string,
+): Promise<string | null> {
+  if (!ctx.settings.ownerRequestSpecial || name.startsWith('owner-'))
+    return null;
+  const owner = `owner-${name}`;
+  const hit = await findAlias(ctx.aliases, owner);
+  if (!hit) return null;
+  const who = ctx.settings.expandOwnerAlias ? hit.value.trim() : owner;
+  return who.includes('@') ? who : `${who}@${domain || ctx.myorigin}`;
+}

@@ -1,0 +1,174 @@
+// |command delivery for local (aliases, .forward, :include:,
+// mailbox_command): run the command with the recipient's uid and gid and
+// a fixed environment, feed it the message, map its exit status as
+// Postfix's sys_exits table does, and kill it after command_time_limit.
+
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
+import {
+  COPY_COMMAND,
+  messageChunks,
+  type HeaderValues,
+} from './local_content';
+import { isRoot } from './local_user';
+import { printable } from '../../packages/log/log';
+import {
+  bounced,
+  deferred,
+  sent,
+  type LocalMessage,
+  type LocalSettings,
+  type Outcome,
+  type Rights,
+} from './local_state';
+
+export interface CommandTarget {
+  msg: LocalMessage;
+  copy: HeaderValues;
+  rights: Rights;
+  settings: LocalSettings;
+  env: Record<string, string>; // HOME USER ... as local(8) documents
+  cwd: string;
+}
+
+// Characters that need a shell; without them the command runs directly.
+const SHELL_META = /[`"'\\$;&|<>()*?[\]{}~#!\n\t]/;
+
+// Output kept for the bounce or defer reason.
+const OUTPUT_LIMIT = 2000;
+
+// sysexits.h codes: [dsn, text]; 4.x ones are temporary.
+const SYS_EXITS: Record<number, [string, string]> = {
+  64: ['5.3.0', 'command line usage error'],
+  65: ['5.6.0', 'data format error'],
+  66: ['5.3.0', 'cannot open input'],
+  67: ['5.1.1', 'user unknown'],
+  68: ['5.1.2', 'host name unknown'],
+  69: ['5.3.0', 'service unavailable'],
+  70: ['5.3.0', 'internal software error'],
+  71: ['4.3.0', 'system resource problem'],
+  72: ['5.3.0', 'critical OS file missing'],
+  73: ['5.2.0', 'cannot create output file'],
+  74: ['4.3.0', 'input/output error'],
+  75: ['4.3.0', 'temporary failure'],
+  76: ['5.5.0', 'remote protocol error'],
+  77: ['5.7.0', 'permission denied'],
+  78: ['5.3.5', 'local configuration error'],
+};
+
+export function commandArgv(command: string, shell: string): string[] {
+  if (shell) return [...shell.trim().split(/\s+/), command];
+  if (SHELL_META.test(command)) return ['/bin/sh', '-c', command];
+  return command.trim().split(/\s+/);
+}
+
+interface Finished {
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  output: string;
+  spawnError: string;
+}
+
+export async function deliverCommand(
+  t: CommandTarget,
+  command: string,
+): Promise<Outcome> {
+  const done = await runCommand(t, command);
+  return commandOutcome(done, command);
+}
+
+function runCommand(t: CommandTarget, command: string): Promise<Finished> {
+  const argv = commandArgv(command, t.settings.localCommandShell);
+  const ids = isRoot() ? { uid: t.rights.uid, gid: t.rights.gid } : {};
+  const child = spawn(argv[0], argv.slice(1), {
+    ...ids,
+    env: t.env,
+    cwd: t.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const result: Finished = {
+    code: null,
+    signal: null,
+    timedOut: false,
+    output: '',
+    spawnError: '',
+  };
+  const keep = (chunk: Buffer) => {
+    if (result.output.length < OUTPUT_LIMIT)
+      result.output += chunk.toString('utf8');
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const timer = setTimeout(() => {
+    result.timedOut = true;
+    child.kill('SIGKILL');
+  }, t.settings.commandTimeLimit * 1000);
+  void feedCommand(child.stdin, t);
+  return new Promise((resolve) => {
+    child.once('error', (err) => {
+      result.spawnError = err.message;
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ ...result, code, signal });
+    });
+  });
+}
+
+// A command may exit without reading all input; that is its answer, not
+// a write error of ours, so EPIPE is ignored.
+async function feedCommand(
+  stdin: NodeJS.WritableStream,
+  t: CommandTarget,
+): Promise<void> {
+  stdin.on('error', () => undefined);
+  try {
+    for (const chunk of messageChunks(t.msg, { ...t.copy, ...COPY_COMMAND }))
+      if (!stdin.write(chunk))
+        await new Promise((resolve) => {
+          stdin.once('drain', resolve);
+          stdin.once('close', resolve);
+        });
+  } finally {
+    stdin.end();
+  }
+}
+
+function commandOutcome(f: Finished, command: string): Outcome {
+  const cmd = printable(command, 100);
+  const output = printable(f.output.trim().replace(/\s+/g, ' '), 500);
+  const tail = output ? `. Command output: ${output}` : '';
+  if (f.spawnError)
+    return deferred('4.3.0', `cannot execute command: ${f.spawnError}`);
+  if (f.timedOut)
+    return deferred('4.3.0', `Command time limit exceeded: "${cmd}"${tail}`);
+  if (f.signal)
+    return deferred(
+      '4.3.0',
+      `Command died with signal ${signalNumber(f.signal)}: "${cmd}"${tail}`,
+    );
+  if (f.code === 0) return sent(`delivered to command: ${cmd}`);
+  return exitOutcome(f.code ?? 1, cmd, output, tail);
+}
+
+function exitOutcome(
+  code: number,
+  cmd: string,
+  output: string,
+  tail: string,
+): Outcome {
+  // A command that starts its output with an RFC 3463 code decides it.
+  const own = /^([245])\.(\d{1,3})\.(\d{1,3})\s/.exec(output);
+  const known = SYS_EXITS[code];
+  const text = known
+    ? `${known[1]}${tail}`
+    : `Command died with status ${code}: "${cmd}"${tail}`;
+  const dsn = own ? own[0].trim() : known ? known[0] : '5.3.0';
+  if (dsn.startsWith('2')) return sent(`delivered to command: ${cmd}`);
+  return dsn.startsWith('4') ? deferred(dsn, text) : bounced(dsn, text);
+}
+
+function signalNumber(name: string): number {
+  return (os.constants.signals as Record<string, number>)[name] ?? 0;
+}

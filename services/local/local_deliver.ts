@@ -1,0 +1,228 @@
+// One delivery request for local: open the queue file, find its
+// Delivered-To: headers, deliver each recipient through the decision in
+// local_recipient.ts, mark it done once durable, and give qmgr one result
+// per recipient. Used by local.ts for each qmgr connection.
+
+import * as fs from 'node:fs';
+import {
+  logDelivery,
+  type DeliveryRecipient,
+  type DeliveryRequest,
+  type RecipientResult,
+} from '../../packages/queue/delivery';
+import { markRecipientDone } from '../../packages/queue/queue_file';
+import { msg } from '../../packages/log/log';
+import { scanDeliveredTo } from './local_content';
+import { deliverRecipient } from './local_recipient';
+import { flushForwards } from './local_resubmit';
+import {
+  deferred,
+  sent,
+  type AliasTable,
+  type DeliveryAttr,
+  type LocalContext,
+  type LocalMessage,
+  type LocalSettings,
+  type Outcome,
+  type ResolvedAddress,
+} from './local_state';
+
+// What stays the same from one request to the next.
+export interface LocalDeps {
+  settings: LocalSettings;
+  aliases: AliasTable[];
+  myorigin: string;
+  queueDir: string;
+  resolve(address: string): Promise<ResolvedAddress>;
+}
+
+export async function deliverLocalRequest(
+  deps: LocalDeps,
+  req: DeliveryRequest,
+  queueFile: string,
+): Promise<RecipientResult[]> {
+  let fd: number;
+  try {
+    fd = fs.openSync(queueFile, 'r+');
+  } catch (err) {
+    msg.warn(
+      `${req.queueId}: open queue file ${queueFile}: ` +
+        `${(err as Error).message}`,
+    );
+    return allDeferred(req, 'error reading message file');
+  }
+  try {
+    return await deliverOpen(deps, req, fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function deliverOpen(
+  deps: LocalDeps,
+  req: DeliveryRequest,
+  fd: number,
+): Promise<RecipientResult[]> {
+  let message: LocalMessage;
+  try {
+    message = localMessage(req, fd);
+  } catch (err) {
+    msg.warn(`${req.queueId}: read queue file: ${(err as Error).message}`);
+    return allDeferred(req, 'error reading message file');
+  }
+  const seen = new Set<string>();
+  const results: RecipientResult[] = [];
+  for (const rcpt of req.recipients) {
+    const outcome = await deliverOne(deps, req, message, seen, rcpt);
+    results.push(await finishRecipient(req, fd, rcpt, outcome));
+  }
+  return results;
+}
+
+function localMessage(req: DeliveryRequest, fd: number): LocalMessage {
+  return {
+    queueId: req.queueId,
+    sender: req.sender,
+    arrivalTime: req.arrivalTime,
+    fd,
+    contentOffset: req.offset,
+    size: req.size,
+    envelopeId: req.envelopeId,
+    client: {
+      name: req.logClientName,
+      address: req.logClientAddress,
+      protocol: req.logProtocolName,
+      helo: req.logHeloName,
+    },
+    deliveredTo: scanDeliveredTo(fd, req.offset),
+  };
+}
+
+async function deliverOne(
+  deps: LocalDeps,
+  req: DeliveryRequest,
+  message: LocalMessage,
+  seen: Set<string>,
+  rcpt: DeliveryRecipient,
+): Promise<Outcome> {
+  const ctx = newContext(deps, req, message, seen);
+  const attr = topAttr(req, rcpt);
+  try {
+    await deliverRecipient(ctx, attr);
+    await flushForwards(ctx);
+  } catch (err) {
+    // A damaged queue file or our own bug: keep the mail, try later.
+    msg.warn(
+      `${req.queueId}: deliver ${rcpt.recipient}: ` +
+        `${(err as Error).message}`,
+    );
+    ctx.record(attr, deferred('4.3.0', 'error reading message file'));
+  }
+  return summarize(ctx.outcomes);
+}
+
+function newContext(
+  deps: LocalDeps,
+  req: DeliveryRequest,
+  message: LocalMessage,
+  seen: Set<string>,
+): LocalContext {
+  const ctx: LocalContext = {
+    ...deps,
+    msg: message,
+    seen,
+    outcomes: [],
+    forwards: [],
+    record(attr, outcome) {
+      ctx.outcomes.push(outcome);
+      logDelivery({
+        request: req,
+        recipient: {
+          recipient: attr.recipient,
+          originalRecipient: attr.origRecipient,
+        },
+        relay: 'local',
+        dsn: outcome.dsn,
+        status: outcome.status,
+        reason: outcome.reason,
+      });
+    },
+  };
+  return ctx;
+}
+
+function topAttr(req: DeliveryRequest, rcpt: DeliveryRecipient): DeliveryAttr {
+  return {
+    recipient: rcpt.recipient,
+    origRecipient: rcpt.originalRecipient || rcpt.recipient,
+    delivered: rcpt.recipient,
+    sender: req.sender,
+    owner: '',
+    level: 0,
+    origin: 'recipient',
+    expFrom: '',
+    rights: null,
+    unmatched: '',
+  };
+}
+
+// One answer for the queue file's recipient from all the destinations it
+// expanded to: any deferral keeps it queued, then any bounce fails it.
+export function summarize(outcomes: Outcome[]): Outcome {
+  const worst =
+    outcomes.find((o) => o.status === 'deferred') ??
+    outcomes.find((o) => o.status === 'bounced') ??
+    outcomes[0];
+  return worst ?? sent('delivered');
+}
+
+const ACTION = {
+  sent: 'delivered',
+  deferred: 'delayed',
+  bounced: 'failed',
+} as const;
+
+// Mark done only after the copy is durable (each destination fsyncs),
+// and before qmgr hears of it; a crash in between repeats the delivery
+// rather than losing it.
+async function finishRecipient(
+  req: DeliveryRequest,
+  fd: number,
+  rcpt: DeliveryRecipient,
+  outcome: Outcome,
+): Promise<RecipientResult> {
+  const result: RecipientResult = {
+    offset: rcpt.offset,
+    status: outcome.dsn,
+    action: ACTION[outcome.status],
+    reason: outcome.reason,
+  };
+  if (outcome.status !== 'sent') return result;
+  try {
+    await markRecipientDone(fd, rcpt.offset);
+  } catch (err) {
+    msg.warn(`${req.queueId}: mark recipient done: ${(err as Error).message}`);
+    return {
+      ...result,
+      status: '4.3.0',
+      action: 'delayed',
+      reason: 'error writing message file',
+    };
+  }
+  return result;
+}
+
+function allDeferred(req: DeliveryRequest, reason: string): RecipientResult[] {
+  return req.recipients.map((rcpt) => {
+    const o = deferred('4.3.0', reason);
+    logDelivery({
+      request: req,
+      recipient: rcpt,
+      relay: 'local',
+      dsn: o.dsn,
+      status: o.status,
+      reason: o.reason,
+    });
+    return { offset: rcpt.offset, status: o.dsn, action: 'delayed', reason };
+  });
+}

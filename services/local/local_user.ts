@@ -1,0 +1,91 @@
+// Users for local delivery: passwd lookups and running file work with a
+// user's rights. Rights switch with seteuid for one synchronous block, so
+// no other work (Node's thread pool included) runs while switched.
+// Known limit: passwd comes from /etc/passwd, not from NSS (LDAP, NIS).
+
+import * as fs from 'node:fs';
+import type { Rights } from './local_state';
+
+const PASSWD_FILE = '/etc/passwd';
+
+interface PasswdCache {
+  mtimeMs: number;
+  size: number;
+  byName: Map<string, Rights>;
+}
+
+let cache: PasswdCache | null = null;
+
+// XXX passwd entries come from /etc/passwd only: users from NSS sources
+// (LDAP, NIS, systemd-homed) are unknown until a getpwnam binding exists.
+export function getpwnam(name: string): Rights | null {
+  return passwd().get(name) ?? null;
+}
+
+export function getpwuid(uid: number): Rights | null {
+  for (const r of passwd().values()) if (r.uid === uid) return r;
+  return null;
+}
+
+// Reread when the file changed, so that new users need no restart.
+function passwd(): Map<string, Rights> {
+  const st = fs.statSync(PASSWD_FILE);
+  if (!cache || cache.mtimeMs !== st.mtimeMs || cache.size !== st.size)
+    cache = {
+      mtimeMs: st.mtimeMs,
+      size: st.size,
+      byName: parsePasswd(fs.readFileSync(PASSWD_FILE, 'utf8')),
+    };
+  return cache.byName;
+}
+
+function parsePasswd(text: string): Map<string, Rights> {
+  const out = new Map<string, Rights>();
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 7 || !f[0] || f[0].startsWith('+')) continue;
+    const uid = Number(f[2]);
+    const gid = Number(f[3]);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) continue;
+    if (!out.has(f[0]))
+      out.set(f[0], { name: f[0], uid, gid, home: f[5], shell: f[6] });
+  }
+  return out;
+}
+
+export function isRoot(): boolean {
+  return typeof process.geteuid === 'function' && process.geteuid() === 0;
+}
+
+// The rights of the process itself, for an unprivileged instance.
+export function selfRights(): Rights {
+  const uid = process.geteuid?.() ?? 0;
+  const gid = process.getegid?.() ?? 0;
+  return (
+    getpwuid(uid) ?? {
+      name: `${uid}`,
+      uid,
+      gid,
+      home: '',
+      shell: '',
+    }
+  );
+}
+
+// Run fn with the effective uid and gid of rights. fn must not await:
+// seteuid changes every thread of the process.
+export function asUser<T>(rights: Rights, fn: () => T): T {
+  if (!isRoot() || rights.uid === 0) return fn();
+  const groups = process.getgroups!();
+  const egid = process.getegid!();
+  process.setegid!(rights.gid);
+  process.setgroups!([rights.gid]);
+  process.seteuid!(rights.uid);
+  try {
+    return fn();
+  } finally {
+    process.seteuid!(0);
+    process.setgroups!(groups);
+    process.setegid!(egid);
+  }
+}
