@@ -19,10 +19,17 @@
 //       reason: 'delivered to mailbox' },
 //   ]);
 //
+//   // a whole-destination failure (connect refused) may be added:
+//   //   writeDeliveryResults(stream, results, { status: '4.4.1',
+//   //     reason: 'connect to ...: Connection refused' })
+//
 //   // qmgr side
 //   const results = await deliverRequest(queueDir, 'local', req);
 //     // RecipientResult[] in request order; throws DeliveryError when
-//     // the transport cannot be reached or breaks the protocol
+//     // the transport breaks the protocol, TransportUnavailableError
+//     // when it cannot be reached. deliverRequestOutcome also gives the
+//     // site failure. The agent opens the file as
+//     // queuePath(queueDir, req.queueName, req.queueId, config).
 //
 //   formatDelay(0.111) === '0.11'  // Postfix's delay= formatting
 //
@@ -75,6 +82,17 @@ export interface RecipientResult {
 }
 
 export class DeliveryError extends Error {}
+
+// The transport's socket is not there or refuses us: Postfix's "mail
+// transport unavailable", as opposed to an agent that broke mid-way.
+export class TransportUnavailableError extends DeliveryError {}
+
+// An agent may end with status != 0 and a reason: the destination failed
+// as a whole (connection refused, ...), for qmgr's negative feedback.
+export interface DeliveryOutcome {
+  results: RecipientResult[];
+  siteFailure?: { status: string; reason: string };
+}
 
 const PROTOCOL = 'delivery_protocol';
 
@@ -217,10 +235,12 @@ export async function readDeliveryRequest(
   return { ...head, recipients };
 }
 
-// Agent side: one result per recipient, then the final status.
+// Agent side: one result per recipient, then the final status; with
+// siteFailure the destination as a whole failed (qmgr throttles it).
 export async function writeDeliveryResults(
   stream: AttrStream,
   results: RecipientResult[],
+  siteFailure?: { status: string; reason: string },
 ): Promise<void> {
   for (const r of results)
     stream.writeAttrs({
@@ -229,27 +249,38 @@ export async function writeDeliveryResults(
       action: r.action,
       reason: r.reason,
     });
-  stream.writeAttrs({ status: 0 });
+  if (siteFailure)
+    stream.writeAttrs({
+      status: 1,
+      dsn_status: siteFailure.status,
+      reason: siteFailure.reason,
+    });
+  else stream.writeAttrs({ status: 0 });
   await stream.drain();
 }
 
 async function readResults(
   stream: AttrStream,
   count: number,
-): Promise<RecipientResult[]> {
+): Promise<DeliveryOutcome> {
   const results: RecipientResult[] = [];
   for (let i = 0; i < count; i++)
     results.push(parseResult(await stream.readAttrs()));
   const final = await stream.readAttrs();
   if (final.status === undefined)
     throw new DeliveryError('missing final status');
-  return results;
+  if (final.status === '0') return { results };
+  const siteFailure = {
+    status: final.dsn_status ?? '4.0.0',
+    reason: final.reason ?? 'delivery failed',
+  };
+  return { results, siteFailure };
 }
 
 async function exchange(
   stream: AttrStream,
   req: DeliveryRequest,
-): Promise<RecipientResult[]> {
+): Promise<DeliveryOutcome> {
   const hello = await stream.readAttrs();
   if (hello.protocol !== PROTOCOL)
     throw new DeliveryError(
@@ -269,6 +300,17 @@ export async function deliverRequest(
   req: DeliveryRequest,
   timeoutMs = DELIVERY_TIMEOUT_MS,
 ): Promise<RecipientResult[]> {
+  return (await deliverRequestOutcome(queueDir, transport, req, timeoutMs))
+    .results;
+}
+
+// As deliverRequest, with the agent's site failure report when it sent one.
+export async function deliverRequestOutcome(
+  queueDir: string,
+  transport: string,
+  req: DeliveryRequest,
+  timeoutMs = DELIVERY_TIMEOUT_MS,
+): Promise<DeliveryOutcome> {
   let stream: AttrStream;
   try {
     stream = await connectService(queueDir, 'private', transport, 10_000);
@@ -287,6 +329,19 @@ export async function deliverRequest(
     clearTimeout(timer);
     stream.destroy();
   }
+}
+
+// Node's "connect ENOENT /path" in the words Postfix logs (strerror).
+const STRERROR: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  ECONNREFUSED: 'Connection refused',
+  EACCES: 'Permission denied',
+  ENOTSOCK: 'Socket operation on non-socket',
+};
+
+function strerror(text: string): string {
+  const code = /\b(E[A-Z]+)\b/.exec(text)?.[1];
+  return (code && STRERROR[code]) || text;
 }
 
 function errText(err: unknown): string {

@@ -1,0 +1,163 @@
+// One delivery job: the request to private/<transport>, and the
+// bookkeeping of each recipient's result (failed: bounce/ID then done;
+// delayed: defer/ID; delivered: done, which the agent did already).
+// Tells the scheduler how the transport and destination fared.
+
+import {
+  deliverRequestOutcome,
+  TransportUnavailableError,
+  type DeliveryOutcome,
+  type DeliveryRequest,
+  type RecipientResult,
+} from '../../packages/queue/delivery';
+import { markRecipientDone } from '../../packages/queue/queue_file';
+import { appendStatus, STATUS_LOG } from '../../packages/queue/status_log';
+import { QUEUE } from '../../packages/queue/mail_queue';
+import { msg } from '../../packages/log/log';
+import { deferRecipient, type QmgrContext } from './qmgr_defer';
+import type { QmgrJob, QmgrRecipient } from './qmgr_message';
+
+export type JobResult =
+  | { kind: 'ok' }
+  | { kind: 'site'; reason: string }
+  | { kind: 'unavailable' }
+  | { kind: 'crashed' };
+
+export const TRANSPORT_UNAVAILABLE = 'mail transport unavailable';
+const TRANSPORT_ERROR = 'unknown mail transport error';
+
+export function buildRequest(job: QmgrJob, now: number): DeliveryRequest {
+  const env = job.message.env;
+  const a = env.attrs;
+  return {
+    flags: 0,
+    queueName: QUEUE.ACTIVE,
+    queueId: env.queueId,
+    offset: env.dataOffset,
+    size: env.contentSize,
+    nexthop: job.nexthop,
+    encoding: a.encoding ?? '',
+    sendopts: env.sendopts,
+    sender: env.sender,
+    envelopeId: env.dsnEnvid || a.dsn_envid || '',
+    retFlags: env.dsnRet || Number(a.dsn_ret ?? 0) || 0,
+    arrivalTime: env.arrivalTime,
+    activeArrival: job.message.activeArrival,
+    agentHandoff: now,
+    logClientName: a.log_client_name ?? '',
+    logClientAddress: a.log_client_address ?? '',
+    logClientPort: a.log_client_port ?? '',
+    logProtocolName: a.log_protocol_name ?? '',
+    logHeloName: a.log_helo_name ?? '',
+    rewriteContext: a.rewrite_context ?? '',
+    recipients: job.recipients.map((r) => ({
+      originalRecipient: r.originalRecipient,
+      recipient: r.address,
+      offset: r.offset,
+      dsnOrigRcpt: r.dsnOrigRcpt,
+      notifyFlags: r.notifyFlags,
+    })),
+  };
+}
+
+async function applyResult(
+  ctx: QmgrContext,
+  job: QmgrJob,
+  rcpt: QmgrRecipient,
+  result: RecipientResult | undefined,
+): Promise<void> {
+  const message = job.message;
+  if (!result)
+    return deferRecipient(ctx, message, rcpt, '4.3.0', TRANSPORT_ERROR);
+  if (result.action === 'delayed') {
+    const rec = {
+      ...recordOf(rcpt),
+      status: result.status,
+      action: 'delayed',
+      reason: result.reason,
+    };
+    await appendStatus(
+      ctx.queueDir,
+      STATUS_LOG.DEFER,
+      message.id,
+      rec,
+      ctx.config,
+    );
+    message.deferred = true;
+    return;
+  }
+  if (result.action === 'failed') {
+    const rec = {
+      ...recordOf(rcpt),
+      status: result.status,
+      action: 'failed',
+      reason: result.reason,
+    };
+    await appendStatus(
+      ctx.queueDir,
+      STATUS_LOG.BOUNCE,
+      message.id,
+      rec,
+      ctx.config,
+    );
+  }
+  // delivered or relayed: the agent marked it; a second mark costs no
+  // write and guards against an agent that forgot.
+  await markRecipientDone(message.env.path, rcpt.offset);
+}
+
+function recordOf(rcpt: QmgrRecipient) {
+  return {
+    recipient: rcpt.recipient,
+    originalRecipient: rcpt.originalRecipient,
+    offset: rcpt.offset,
+    dsnOrigRcpt: rcpt.dsnOrigRcpt,
+    notifyFlags: rcpt.notifyFlags,
+  };
+}
+
+async function applyOutcome(
+  ctx: QmgrContext,
+  job: QmgrJob,
+  outcome: DeliveryOutcome,
+): Promise<void> {
+  const byOffset = new Map(outcome.results.map((r) => [r.offset, r]));
+  for (const rcpt of job.recipients)
+    await applyResult(ctx, job, rcpt, byOffset.get(rcpt.offset));
+}
+
+export async function deferJob(
+  ctx: QmgrContext,
+  job: QmgrJob,
+  reason: string,
+  dsn = '4.3.0',
+): Promise<void> {
+  for (const rcpt of job.recipients)
+    await deferRecipient(ctx, job.message, rcpt, dsn, reason);
+}
+
+export async function deliverJob(
+  ctx: QmgrContext,
+  job: QmgrJob,
+): Promise<JobResult> {
+  const req = buildRequest(job, Date.now() / 1000);
+  let outcome: DeliveryOutcome;
+  try {
+    outcome = await deliverRequestOutcome(ctx.queueDir, job.transport, req);
+  } catch (err) {
+    const unavailable = err instanceof TransportUnavailableError;
+    const text = (err as Error).message;
+    if (unavailable) msg.warn(text);
+    else msg.warn(`deliverJob: ${job.message.id}: ${text}`);
+    await deferJob(
+      ctx,
+      job,
+      unavailable ? TRANSPORT_UNAVAILABLE : TRANSPORT_ERROR,
+    );
+    return unavailable ? { kind: 'unavailable' } : { kind: 'crashed' };
+  }
+  await applyOutcome(ctx, job, outcome);
+  if (outcome.siteFailure)
+    return { kind: 'site', reason: outcome.siteFailure.reason };
+  return { kind: 'ok' };
+}

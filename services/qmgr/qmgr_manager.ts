@@ -1,0 +1,349 @@
+// The queue manager's core: triggers (I W D A F) start scans of incoming/
+// and deferred/, files move to active/, recipients are resolved, grouped
+// and scheduled per transport and destination, and each message leaves
+// active/ removed, deferred or expired. qmgr.ts runs it under the daemon
+// skeleton; tests start it on a temporary queue directory.
+
+import * as path from 'node:path';
+import { msg } from '../../packages/log/log';
+import { QUEUE } from '../../packages/queue/mail_queue';
+import { QueueFileError, readEnvelope } from '../../packages/queue/queue_file';
+import {
+  readStatusLog,
+  removeStatusLog,
+  STATUS_LOG,
+} from '../../packages/queue/status_log';
+import { resolveAddress } from '../../packages/address/resolve';
+import {
+  activate,
+  backoffDelay,
+  deferToQueue,
+  recoverActive,
+  removeMessage,
+  saveCorrupt,
+} from './qmgr_active';
+import { type BounceNotifier, notifyBounce } from './qmgr_bounce';
+import {
+  loadSettings,
+  type QmgrConfig,
+  type QmgrSettings,
+} from './qmgr_config';
+import { deferJob, deliverJob, type JobResult } from './qmgr_deliver';
+import {
+  bounceRecipient,
+  deferRecipient,
+  type QmgrContext,
+} from './qmgr_defer';
+import { expireMessage, isExpired } from './qmgr_expire';
+import {
+  buildJobs,
+  QmgrMessage,
+  resolveRecipients,
+  type QmgrJob,
+  type Resolve,
+} from './qmgr_message';
+import type { QmgrQueue } from './qmgr_queue';
+import { scanQueue } from './qmgr_scan';
+import { QmgrTransport } from './qmgr_transport';
+
+export interface QueueManagerOptions {
+  queueDir: string;
+  config: QmgrConfig;
+  resolve?: Resolve; // default: packages/address/resolve.ts
+  notifyBounce?: BounceNotifier; // default: services/bounce
+}
+
+type ScanQueue = typeof QUEUE.INCOMING | typeof QUEUE.DEFERRED;
+
+const now = () => Date.now() / 1000;
+
+export class QueueManager {
+  readonly #ctx: QmgrContext;
+  readonly #settings: QmgrSettings;
+  readonly #resolve: Resolve;
+  readonly #notify: BounceNotifier;
+  readonly #messages = new Map<string, QmgrMessage>();
+  readonly #transports = new Map<string, QmgrTransport>();
+  readonly #scanning = new Set<ScanQueue>();
+  readonly #rescan = new Set<ScanQueue>();
+  #ignoreTime = false;
+  #tasks = 0;
+  #idleWaiters: Array<() => void> = [];
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: QueueManagerOptions) {
+    const { queueDir, config } = options;
+    this.#ctx = { queueDir, config };
+    this.#settings = loadSettings(config);
+    this.#resolve = options.resolve ?? ((addr) => resolveAddress(addr, config));
+    this.#notify = options.notifyBounce ?? notifyBounce;
+  }
+
+  // Crash recovery first (Postfix's qmgr start): whatever was active when
+  // we died goes back to incoming/, then both queues are scanned.
+  async start(): Promise<void> {
+    const moved = await recoverActive(this.#ctx.queueDir, this.#ctx.config);
+    if (moved) msg.verbose(`start: ${moved} file(s) back to incoming`);
+    const every = this.#settings.queueRunDelay * 1000;
+    this.#timer = setInterval(() => this.trigger('D'), every);
+    this.#timer.unref();
+    this.trigger('DI');
+  }
+
+  // Trigger bytes as Postfix's qmgr takes them: A and F act before D and
+  // I whatever their order, and duplicates collapse.
+  trigger(bytes: string | Buffer): void {
+    const text = bytes.toString('latin1');
+    if (this.#stopped) return;
+    if (text.includes('A')) this.#ignoreTime = true;
+    if (text.includes('F')) this.#forgetDead();
+    if (text.includes('D')) this.#track(this.#scan(QUEUE.DEFERRED));
+    if (/[IW]/.test(text)) this.#track(this.#scan(QUEUE.INCOMING));
+  }
+
+  // Resolves when no scan, delivery or bookkeeping is running.
+  whenIdle(): Promise<void> {
+    if (this.#tasks === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  // No new scans or deliveries; running ones finish. Messages left in
+  // active/ go back to incoming/ at the next start.
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.whenIdle();
+  }
+
+  get activeCount(): number {
+    return this.#messages.size;
+  }
+
+  #track(work: Promise<void>): void {
+    this.#tasks++;
+    work
+      .catch((err) => msg.warn(`qmgr: ${(err as Error).message ?? err}`))
+      .finally(() => {
+        this.#tasks--;
+        if (this.#tasks > 0) return;
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
+        for (const wake of waiters) wake();
+      });
+  }
+
+  #forgetDead(): void {
+    for (const t of this.#transports.values()) {
+      t.revive();
+      for (const q of t.queues.values()) q.revive();
+    }
+  }
+
+  // One scan per queue at a time; a trigger during a scan asks for one
+  // more pass when it ends.
+  async #scan(queue: ScanQueue): Promise<void> {
+    if (this.#scanning.has(queue)) {
+      this.#rescan.add(queue);
+      return;
+    }
+    this.#scanning.add(queue);
+    try {
+      do {
+        this.#rescan.delete(queue);
+        await this.#scanOnce(queue);
+      } while (this.#rescan.has(queue) && !this.#stopped);
+    } finally {
+      this.#scanning.delete(queue);
+    }
+  }
+
+  async #scanOnce(queue: ScanQueue): Promise<void> {
+    const ignoreTime = queue === QUEUE.DEFERRED && this.#ignoreTime;
+    if (queue === QUEUE.DEFERRED) this.#ignoreTime = false;
+    const limit = this.#settings.activeLimit - this.#messages.size;
+    if (limit <= 0) return;
+    const dir = path.join(this.#ctx.queueDir, queue);
+    const ids = await scanQueue(dir, { ignoreTime, now: now(), limit });
+    for (const id of ids) {
+      if (this.#stopped) return;
+      if (!this.#messages.has(id)) await this.#take(id, queue);
+    }
+  }
+
+  // Into active/ first, then read: a file is never read in a queue
+  // that another scan may also take it from.
+  async #take(id: string, from: ScanQueue): Promise<void> {
+    const { queueDir, config } = this.#ctx;
+    const file = await activate(queueDir, id, from, config);
+    if (!file) return;
+    // Postfix resets the defer log on each new pass: it holds this
+    // pass's reasons only, for mailq and for an expiry bounce.
+    await removeStatusLog(queueDir, STATUS_LOG.DEFER, id, config);
+    let env;
+    try {
+      env = await readEnvelope(file);
+    } catch (err) {
+      if (!(err instanceof QueueFileError)) throw err;
+      return saveCorrupt(queueDir, id, err.message, config);
+    }
+    const message = new QmgrMessage(env, now());
+    msg.info(
+      `${id}: from=<${env.sender}>, size=${message.logSize}, ` +
+        `nrcpt=${message.logCount} (queue active)`,
+    );
+    this.#messages.set(id, message);
+    await this.#route(message);
+  }
+
+  async #route(message: QmgrMessage): Promise<void> {
+    message.outstanding++; // held while routing
+    try {
+      const { routed, unroutable } = await resolveRecipients(
+        message,
+        this.#resolve,
+      );
+      for (const u of unroutable) {
+        if (u.hard)
+          await bounceRecipient(this.#ctx, message, u.rcpt, u.dsn, u.reason);
+        else await deferRecipient(this.#ctx, message, u.rcpt, u.dsn, u.reason);
+      }
+      const jobs = buildJobs(message, routed, this.#settings.limits);
+      for (const job of jobs) this.#enqueue(job);
+    } finally {
+      this.#release(message);
+    }
+    this.#schedule();
+  }
+
+  #transport(name: string): QmgrTransport {
+    let t = this.#transports.get(name);
+    if (!t) {
+      t = new QmgrTransport(name, this.#settings.limits(name));
+      this.#transports.set(name, t);
+    }
+    return t;
+  }
+
+  #enqueue(job: QmgrJob): void {
+    job.message.outstanding++;
+    this.#transport(job.transport).queue(job.queueKey).jobs.push(job);
+  }
+
+  // Finish a job without an agent: its recipients are deferred.
+  #deferQueued(job: QmgrJob, reason: string): void {
+    this.#track(
+      deferJob(this.#ctx, job, reason).finally(() =>
+        this.#release(job.message),
+      ),
+    );
+  }
+
+  #flushQueue(q: QmgrQueue, reason: string): void {
+    for (const job of q.jobs.splice(0)) this.#deferQueued(job, reason);
+  }
+
+  // Hand jobs to agents while transports and destinations have room.
+  // Dead transports and destinations defer what waits for them.
+  #schedule(): void {
+    if (this.#stopped) return;
+    const t0 = now();
+    for (const t of this.#transports.values()) {
+      if (t.isDead(t0)) {
+        for (const q of t.queues.values()) this.#flushQueue(q, t.deadReason);
+        continue;
+      }
+      for (const q of t.queues.values())
+        if (q.isDead(t0))
+          this.#flushQueue(
+            q,
+            `delivery temporarily suspended: ${q.deadReason}`,
+          );
+      while (t.hasRoom()) {
+        const q = t.nextQueue();
+        if (!q) break;
+        this.#dispatch(t, q, q.jobs.shift() as QmgrJob);
+      }
+      t.prune();
+    }
+  }
+
+  #dispatch(t: QmgrTransport, q: QmgrQueue, job: QmgrJob): void {
+    t.busy++;
+    q.busy++;
+    const run = async () => {
+      let result: JobResult = { kind: 'crashed' };
+      try {
+        result = await deliverJob(this.#ctx, job);
+      } finally {
+        t.busy--;
+        q.busy--;
+        this.#feedback(t, q, result);
+        this.#release(job.message);
+        this.#schedule();
+      }
+    };
+    this.#track(run());
+  }
+
+  #feedback(t: QmgrTransport, q: QmgrQueue, result: JobResult): void {
+    const t0 = now();
+    if (result.kind === 'ok') q.success();
+    if (result.kind === 'site')
+      q.failure(result.reason, t0 + this.#settings.minBackoff);
+    if (result.kind === 'unavailable') {
+      t.deadUntil = t0 + this.#settings.transportRetryTime;
+      t.deadReason = 'mail transport unavailable';
+    }
+  }
+
+  #release(message: QmgrMessage): void {
+    if (--message.outstanding > 0) return;
+    this.#track(this.#finish(message));
+  }
+
+  // All jobs of this pass are done: expire, bounce, then remove or defer.
+  // A failure here leaves the file in active/ for the next start.
+  async #finish(message: QmgrMessage): Promise<void> {
+    try {
+      await this.#finishMessage(message);
+    } catch (err) {
+      msg.warn(`${message.id}: finish: ${(err as Error).message}`);
+    } finally {
+      this.#messages.delete(message.id);
+    }
+  }
+
+  async #finishMessage(message: QmgrMessage): Promise<void> {
+    const { queueDir, config } = this.#ctx;
+    let env = await readEnvelope(message.env.path);
+    const t0 = now();
+    if (env.recipients.length && isExpired(message, env, this.#settings, t0)) {
+      await expireMessage(this.#ctx, message, env);
+      env = await readEnvelope(message.env.path);
+    }
+    const bounced = await this.#sendBounces(message);
+    if (!env.recipients.length && bounced)
+      return removeMessage(queueDir, message.id, config);
+    const age = t0 - env.arrivalTime;
+    const s = this.#settings;
+    const retryAt = t0 + backoffDelay(age, s.minBackoff, s.maxBackoff);
+    await deferToQueue(queueDir, message.id, retryAt, config);
+  }
+
+  // A notice for bounce/ID's records, then the log goes; false when the
+  // notice could not be queued (the message is kept and tried again).
+  async #sendBounces(message: QmgrMessage): Promise<boolean> {
+    const { queueDir, config } = this.#ctx;
+    const records = await readStatusLog(
+      queueDir,
+      STATUS_LOG.BOUNCE,
+      message.id,
+      config,
+    );
+    if (!records.length) return true;
+    if (!(await this.#notify(this.#ctx, message, records))) return false;
+    await removeStatusLog(queueDir, STATUS_LOG.BOUNCE, message.id, config);
+    return true;
+  }
+}
