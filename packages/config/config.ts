@@ -11,6 +11,7 @@ import { DefaultContext, ParamDef } from './param_def';
 import { CATALOG } from './params';
 import {
   checkBounds,
+  checkTimeBounds,
   parseBool,
   parseInt10,
   parseTime,
@@ -144,8 +145,13 @@ export class Config {
   }
 
   time(name: string): number {
-    const unit = this.#catalog.get(name)?.unit ?? 's';
-    return this.#typed(name, (text) => parseTime(name, text, unit));
+    const def = this.#catalog.get(name);
+    const text = this.get(name);
+    return this.#guard(name, () => {
+      const seconds = parseTime(name, text, def?.unit ?? 's');
+      checkTimeBounds(name, seconds, def?.min, def?.max);
+      return seconds;
+    });
   }
 
   bool(name: string): boolean {

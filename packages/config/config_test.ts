@@ -169,7 +169,7 @@ const BAD_VALUES: [string, (config: Config) => unknown, string][] = [
   [
     'max_idle = 0',
     (config) => config.time('max_idle'),
-    'invalid max_idle parameter value 0 < 1',
+    'invalid max_idle: 0 (min 1)',
   ],
   [
     'myorigin = ${mydomain',

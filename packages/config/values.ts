@@ -36,16 +36,29 @@ export function parseTime(
   return Number(match[1]) * TIME_UNITS[suffix as TimeUnit];
 }
 
+// As Postfix, a bound of 0 means none; times word it differently.
 export function checkBounds(
   name: string,
   value: number,
   min?: number,
   max?: number,
 ): void {
-  if (min !== undefined && value < min)
+  if (min && value < min)
     throw new ValueError(`invalid ${name} parameter value ${value} < ${min}`);
-  if (max !== undefined && value > max)
+  if (max && value > max)
     throw new ValueError(`invalid ${name} parameter value ${value} > ${max}`);
+}
+
+export function checkTimeBounds(
+  name: string,
+  seconds: number,
+  min?: number,
+  max?: number,
+): void {
+  if (min && seconds < min)
+    throw new ValueError(`invalid ${name}: ${seconds} (min ${min})`);
+  if (max && seconds > max)
+    throw new ValueError(`invalid ${name}: ${seconds} (max ${max})`);
 }
 
 // Split on comma and white space, keeping {...} groups whole, as

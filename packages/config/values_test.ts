@@ -5,6 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
   checkBounds,
+  checkTimeBounds,
   parseBool,
   parseInt10,
   parseTime,
@@ -59,6 +60,20 @@ test('checks bounds with the parameter name', () => {
     message: 'invalid hash_queue_depth parameter value 11 > 10',
   });
   checkBounds('x', 5, 1, 10);
+});
+
+test('treats a bound of 0 as no bound, as Postfix does', () => {
+  checkBounds('x', -5, 0, 0);
+  checkTimeBounds('x', 1e9, 0, 0);
+});
+
+test('words time bounds as Postfix does', () => {
+  assert.throws(() => checkTimeBounds('ipc_idle', 0, 1, 10), {
+    message: 'invalid ipc_idle: 0 (min 1)',
+  });
+  assert.throws(() => checkTimeBounds('ipc_idle', 11, 1, 10), {
+    message: 'invalid ipc_idle: 11 (max 10)',
+  });
 });
 
 const LISTS: [string, string[]][] = [
