@@ -136,6 +136,12 @@ export const PARAMS: ParamDef[] = [
     doc: 'The table type postmap and postalias build when none is given',
   },
   {
+    name: 'default_cache_db_type',
+    type: 'string',
+    default: 'lmdb',
+    doc: 'The table type of caches, and what btree: stands for here',
+  },
+  {
     name: 'alias_database',
     type: 'list',
     default: 'hash:/etc/aliases',

@@ -15,6 +15,7 @@
 import { msg } from '../log/log';
 import { DictSyntaxError, parseDictSpec, splitTableList } from './dict_parse';
 import { openEnviron } from './dict_environ';
+import { indexedOpener } from './dict_indexed';
 import { openInline } from './dict_inline';
 import { openProxy } from './dict_proxy';
 import { openStatic } from './dict_static';
@@ -53,7 +54,11 @@ export type DictOpener = (name: string, ctx: OpenContext) => Dict;
 export class DictError extends Error {}
 
 const OPENERS: Record<string, DictOpener> = {
+  btree: (name, ctx) => indexedOpener('btree')(name, ctx),
+  cdb: (name, ctx) => indexedOpener('cdb')(name, ctx),
   environ: openEnviron,
+  hash: (name, ctx) => indexedOpener('hash')(name, ctx),
+  lmdb: (name, ctx) => indexedOpener('lmdb')(name, ctx),
   inline: openInline,
   proxy: openProxy,
   static: openStatic,
