@@ -1,0 +1,49 @@
+// Dates in Postfix's header form, "Thu,  3 Dec 2026 10:08:29 +0000 (UTC)"
+// (day padded with a space, numeric zone, zone name), for the Date: and
+// Received: headers cleanup writes. Limit: the zone name is what Intl
+// gives ("UTC", "GMT+1"), not always the tzdata abbreviation.
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = [
+  'Jan',
+  'Feb',
+  'Mar',
+  'Apr',
+  'May',
+  'Jun',
+  'Jul',
+  'Aug',
+  'Sep',
+  'Oct',
+  'Nov',
+  'Dec',
+];
+
+function two(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+function zoneOffset(when: Date): string {
+  const minutes = -when.getTimezoneOffset();
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `${sign}${two(Math.floor(abs / 60))}${two(abs % 60)}`;
+}
+
+function zoneName(when: Date): string {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZoneName: 'short',
+  }).formatToParts(when);
+  return parts.find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
+}
+
+export function mailDate(when: Date): string {
+  const day = String(when.getDate()).padStart(2, ' ');
+  const time =
+    `${two(when.getHours())}:${two(when.getMinutes())}:` +
+    `${two(when.getSeconds())}`;
+  return (
+    `${DAYS[when.getDay()]}, ${day} ${MONTHS[when.getMonth()]} ` +
+    `${when.getFullYear()} ${time} ${zoneOffset(when)} (${zoneName(when)})`
+  );
+}

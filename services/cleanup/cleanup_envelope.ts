@@ -1,0 +1,207 @@
+// Envelope and extracted-segment records of the cleanup protocol: one
+// small handler per record type, writing Postfix's order (C T
+// create_time log_ident, the client's A F S records, then per recipient
+// its DSN attributes, O and R). Used by cleanup_service.ts.
+
+import { REC } from '../../packages/queue/record';
+import { CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
+import { formatSizeRecord } from './cleanup_out';
+import { CleanupState, PHASE } from './cleanup_state';
+import { startContent } from './cleanup_message';
+
+type Handler = (state: CleanupState, data: Buffer) => void;
+
+// Attributes cleanup takes for itself rather than storing: the uid of a
+// local submission, which pickup passes for the Received: header.
+const CONSUMED_ATTRS = new Set(['submit_uid']);
+
+// Attributes remembered for the Received: header and Message-ID policy.
+const KEPT_ATTRS = new Set([
+  'rewrite_context',
+  'log_client_name',
+  'log_client_address',
+  'log_helo_name',
+  'log_protocol_name',
+  'submit_uid',
+]);
+
+const ENVELOPE_PASS = new Set<string>([
+  REC.DSN_ENVID,
+  REC.DSN_RET,
+  REC.VERP,
+  REC.PRIORITY,
+  REC.INSPECTOR,
+  REC.FILTER,
+]);
+
+// Envelope values are single lines: a NUL, CR or LF in one could forge
+// records or headers downstream.
+function hasControl(data: Buffer): boolean {
+  return data.includes(0) || data.includes(10) || data.includes(13);
+}
+
+function text(data: Buffer): string {
+  return data.toString('utf8');
+}
+
+function protocolError(state: CleanupState, why: string): void {
+  state.fail(CLEANUP_STAT.BAD);
+  state.protocolWhy ||= why;
+}
+
+// C placeholder, arrival time, create_time and log_ident open every file.
+export function startEnvelope(state: CleanupState, arrival?: string): void {
+  if (state.started) return;
+  state.started = true;
+  const now = state.createTime;
+  const time = arrival ?? `${now.sec} ${now.usec}`;
+  state.arrivalSec = Number(time.split(' ')[0]) || now.sec;
+  state.sizeOffset = state.writer.offset;
+  state.put(REC.SIZE, formatSizeRecord(ZERO_SIZE));
+  state.put(REC.TIME, time);
+  state.put(REC.ATTR, `create_time=${now.sec}`);
+  state.put(REC.ATTR, `log_ident=${state.queueId}`);
+}
+
+const ZERO_SIZE = {
+  contentSize: 0,
+  dataOffset: 0,
+  rcptCount: 0,
+  qmgrFlags: 0,
+  contentLength: 0,
+  sendopts: 0,
+};
+
+function onTime(state: CleanupState, data: Buffer): void {
+  if (state.started)
+    return protocolError(state, 'T record after envelope start');
+  if (!/^\d+ \d+$/.test(text(data)))
+    return protocolError(state, 'bad T record');
+  startEnvelope(state, text(data));
+}
+
+function onAttr(state: CleanupState, data: Buffer): void {
+  const attr = text(data);
+  const eq = attr.indexOf('=');
+  if (eq <= 0 || hasControl(data)) return protocolError(state, 'bad A record');
+  const name = attr.slice(0, eq);
+  const value = attr.slice(eq + 1);
+  if (name === 'dsn_orig_rcpt') return void (state.pending.dsnOrcpt = value);
+  if (name === 'notify_flags') return void (state.pending.notify = value);
+  if (KEPT_ATTRS.has(name)) state.attrs.set(name, value);
+  if (!CONSUMED_ATTRS.has(name)) state.put(REC.ATTR, data);
+}
+
+function onSender(state: CleanupState, data: Buffer): void {
+  if (state.sender !== undefined || hasControl(data))
+    return protocolError(state, 'bad or second S record');
+  state.sender = text(data);
+  state.put(REC.SENDER, data);
+}
+
+// Kept for a From: header that cleanup may add.
+function onFullname(state: CleanupState, data: Buffer): void {
+  if (hasControl(data)) return protocolError(state, 'bad F record');
+  state.fullname = text(data);
+  state.put(REC.FULLNAME, data);
+}
+
+function onOrigRecipient(state: CleanupState, data: Buffer): void {
+  if (hasControl(data)) return protocolError(state, 'bad O record');
+  state.pending.orcpt = text(data);
+}
+
+function onDsnOrcpt(state: CleanupState, data: Buffer): void {
+  state.pending.dsnOrcpt = text(data);
+}
+
+function onDsnNotify(state: CleanupState, data: Buffer): void {
+  if (!/^\d+$/.test(text(data))) return protocolError(state, 'bad n record');
+  state.pending.notify = text(data);
+}
+
+// Write one recipient with what was given before it. Postfix's order:
+// A dsn_orig_rcpt, A notify_flags, O (the recipient itself when none was
+// given), R. Exact duplicates are dropped, as Postfix's cleanup does.
+function onRecipient(state: CleanupState, data: Buffer): void {
+  if (hasControl(data)) return protocolError(state, 'bad R record');
+  const rcpt = text(data);
+  const pending = state.pending;
+  state.pending = {};
+  const orcpt = pending.orcpt ?? rcpt;
+  if (!state.isNewRecipient(orcpt, rcpt, pending)) return;
+  if (pending.dsnOrcpt !== undefined)
+    state.put(REC.ATTR, `dsn_orig_rcpt=${pending.dsnOrcpt}`);
+  if (pending.notify !== undefined && pending.notify !== '0')
+    state.put(REC.ATTR, `notify_flags=${pending.notify}`);
+  state.put(REC.ORCP, orcpt);
+  state.put(REC.RCPT, data);
+  state.rcptCount++;
+  state.firstRcpt ??= orcpt;
+}
+
+function onPass(state: CleanupState, type: string, data: Buffer): void {
+  if (hasControl(data)) return protocolError(state, `bad ${type} record`);
+  state.put(type, data);
+}
+
+function onMessage(state: CleanupState): void {
+  if (state.sender === undefined)
+    return protocolError(state, 'no sender before M record');
+  state.put(REC.MESG);
+  state.dataOffset = state.writer.offset;
+  state.phase = PHASE.CONTENT;
+  startContent(state);
+}
+
+const ENVELOPE_HANDLERS: Record<string, Handler> = {
+  [REC.TIME]: onTime,
+  [REC.ATTR]: onAttr,
+  [REC.SENDER]: onSender,
+  [REC.FULLNAME]: onFullname,
+  [REC.ORCP]: onOrigRecipient,
+  [REC.DSN_ORCPT]: onDsnOrcpt,
+  [REC.DSN_NOTIFY]: onDsnNotify,
+  [REC.RCPT]: onRecipient,
+  [REC.MESG]: onMessage,
+};
+
+export function envelopeRecord(
+  state: CleanupState,
+  type: string,
+  data: Buffer,
+): void {
+  if (type !== REC.TIME) startEnvelope(state);
+  const handler = ENVELOPE_HANDLERS[type];
+  if (handler) return handler(state, data);
+  if (ENVELOPE_PASS.has(type)) return onPass(state, type, data);
+  protocolError(
+    state,
+    `unexpected record type ${type.charCodeAt(0)} in envelope`,
+  );
+}
+
+// After X: recipients that sendmail -t extracted from the headers, and
+// attributes, until E. Recipients here count like envelope ones.
+const EXTRACTED_HANDLERS: Record<string, Handler> = {
+  [REC.ATTR]: onAttr,
+  [REC.ORCP]: onOrigRecipient,
+  [REC.DSN_ORCPT]: onDsnOrcpt,
+  [REC.DSN_NOTIFY]: onDsnNotify,
+  [REC.RCPT]: onRecipient,
+};
+
+export function extractedRecord(
+  state: CleanupState,
+  type: string,
+  data: Buffer,
+): void {
+  if (type === REC.END) return void (state.phase = PHASE.DONE);
+  const handler = EXTRACTED_HANDLERS[type];
+  if (handler) return handler(state, data);
+  if (type === REC.RRTO || type === REC.ERTO) return onPass(state, type, data);
+  protocolError(
+    state,
+    `unexpected record type ${type.charCodeAt(0)} in extracted`,
+  );
+}

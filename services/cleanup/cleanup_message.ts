@@ -1,0 +1,267 @@
+// Message content in cleanup: the Received: header, the primary header
+// block (hop count, message_drop_headers, header_size_limit, Message-ID
+// logging, missing Message-ID:/Date:/From:), then the body as N and L
+// records cut at line_length_limit. Headers are kept byte for byte.
+// @zone-eu/mailsplit is not used: its input is a byte stream while ours
+// is already one record per line, and it re-folds and re-terminates
+// (CRLF) every header once one is edited, which Postfix never does.
+// Limits: no MIME processing, no header_checks, no Resent- headers added.
+
+import { msg, printable } from '../../packages/log/log';
+import { REC } from '../../packages/queue/record';
+import { CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
+import { CleanupState } from './cleanup_state';
+import { mailDate } from './cleanup_date';
+
+interface Piece {
+  type: string;
+  data: Buffer;
+}
+
+// One physical line: L pieces then the final N.
+type Line = Piece[];
+
+interface HeaderBlock {
+  lines: Line[];
+  bytes: number;
+}
+
+const CONTENT_PHASE = { HEADERS: 'headers', BODY: 'body' } as const;
+type ContentPhase = (typeof CONTENT_PHASE)[keyof typeof CONTENT_PHASE];
+
+class ContentState {
+  phase: ContentPhase = CONTENT_PHASE.HEADERS;
+  line: Line = [];
+  lineBytes = 0;
+  header: HeaderBlock | null = null;
+  seen = new Set<string>();
+  hops = 0;
+}
+
+const contents = new WeakMap<CleanupState, ContentState>();
+
+// RFC 5322 section 2.2: field name is printable ASCII except colon.
+const HEADER_START = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
+
+function contentOf(state: CleanupState): ContentState {
+  const content = contents.get(state);
+  if (!content) throw new Error('cleanup: content record before M record');
+  return content;
+}
+
+// Write one piece, cut at line_length_limit: every piece but the last
+// is L, so that readers rejoin the line.
+function putPiece(state: CleanupState, type: string, data: Buffer): void {
+  const limit = state.settings.lineLengthLimit;
+  let rest = data;
+  while (rest.length > limit) {
+    state.put(REC.CONT, rest.subarray(0, limit));
+    rest = rest.subarray(limit);
+  }
+  state.put(type, rest);
+}
+
+function putLine(state: CleanupState, line: Line): void {
+  for (const piece of line) putPiece(state, piece.type, piece.data);
+}
+
+function putHeaderText(state: CleanupState, textLines: string[]): void {
+  for (const line of textLines) putPiece(state, REC.NORM, Buffer.from(line));
+}
+
+function isLocalSubmission(state: CleanupState): boolean {
+  return state.attrs.get('rewrite_context') === 'local';
+}
+
+// Postfix's smtpd form; "for <rcpt>" only when there is one recipient.
+function smtpReceived(state: CleanupState, date: string): string[] {
+  const a = state.attrs;
+  const addr = a.get('log_client_address') ?? 'unknown';
+  const name = a.get('log_client_name') ?? 'unknown';
+  const helo = a.get('log_helo_name') || name;
+  const proto = a.get('log_protocol_name') ?? 'SMTP';
+  const by =
+    `\tby ${state.settings.myhostname} (${state.settings.mailName}) ` +
+    `with ${proto} id ${state.queueId}`;
+  const first = `Received: from ${helo} (${name} [${addr}])`;
+  if (state.rcptCount === 1 && state.firstRcpt !== undefined)
+    return [first, by, `\tfor <${state.firstRcpt}>; ${date}`];
+  return [first, `${by};`, `\t${date}`];
+}
+
+// Postfix's pickup form for local submissions.
+function localReceived(state: CleanupState, date: string): string[] {
+  const s = state.settings;
+  return [
+    `Received: by ${s.myhostname} (${s.mailName}, from userid ` +
+      `${state.attrs.get('submit_uid')})`,
+    `\tid ${state.queueId}; ${date}`,
+  ];
+}
+
+// Called on M: the Received: header goes first. smtpd is known by the
+// client address it passes, pickup by the uid; other clients (bounce,
+// local forwarding) pass content that already has its trace headers.
+export function startContent(state: CleanupState): void {
+  const content = new ContentState();
+  contents.set(state, content);
+  const date = mailDate(new Date(state.arrivalSec * 1000));
+  let lines: string[] | null = null;
+  if (state.attrs.has('log_client_address')) lines = smtpReceived(state, date);
+  else if (state.attrs.has('submit_uid')) lines = localReceived(state, date);
+  if (!lines) return;
+  putHeaderText(state, lines);
+  countHop(state, content);
+}
+
+function countHop(state: CleanupState, content: ContentState): void {
+  content.hops++;
+  if (content.hops < state.settings.hopcountLimit) return;
+  if (state.errs & CLEANUP_STAT.HOPS) return;
+  msg.warn(`${state.queueId}: message rejected: hopcount exceeded`);
+  state.fail(CLEANUP_STAT.HOPS);
+}
+
+function headerName(line: Line): string {
+  const first = line[0]?.data.toString('latin1') ?? '';
+  return first.slice(0, first.indexOf(':')).trim().toLowerCase();
+}
+
+function headerValue(block: HeaderBlock): string {
+  const text = block.lines
+    .map((line) => Buffer.concat(line.map((p) => p.data)).toString('utf8'))
+    .join(' ');
+  return text.slice(text.indexOf(':') + 1).trim();
+}
+
+// A complete logical header: act on it, then write or drop it.
+function finishHeader(state: CleanupState, content: ContentState): void {
+  const block = content.header;
+  content.header = null;
+  if (!block) return;
+  const name = headerName(block.lines[0]);
+  if (name === 'received' || name === 'delivered-to') countHop(state, content);
+  if (!content.seen.has(name)) logHeader(state, name, block);
+  content.seen.add(name);
+  if (state.settings.dropHeaders.has(name)) return;
+  for (const line of block.lines) putLine(state, line);
+}
+
+function logHeader(
+  state: CleanupState,
+  name: string,
+  block: HeaderBlock,
+): void {
+  if (name !== 'message-id' && name !== 'resent-message-id') return;
+  msg.info(`${state.queueId}: ${name}=${printable(headerValue(block))}`);
+}
+
+function mayAddHeaders(state: CleanupState): boolean {
+  return isLocalSubmission(state) || state.settings.alwaysAddMissing;
+}
+
+function messageId(state: CleanupState): string {
+  const host = state.settings.myhostname;
+  if (state.settings.longQueueIds) return `<${state.queueId}@${host}>`;
+  const stamp = new Date(state.createTime.sec * 1000)
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .slice(0, 14);
+  return `<${stamp}.${state.queueId}@${host}>`;
+}
+
+// XXX The sender is written as stored (internal form); an address that
+// needs quoting in a header (spaces, specials) is not quoted yet.
+function fromHeader(state: CleanupState): string {
+  if (!state.sender) return 'From: MAILER-DAEMON';
+  const fullname = state.fullname;
+  return fullname
+    ? `From: ${fullname} <${state.sender}>`
+    : `From: ${state.sender}`;
+}
+
+// The end of the primary headers: add what is missing, as postconf(5)
+// says: for local submissions always, for remote ones only with
+// always_add_missing_headers.
+function endHeaders(state: CleanupState, content: ContentState): void {
+  finishHeader(state, content);
+  content.phase = CONTENT_PHASE.BODY;
+  const add = mayAddHeaders(state);
+  if (!content.seen.has('message-id')) {
+    const id = add ? messageId(state) : '<>';
+    msg.info(`${state.queueId}: message-id=${id}`);
+    if (add) putHeaderText(state, [`Message-ID: ${id}`]);
+  }
+  if (!add) return;
+  if (!content.seen.has('date'))
+    putHeaderText(state, [
+      `Date: ${mailDate(new Date(state.arrivalSec * 1000))}`,
+    ]);
+  if (!content.seen.has('from')) putHeaderText(state, [fromHeader(state)]);
+}
+
+// Keep a header line unless the header is already over
+// header_size_limit: Postfix discards the excess of a long header.
+function addHeaderLine(state: CleanupState, content: ContentState): void {
+  const block = content.header as HeaderBlock;
+  const size = content.lineBytes;
+  if (block.bytes + size > state.settings.headerSizeLimit) return;
+  block.lines.push(content.line);
+  block.bytes += size;
+}
+
+function headerLine(state: CleanupState, content: ContentState): void {
+  const line = content.line;
+  const first = line[0].data.toString('latin1');
+  const folded = first.startsWith(' ') || first.startsWith('\t');
+  if (folded && content.header) return addHeaderLine(state, content);
+  if (HEADER_START.test(first)) {
+    finishHeader(state, content);
+    content.header = { lines: [], bytes: 0 };
+    return addHeaderLine(state, content);
+  }
+  // An empty line or the first non-header line ends the headers; either
+  // belongs to the body.
+  endHeaders(state, content);
+  putLine(state, line);
+}
+
+// Collect the pieces of a header line; a line longer than the header
+// size limit is cut there, since nothing past it would be kept.
+function collectPiece(
+  state: CleanupState,
+  content: ContentState,
+  piece: Piece,
+): boolean {
+  if (content.lineBytes <= state.settings.headerSizeLimit) {
+    content.line.push(piece);
+    content.lineBytes += piece.data.length;
+  }
+  return piece.type === REC.NORM;
+}
+
+export function contentRecord(
+  state: CleanupState,
+  type: string,
+  data: Buffer,
+): void {
+  const content = contentOf(state);
+  if (content.phase === CONTENT_PHASE.BODY) return putPiece(state, type, data);
+  if (!collectPiece(state, content, { type, data })) return;
+  headerLine(state, content);
+  content.line = [];
+  content.lineBytes = 0;
+}
+
+// Called on X: a message may end inside its headers, or even in the
+// middle of a line (a last L piece is closed as a line).
+export function endContent(state: CleanupState): void {
+  const content = contentOf(state);
+  if (content.phase === CONTENT_PHASE.BODY) return;
+  if (content.line.length > 0) {
+    const last = content.line[content.line.length - 1];
+    last.type = REC.NORM;
+    headerLine(state, content);
+  }
+  if (content.phase === CONTENT_PHASE.HEADERS) endHeaders(state, content);
+}

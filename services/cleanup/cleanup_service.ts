@@ -1,0 +1,227 @@
+// The cleanup protocol server: greet with the queue ID, read the flags
+// and the records phase by phase, then commit the file (fsync, mode
+// 0700, HOLD into hold/), trigger qmgr and answer status and reason.
+// handleCleanupClient serves one connection; many run at once.
+
+import type * as net from 'node:net';
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { AttrStream, sendTrigger } from '../../packages/ipc/ipc';
+import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
+import {
+  commitQueueFile,
+  QUEUE,
+  queuePath,
+  syncDirectory,
+} from '../../packages/queue/mail_queue';
+import { REC, type Rec } from '../../packages/queue/record';
+import { msg } from '../../packages/log/log';
+import { CleanupState, PHASE, type CleanupContext } from './cleanup_state';
+import { envelopeRecord, extractedRecord } from './cleanup_envelope';
+import { contentRecord, endContent } from './cleanup_message';
+
+export type { CleanupContext } from './cleanup_state';
+
+const closeFd = promisify(fs.close);
+
+const SENDOPTS_SMTPUTF8 = 1;
+
+// One handler per phase; the content phase knows only N, L and X.
+const PHASE_HANDLERS = {
+  [PHASE.ENVELOPE]: envelopeRecord,
+  [PHASE.CONTENT]: onContentRecord,
+  [PHASE.EXTRACTED]: extractedRecord,
+  [PHASE.DONE]: () => undefined,
+} as const;
+
+function onContentRecord(
+  state: CleanupState,
+  type: string,
+  data: Buffer,
+): void {
+  if (type === REC.NORM || type === REC.CONT)
+    return contentRecord(state, type, data);
+  if (type !== REC.XTRA) {
+    state.fail(CLEANUP_STAT.BAD);
+    state.protocolWhy ||= `unexpected record type ${type.charCodeAt(0)} in content`;
+    return;
+  }
+  endContent(state);
+  state.xtraOffset = state.writer.offset;
+  state.put(REC.XTRA);
+  state.phase = PHASE.EXTRACTED;
+}
+
+async function readFlags(
+  stream: AttrStream,
+  state: CleanupState,
+): Promise<void> {
+  const attrs = await stream.readAttrs();
+  const flags = Number(attrs.flags);
+  if (!Number.isInteger(flags) || flags < 0) {
+    state.fail(CLEANUP_STAT.BAD);
+    state.protocolWhy = `bad flags: ${attrs.flags}`;
+    return;
+  }
+  state.flags = flags;
+}
+
+// Stop the socket while a batch goes to disk, so that a fast client
+// cannot fill our memory faster than the disk takes it.
+async function flushIfFull(
+  state: CleanupState,
+  socket: net.Socket,
+): Promise<void> {
+  if (!state.writer.needsFlush) return;
+  socket.pause();
+  try {
+    await state.writer.flush();
+  } finally {
+    socket.resume();
+  }
+}
+
+// Read until E; after a content error keep reading (the client still
+// sends the rest), but a protocol error ends the conversation at once.
+async function readRecords(
+  stream: AttrStream,
+  state: CleanupState,
+): Promise<void> {
+  while (state.phase !== PHASE.DONE && !state.isBad) {
+    const rec: Rec = await stream.readRecord();
+    PHASE_HANDLERS[state.phase](state, rec.type, rec.data);
+    if (!state.failed) await flushIfFull(state, stream.socket);
+  }
+}
+
+function finalChecks(state: CleanupState): void {
+  if (state.failed) return;
+  if (state.rcptCount === 0) state.fail(CLEANUP_STAT.RCPT);
+}
+
+// Write E and the final C record, then make the file complete.
+async function commit(state: CleanupState): Promise<void> {
+  const writer = state.writer;
+  state.put(REC.END);
+  if (state.failed) return;
+  await writer.flush();
+  const size = state.xtraOffset - state.dataOffset;
+  await writer.patchSize(state.sizeOffset, {
+    contentSize: size,
+    dataOffset: state.dataOffset,
+    rcptCount: state.rcptCount,
+    qmgrFlags: 0,
+    contentLength: size,
+    sendopts: state.flags & CLEANUP_FLAG.SMTPUTF8 ? SENDOPTS_SMTPUTF8 : 0,
+  });
+  if (state.flags & CLEANUP_FLAG.HOLD) await moveToHold(state);
+  await commitQueueFile(writer.fd, state.path);
+}
+
+// Postfix renames a held message before it is complete, so that qmgr
+// never sees it in incoming/.
+async function moveToHold(state: CleanupState): Promise<void> {
+  const to = queuePath(state.queueDir, QUEUE.HOLD, state.queueId, state.config);
+  await fs.promises.rename(state.path, to);
+  await syncDirectory(queuePathDir(state.path));
+  state.path = to;
+  state.queueName = QUEUE.HOLD;
+}
+
+function queuePathDir(file: string): string {
+  return file.slice(0, file.lastIndexOf('/'));
+}
+
+async function discardFile(state: CleanupState): Promise<void> {
+  await fs.promises.rm(state.path, { force: true });
+}
+
+async function closeFile(state: CleanupState): Promise<void> {
+  await closeFd(state.writer.fd).catch(() => undefined);
+}
+
+function logFailure(state: CleanupState): void {
+  if (state.protocolWhy)
+    msg.warn(`${state.queueId}: message rejected: ${state.protocolWhy}`);
+}
+
+async function reply(
+  stream: AttrStream,
+  status: number,
+  reason: string,
+): Promise<void> {
+  stream.writeAttrs({ status, reason });
+  await stream.drain().catch(() => undefined);
+}
+
+// Serve one request on an open queue file; resolves with the status
+// sent, or throws when the client went away first.
+async function serveRequest(
+  stream: AttrStream,
+  state: CleanupState,
+): Promise<void> {
+  await readFlags(stream, state);
+  if (!state.failed) await readRecords(stream, state);
+  finalChecks(state);
+  if (!state.failed && !(state.flags & CLEANUP_FLAG.DISCARD))
+    await commit(state);
+  if (state.failed || state.flags & CLEANUP_FLAG.DISCARD) {
+    logFailure(state);
+    await discardFile(state);
+    await closeFile(state);
+    return reply(stream, state.errs, state.errs ? state.reason : '');
+  }
+  await closeFile(state);
+  if (state.queueName === QUEUE.INCOMING)
+    await sendTrigger(state.queueDir, 'public', 'qmgr', 'I');
+  await reply(stream, 0, '');
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// The connection handler the daemon skeleton (and tests) attach to a
+// listening socket. Never throws: a failure removes the queue file and,
+// when the client is still there, answers with the status bits.
+export async function handleCleanupClient(
+  socket: net.Socket,
+  ctx: CleanupContext,
+): Promise<void> {
+  const stream = AttrStream.fromSocket(socket);
+  let state: CleanupState;
+  try {
+    state = await CleanupState.create(ctx);
+  } catch (err) {
+    msg.warn(`handleCleanupClient: create queue file: ${errorText(err)}`);
+    socket.destroy();
+    return;
+  }
+  stream.writeAttrs({ protocol: 'cleanup_protocol', queue_id: state.queueId });
+  try {
+    await serveRequest(stream, state);
+    stream.close();
+  } catch (err) {
+    await abandon(stream, state, err);
+  }
+}
+
+// The client left or the disk failed: nothing is committed, so the
+// file goes; a client that is still there hears WRITE.
+async function abandon(
+  stream: AttrStream,
+  state: CleanupState,
+  err: unknown,
+): Promise<void> {
+  await discardFile(state).catch(() => undefined);
+  await closeFile(state);
+  if (stream.socket.destroyed || stream.socket.readableEnded) {
+    msg.verbose(`${state.queueId}: client went away: ${errorText(err)}`);
+    stream.destroy();
+    return;
+  }
+  msg.warn(`${state.queueId}: write queue file: ${errorText(err)}`);
+  state.fail(CLEANUP_STAT.WRITE);
+  await reply(stream, CLEANUP_STAT.WRITE, '4.3.0 queue file write error');
+  stream.close();
+}

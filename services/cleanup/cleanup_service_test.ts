@@ -1,0 +1,434 @@
+// Tests of the cleanup daemon over its real protocol on a Unix socket in
+// a temporary queue directory: record order, headers cleanup adds or
+// drops, limits, HOLD, failures and concurrent commits.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
+import { encodeAttrs } from '../../packages/ipc/attr';
+import { encodeRecord } from '../../packages/queue/record';
+import { isReady, queuePath } from '../../packages/queue/mail_queue';
+import {
+  contentLines,
+  message,
+  readQueueFile,
+  SMTP_ATTRS,
+  startCleanup,
+  submit,
+  type CleanupHarness,
+  type RecordList,
+} from './cleanup_testkit';
+
+function withCleanup(
+  mainCf: string,
+  fn: (h: CleanupHarness) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    const h = await startCleanup(mainCf);
+    try {
+      await fn(h);
+    } finally {
+      await h.close();
+    }
+  };
+}
+
+function incoming(h: CleanupHarness, id: string): string {
+  return path.join(h.queueDir, 'incoming', id);
+}
+
+function queueFiles(h: CleanupHarness, queue: string): string[] {
+  return fs.readdirSync(path.join(h.queueDir, queue));
+}
+
+const BASIC = [
+  'From: Alice <alice@example.org>',
+  'To: bob@example.com',
+  'Subject: test',
+  'Message-ID: <m1@example.org>',
+  'Date: Thu, 3 Dec 2026 10:08:29 +0000',
+  '',
+  'body line',
+];
+
+test(
+  'does write records in Postfix order when committing',
+  withCleanup('', async (h) => {
+    const got = await submit(
+      h.queueDir,
+      0,
+      message({ attrs: SMTP_ATTRS, lines: BASIC }),
+    );
+    assert.deepEqual([got.status, got.reason], [0, '']);
+    const file = incoming(h, got.queueId);
+    assert.ok(isReady(fs.statSync(file)));
+    const recs = readQueueFile(file);
+    const types = recs.map((r) => r.type).join('');
+    assert.match(types, /^CTA{8}SORMN+XE$/);
+    assert.equal(
+      recs[2].data.toString(),
+      'create_time=' + recs[2].data.toString().slice(12),
+    );
+    assert.equal(recs[3].data.toString(), `log_ident=${got.queueId}`);
+    const size = recs[0].data.toString().trim().split(/ +/).map(Number);
+    const m = recs.find((r) => r.type === 'M')!;
+    const x = recs.find((r) => r.type === 'X')!;
+    assert.equal(recs[0].data.length, 95);
+    assert.deepEqual(size, [
+      x.offset - m.offset - 2,
+      m.offset + 2,
+      1,
+      0,
+      x.offset - m.offset - 2,
+      0,
+    ]);
+    assert.deepEqual(h.triggers, ['I']);
+  }),
+);
+
+test(
+  'does add Received in Postfix form when the client is smtpd',
+  withCleanup('', async (h) => {
+    const table: Array<[string[], RegExp]> = [
+      [
+        ['bob@example.com'],
+        /^\tfor <bob@example\.com>; \w{3}, [ \d]\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4} \(.+\)$/,
+      ],
+      [
+        ['bob@example.com', 'carol@example.com'],
+        /^\t\w{3}, [ \d]\d \w{3} \d{4} /,
+      ],
+    ];
+    for (const [rcpts, third] of table) {
+      const got = await submit(
+        h.queueDir,
+        0,
+        message({ attrs: SMTP_ATTRS, rcpts, lines: BASIC }),
+      );
+      const lines = contentLines(incoming(h, got.queueId));
+      assert.equal(
+        lines[0],
+        'Received: from helo.example.net (client.example.net [192.0.2.10])',
+      );
+      const by = `\tby mx.example.com (Postfix) with ESMTP id ${got.queueId}`;
+      assert.equal(lines[1], rcpts.length === 1 ? by : `${by};`);
+      assert.match(lines[2], third);
+      assert.equal(lines[3], BASIC[0]);
+    }
+  }),
+);
+
+test(
+  'does add Received by userid when the client is pickup',
+  withCleanup('', async (h) => {
+    const attrs = ['rewrite_context=local', 'submit_uid=1000'];
+    const got = await submit(h.queueDir, 0, message({ attrs, lines: BASIC }));
+    const recs = readQueueFile(incoming(h, got.queueId));
+    assert.ok(!recs.some((r) => r.data.toString() === 'submit_uid=1000'));
+    const lines = contentLines(incoming(h, got.queueId));
+    assert.equal(
+      lines[0],
+      'Received: by mx.example.com (Postfix, from userid 1000)',
+    );
+    assert.match(lines[1], new RegExp(`^\\tid ${got.queueId}; \\w{3}, `));
+  }),
+);
+
+test('does add missing headers only when local or always_add_missing_headers', async () => {
+  const table: Array<[string, string, boolean]> = [
+    ['', 'rewrite_context=local', true],
+    ['', 'rewrite_context=remote', false],
+    ['always_add_missing_headers = yes', 'rewrite_context=remote', true],
+  ];
+  for (const [mainCf, context, added] of table) {
+    await withCleanup(mainCf, async (h) => {
+      const lines = ['Subject: bare', '', 'body'];
+      const got = await submit(
+        h.queueDir,
+        0,
+        message({ attrs: [context], lines }),
+      );
+      const out = contentLines(incoming(h, got.queueId));
+      const ids = out.filter((l) => l.startsWith('Message-ID: '));
+      const want = `<\\d{14}\\.${got.queueId}@mx\\.example\\.com>`;
+      if (added) {
+        assert.match(ids[0], new RegExp(`^Message-ID: ${want}$`));
+        assert.ok(out.some((l) => /^Date: \w{3}, /.test(l)));
+        assert.ok(out.includes('From: alice@example.org'));
+        assert.deepEqual(out.slice(-2), ['', 'body']);
+        assert.ok(
+          h.logs.some((l) =>
+            new RegExp(`: ${got.queueId}: message-id=${want}$`).test(l),
+          ),
+        );
+      } else {
+        assert.deepEqual(out, lines);
+        assert.ok(
+          h.logs.some((l) => l.endsWith(`: ${got.queueId}: message-id=<>`)),
+        );
+      }
+    })();
+  }
+});
+
+test(
+  'does log message-id as Postfix when the header is present',
+  withCleanup('', async (h) => {
+    const got = await submit(h.queueDir, 0, message({ lines: BASIC }));
+    assert.ok(
+      h.logs.some(
+        (l) =>
+          / postfix\/cleanup\[\d+\]: /.test(l) &&
+          l.endsWith(`: ${got.queueId}: message-id=<m1@example.org>`),
+      ),
+    );
+  }),
+);
+
+test(
+  'does answer HOPS when Received and Delivered-To reach hopcount_limit',
+  withCleanup('hopcount_limit = 4', async (h) => {
+    const table: Array<[string[], number]> = [
+      [['Received: a', 'Delivered-To: b'], 0],
+      [['Received: a', 'Received: b', 'Delivered-To: c'], CLEANUP_STAT.HOPS],
+    ];
+    for (const [hops, status] of table) {
+      const lines = [...hops, 'Subject: x', '', 'body'];
+      const got = await submit(
+        h.queueDir,
+        0,
+        message({ attrs: SMTP_ATTRS, lines }),
+      );
+      assert.equal(got.status, status);
+      if (status) assert.equal(got.reason, '5.4.0 too many hops');
+      assert.equal(fs.existsSync(incoming(h, got.queueId)), status === 0);
+    }
+  }),
+);
+
+test(
+  'does answer SIZE and remove the file when over message_size_limit',
+  withCleanup('message_size_limit = 2000', async (h) => {
+    const lines = ['Subject: big', '', ...Array(100).fill('x'.repeat(50))];
+    const got = await submit(h.queueDir, 0, message({ lines }));
+    assert.deepEqual(
+      [got.status, got.reason],
+      [CLEANUP_STAT.SIZE, '5.3.4 message file too big'],
+    );
+    assert.deepEqual(queueFiles(h, 'incoming'), []);
+    assert.deepEqual(h.triggers, []);
+  }),
+);
+
+test(
+  'does store long lines as L pieces of line_length_limit',
+  withCleanup('line_length_limit = 100', async (h) => {
+    const long = 'y'.repeat(250);
+    const got = await submit(
+      h.queueDir,
+      0,
+      message({ lines: ['Subject: l', '', long, 'end'] }),
+    );
+    const recs = readQueueFile(incoming(h, got.queueId));
+    const body = recs.filter((r) => r.data.toString().startsWith('y'));
+    assert.deepEqual(
+      body.map((r) => [r.type, r.data.length]),
+      [
+        ['L', 100],
+        ['L', 100],
+        ['N', 50],
+      ],
+    );
+    assert.deepEqual(contentLines(incoming(h, got.queueId)).slice(-2), [
+      long,
+      'end',
+    ]);
+  }),
+);
+
+test(
+  'does drop message_drop_headers with their continuation lines',
+  withCleanup('', async (h) => {
+    const lines = [
+      'To: bob@example.com',
+      'Bcc: secret@example.com,',
+      ' other@example.com',
+      'Return-Path: <x@y>',
+      'Subject: s',
+      '',
+      'Bcc: in body stays',
+    ];
+    const got = await submit(h.queueDir, 0, message({ lines }));
+    assert.deepEqual(contentLines(incoming(h, got.queueId)), [
+      'To: bob@example.com',
+      'Subject: s',
+      '',
+      'Bcc: in body stays',
+    ]);
+  }),
+);
+
+test(
+  'does discard the excess of a header over header_size_limit',
+  withCleanup('header_size_limit = 100', async (h) => {
+    const lines = [
+      'Subject: ' + 'a'.repeat(60),
+      ' ' + 'b'.repeat(60),
+      ' c',
+      'To: bob@example.com',
+      '',
+      'body',
+    ];
+    const got = await submit(h.queueDir, 0, message({ lines }));
+    assert.equal(got.status, 0);
+    assert.deepEqual(contentLines(incoming(h, got.queueId)), [
+      'Subject: ' + 'a'.repeat(60),
+      ' c',
+      'To: bob@example.com',
+      '',
+      'body',
+    ]);
+  }),
+);
+
+test(
+  'does put the file in hold and not trigger qmgr when HOLD is set',
+  withCleanup('', async (h) => {
+    const got = await submit(
+      h.queueDir,
+      CLEANUP_FLAG.HOLD,
+      message({ lines: BASIC }),
+    );
+    assert.equal(got.status, 0);
+    assert.deepEqual(queueFiles(h, 'incoming'), []);
+    const held = queuePath(h.queueDir, 'hold', got.queueId, h.config);
+    assert.ok(isReady(fs.statSync(held)));
+    assert.deepEqual(h.triggers, []);
+  }),
+);
+
+test(
+  'does answer status bits when the envelope is wrong',
+  withCleanup('', async (h) => {
+    const table: Array<[string, RecordList, number, string]> = [
+      [
+        'no recipients',
+        message({ rcpts: [], lines: BASIC }),
+        CLEANUP_STAT.RCPT,
+        '5.1.0 no recipients specified',
+      ],
+      [
+        'bad record type',
+        [
+          ['T', '1 2'],
+          ['Z', 'x'],
+        ],
+        CLEANUP_STAT.BAD,
+        '4.3.0 internal protocol error',
+      ],
+      [
+        'newline in sender',
+        [['S', 'a\nb@c']],
+        CLEANUP_STAT.BAD,
+        '4.3.0 internal protocol error',
+      ],
+      [
+        'no sender',
+        [
+          ['R', 'b@c'],
+          ['M', ''],
+        ],
+        CLEANUP_STAT.BAD,
+        '4.3.0 internal protocol error',
+      ],
+      [
+        'N in envelope',
+        [['N', 'x']],
+        CLEANUP_STAT.BAD,
+        '4.3.0 internal protocol error',
+      ],
+    ];
+    for (const [what, recs, status, reason] of table) {
+      const got = await submit(h.queueDir, 0, recs);
+      assert.deepEqual([got.status, got.reason], [status, reason], what);
+    }
+    assert.deepEqual(queueFiles(h, 'incoming'), []);
+    assert.ok(
+      h.logs.some(
+        (l) =>
+          l.includes('warning: ') &&
+          l.includes('unexpected record type 90 in envelope'),
+      ),
+    );
+  }),
+);
+
+test(
+  'does drop duplicate recipients and count extracted ones',
+  withCleanup('', async (h) => {
+    const recs = message({
+      rcpts: ['bob@example.com', 'bob@example.com'],
+      lines: BASIC,
+    });
+    recs.splice(recs.length - 1, 0, ['R', 'carol@example.com']);
+    const got = await submit(h.queueDir, 0, recs);
+    const file = incoming(h, got.queueId);
+    const types = readQueueFile(file)
+      .map((r) => r.type)
+      .join('');
+    assert.match(types, /SORM.*XORE$/);
+    assert.equal(
+      readQueueFile(file)[0].data.toString().trim().split(/ +/)[2],
+      '2',
+    );
+  }),
+);
+
+function rawClient(h: CleanupHarness): Promise<net.Socket> {
+  return new Promise((resolve) => {
+    const s = net.connect(path.join(h.queueDir, 'public', 'cleanup'), () =>
+      resolve(s),
+    );
+  });
+}
+
+async function waitFor(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++)
+    await new Promise((r) => setTimeout(r, 20));
+}
+
+test(
+  'does remove the file and keep serving when a client goes away before E',
+  withCleanup('', async (h) => {
+    const s = await rawClient(h);
+    s.write(encodeAttrs({ flags: 0 }));
+    s.write(encodeRecord('S', 'a@b'));
+    s.write(encodeRecord('R', 'c@d'));
+    s.write(encodeRecord('M', ''));
+    await waitFor(() => queueFiles(h, 'incoming').length === 1);
+    s.destroy();
+    await waitFor(() => queueFiles(h, 'incoming').length === 0);
+    assert.deepEqual(queueFiles(h, 'incoming'), []);
+    const got = await submit(h.queueDir, 0, message({ lines: BASIC }));
+    assert.equal(got.status, 0);
+  }),
+);
+
+test('does commit many clients at once with distinct queue IDs', async (t) => {
+  await withCleanup('', async (h) => {
+    const started = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        submit(h.queueDir, 0, message({ lines: BASIC })),
+      ),
+    );
+    const elapsed = Date.now() - started;
+    assert.ok(results.every((r) => r.status === 0));
+    assert.equal(new Set(results.map((r) => r.queueId)).size, 30);
+    assert.equal(queueFiles(h, 'incoming').length, 30);
+    t.diagnostic(`30 concurrent commits: ${elapsed} ms`);
+  })();
+});
