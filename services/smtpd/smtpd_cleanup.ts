@@ -1,0 +1,179 @@
+// How smtpd hands a message to cleanup: open the stream at the first
+// accepted recipient (Postfix's smtpd_delay_open_until_valid_rcpt), send
+// the envelope records in the order INTERNALS.md gives, prepend the
+// Received: header, stream each content line as it arrives with
+// backpressure, and turn cleanup's status into the final SMTP reply.
+// Used by smtpd_proto.ts.
+
+import {
+  CleanupClient,
+  CLEANUP_FLAG,
+  cleanupStatusReply,
+} from '../../packages/ipc/cleanup_client';
+import { REC } from '../../packages/queue/record';
+import { externalize } from '../../packages/address/address';
+import { Reply, reply } from './smtpd_chat';
+import { ContentLine, LINE_END } from './smtpd_data';
+import { Recipient, SmtpdState } from './smtpd_state';
+
+// What smtpd asks of cleanup, as Postfix's CLEANUP_FLAG_MASK_EXTERNAL.
+const SMTPD_FLAGS =
+  CLEANUP_FLAG.BOUNCE |
+  CLEANUP_FLAG.FILTER |
+  CLEANUP_FLAG.BCC_OK |
+  CLEANUP_FLAG.MAP_OK;
+
+export interface ReceivedInfo {
+  myhostname: string;
+  mailName: string;
+}
+
+export class MessageWriter {
+  #client: CleanupClient;
+  #recipients = 0;
+  #firstRecipient = '';
+
+  private constructor(client: CleanupClient) {
+    this.#client = client;
+  }
+
+  get queueId(): string {
+    return this.#client.queueId;
+  }
+
+  // T, the A attributes, then S (RFC 5321 null sender as an empty S).
+  static async open(
+    queueDir: string,
+    state: SmtpdState,
+  ): Promise<MessageWriter> {
+    const t = state.transaction;
+    if (!t) throw new Error('MessageWriter.open: no transaction');
+    const flags = SMTPD_FLAGS | (t.smtputf8 ? CLEANUP_FLAG.SMTPUTF8 : 0);
+    const client = await CleanupClient.open(queueDir, flags);
+    const writer = new MessageWriter(client);
+    await client.records(envelopeRecords(state));
+    return writer;
+  }
+
+  async addRecipient(r: Recipient): Promise<void> {
+    if (this.#recipients === 0) this.#firstRecipient = r.address;
+    this.#recipients += 1;
+    const list: Array<[string, string]> = [];
+    if (r.notify) list.push([REC.DSN_NOTIFY, String(r.notify)]);
+    if (r.orcpt) list.push([REC.DSN_ORCPT, r.orcpt]);
+    list.push([REC.ORCP, r.address], [REC.RCPT, r.address]);
+    await this.#client.records(list);
+  }
+
+  // M, then our Received: header as the first content lines.
+  async beginContent(state: SmtpdState, info: ReceivedInfo): Promise<void> {
+    const header = receivedHeader(state, info, this);
+    const list: Array<[string, string]> = [[REC.MESG, '']];
+    for (const line of header) list.push([REC.NORM, line]);
+    await this.#client.records(list);
+  }
+
+  get recipientCount(): number {
+    return this.#recipients;
+  }
+
+  get firstRecipient(): string {
+    return this.#firstRecipient;
+  }
+
+  async writeLine(line: ContentLine): Promise<void> {
+    const type = line.end === LINE_END.PARTIAL ? REC.CONT : REC.NORM;
+    if (!this.#client.record(type, line.data)) await this.#client.drain();
+  }
+
+  // X and E, then cleanup's verdict as the SMTP reply.
+  async finish(): Promise<{ ok: boolean; reply: Reply }> {
+    this.#client.record(REC.XTRA);
+    const result = await this.#client.finish(true);
+    if (result.status === 0)
+      return {
+        ok: true,
+        reply: reply(250, '2.0.0', `Ok: queued as ${this.queueId}`),
+      };
+    return { ok: false, reply: statusReply(result.status, result.reason) };
+  }
+
+  abort(): void {
+    this.#client.abort();
+  }
+}
+
+// Postfix's cleanup_strerror, with cleanup's own reason where it gave one
+// for rejected content (header_checks text).
+export function statusReply(status: number, reason: string): Reply {
+  const base = cleanupStatusReply(status) ?? {
+    code: 451,
+    dsn: '4.3.0',
+    text: 'queue file write error',
+  };
+  const useReason = base.code === 550 && base.dsn === '5.7.1' && reason;
+  return reply(base.code, base.dsn, useReason ? reason : `Error: ${base.text}`);
+}
+
+function envelopeRecords(state: SmtpdState): Array<[string, string]> {
+  const t = state.transaction!;
+  const now = Date.now();
+  const usec = String((now % 1000) * 1000);
+  const c = state.client;
+  const list: Array<[string, string]> = [
+    [REC.TIME, `${Math.floor(now / 1000)} ${usec}`],
+    [REC.ATTR, `log_client_name=${c.name}`],
+    [REC.ATTR, `log_client_address=${c.addr}`],
+    [REC.ATTR, `log_client_port=${c.port}`],
+    [REC.ATTR, `log_helo_name=${state.helo}`],
+    [REC.ATTR, `log_protocol_name=${state.protocol}`],
+    [REC.ATTR, 'rewrite_context=remote'],
+  ];
+  if (t.envid) list.push([REC.ATTR, `dsn_envid=${t.envid}`]);
+  if (t.ret) list.push([REC.ATTR, `dsn_ret=${t.ret}`]);
+  list.push([REC.SENDER, t.sender]);
+  return list;
+}
+
+// RFC 5321 section 4.4 trace header, in Postfix's layout: "for <rcpt>"
+// only when there is exactly one recipient so far.
+function receivedHeader(
+  state: SmtpdState,
+  info: ReceivedInfo,
+  writer: MessageWriter,
+): string[] {
+  const c = state.client;
+  const from = state.helo || c.name;
+  const by =
+    `\tby ${info.myhostname} (${info.mailName}) with ${state.protocol} ` +
+    `id ${writer.queueId}`;
+  const date = rfc2822Date(new Date());
+  const lines = [`Received: from ${from} (${c.name} [${c.addr}])`];
+  if (writer.recipientCount === 1) {
+    lines.push(by, `\tfor <${externalize(writer.firstRecipient)}>; ${date}`);
+  } else {
+    lines.push(`${by};`, `\t${date}`);
+  }
+  return lines;
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = 'Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split(' ');
+
+// "Thu,  3 Dec 2026 10:10:35 +0000 (UTC)": Postfix pads the day with a
+// space (%e). XXX the zone name is only given for UTC; Node has no
+// portable way to get the local zone's abbreviation.
+export function rfc2822Date(when: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  const offset = -when.getTimezoneOffset();
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset);
+  const zone = `${sign}${two(Math.floor(abs / 60))}${two(abs % 60)}`;
+  const day = String(when.getDate()).padStart(2, ' ');
+  return (
+    `${DAYS[when.getDay()]}, ${day} ${MONTHS[when.getMonth()]} ` +
+    `${when.getFullYear()} ${two(when.getHours())}:` +
+    `${two(when.getMinutes())}:${two(when.getSeconds())} ${zone}` +
+    (offset === 0 ? ' (UTC)' : '')
+  );
+}

@@ -1,0 +1,719 @@
+// The SMTP session of smtpd (RFC 5321 with Postfix's replies and limits):
+// a command loop over a state machine with one small handler per command.
+// SmtpdSession runs one client socket, from a plain net.Server or from
+// the daemon skeleton alike. Why not smtp-server's SMTPConnection: its
+// command table, reply texts, parser and DATA stream are closed to
+// change (no BDAT, no view of unread input for the pipelining check, no
+// per-reply error count, dot handling keyed on bare LF), so Postfix's
+// behaviour could only be had by replacing nearly every method of it.
+
+import type { Socket } from 'node:net';
+import { msg, printable } from '../../packages/log/log';
+import { parsePath, AddressError } from '../../packages/address/address';
+import { CleanupError } from '../../packages/ipc/cleanup_client';
+import { Reply, reply, formatMultiline, SmtpdChat } from './smtpd_chat';
+import { BdatDecoder, ContentLine, DataDecoder } from './smtpd_data';
+import { InputClosed, InputTimeout, SmtpdInput } from './smtpd_input';
+import {
+  Client,
+  emptyTransaction,
+  Recipient,
+  SESSION,
+  SmtpdState,
+} from './smtpd_state';
+import {
+  SmtpdCheck,
+  logReject,
+  buildNetworks,
+  matchNetworks,
+} from './smtpd_check';
+import { MessageWriter } from './smtpd_cleanup';
+import { lookupClient } from './smtpd_peer';
+import { BARE_NEWLINE, SmtpdSettings, param } from './smtpd_settings';
+
+// Everything a command handler may touch; one per session.
+interface Session {
+  settings: SmtpdSettings;
+  check: SmtpdCheck;
+  state: SmtpdState;
+  chat: SmtpdChat;
+  input: SmtpdInput;
+  socket: Socket;
+  message: MessageWriter | null;
+  bdat: BdatDecoder | null;
+  contentBytes: number; // of the message being received, for the log
+}
+
+type Handler = (s: Session, args: string) => Promise<boolean>;
+
+// RFC 2920 section 3.1: these end a pipelined group, so nothing may
+// follow them unread.
+const MUST_BE_LAST = new Set(['EHLO', 'HELO', 'DATA', 'VRFY', 'NOOP']);
+const JUNK = new Set(['HELO', 'EHLO', 'RSET', 'NOOP', 'VRFY', 'ETRN']);
+const NON_SMTP = /^(CONNECT|GET|POST)$/i;
+
+const DSN_NOTIFY: Record<string, number> = {
+  NEVER: 1,
+  SUCCESS: 2,
+  FAILURE: 4,
+  DELAY: 8,
+};
+
+export class SmtpdSession {
+  #s: Session;
+
+  constructor(
+    socket: Socket,
+    settings: SmtpdSettings,
+    check: SmtpdCheck,
+    client: Client,
+  ) {
+    socket.setNoDelay(true);
+    this.#s = {
+      settings,
+      check,
+      socket,
+      state: new SmtpdState(client),
+      chat: new SmtpdChat(socket, {
+        softErrorLimit: settings.softErrorLimit,
+        errorSleepMs: settings.errorSleepMs,
+      }),
+      input: new SmtpdInput(socket, settings.timeoutMs),
+      message: null,
+      bdat: null,
+      contentBytes: 0,
+    };
+  }
+
+  // The whole session; resolves when the client is gone. Never rejects:
+  // a failure in here is logged and ends this session only.
+  async run(): Promise<void> {
+    const s = this.#s;
+    msg.info(`connect from ${clientText(s)}`);
+    try {
+      await s.chat.send(reply(220, '', s.settings.banner));
+      await commandLoop(s);
+    } catch (err) {
+      await endOnError(s, err);
+    } finally {
+      finishSession(s);
+    }
+  }
+}
+
+async function commandLoop(s: Session): Promise<void> {
+  while (s.state.state !== SESSION.CLOSED) {
+    if (s.chat.errorCount >= s.settings.hardErrorLimit) {
+      msg.info(`too many errors after ${s.state.where} from ${clientText(s)}`);
+      await s.chat.send(
+        reply(421, '4.7.0', `${s.settings.myhostname} Error: too many errors`),
+      );
+      close(s);
+      return;
+    }
+    const line = await s.input.readLine(s.settings.lineLengthLimit);
+    await dispatch(s, line);
+  }
+}
+
+async function dispatch(s: Session, raw: Buffer): Promise<void> {
+  if (raw.includes(0) || raw.length === 0 || /^\s*$/.test(raw.toString())) {
+    s.state.stats.count('unknown', false);
+    await s.chat.send(reply(500, '5.5.2', 'Error: bad syntax'));
+    return;
+  }
+  const text = raw.toString('utf8');
+  const [verbRaw] = text.split(/[ \t]/, 1);
+  const verb = verbRaw.toUpperCase();
+  const args = text.slice(verbRaw.length).trim();
+  if (NON_SMTP.test(verb) || /^[!-9;-~]+:/.test(verbRaw))
+    return nonSmtp(s, text);
+  const handler = COMMANDS[verb];
+  if (!handler) return unknownCommand(s);
+  s.state.where = verb;
+  if (await pipeliningViolation(s, verb)) return;
+  if (JUNK.has(verb) && ++s.state.junkCommands > s.settings.junkCommandLimit)
+    s.chat.errorCount += 1;
+  const ok = await handler(s, args);
+  s.state.stats.count(verb.toLowerCase(), ok);
+}
+
+async function unknownCommand(s: Session): Promise<void> {
+  s.state.stats.count('unknown', false);
+  await s.chat.send(reply(502, '5.5.2', 'Error: command not recognized'));
+}
+
+async function nonSmtp(s: Session, text: string): Promise<void> {
+  msg.warn(`non-SMTP command from ${clientText(s)}: ${printable(text, 100)}`);
+  s.state.stats.count('unknown', false);
+  await s.chat.send(
+    reply(221, '2.7.0', 'Error: I can break rules, too. Goodbye.'),
+  );
+  close(s);
+}
+
+// smtpd_forbid_unauth_pipelining: input waiting behind a command is only
+// allowed after EHLO, and never behind a command that ends a group.
+async function pipeliningViolation(s: Session, verb: string): Promise<boolean> {
+  if (!s.settings.forbidUnauthPipelining || s.input.pending === 0) return false;
+  if (verb === 'BDAT') return false;
+  const negotiated = s.state.protocol === 'ESMTP';
+  if (negotiated && !MUST_BE_LAST.has(verb)) return false;
+  msg.info(
+    `improper command pipelining after ${verb} from ${clientText(s)}: ` +
+      printable(s.input.peekText(100), 100),
+  );
+  s.input.discard();
+  await s.chat.send(
+    reply(554, '5.5.0', 'Error: SMTP protocol synchronization'),
+  );
+  close(s);
+  return true;
+}
+
+async function send(s: Session, r: Reply): Promise<boolean> {
+  await s.chat.send(r);
+  return r.code < 400;
+}
+
+// --- HELO, EHLO, RSET, NOOP, QUIT, VRFY, ETRN, STARTTLS, AUTH
+
+async function cmdHelo(s: Session, args: string): Promise<boolean> {
+  if (!args) return send(s, reply(501, '', 'Syntax: HELO hostname'));
+  greet(s, args, 'SMTP');
+  return send(s, reply(250, '', s.settings.myhostname));
+}
+
+async function cmdEhlo(s: Session, args: string): Promise<boolean> {
+  if (!args) return send(s, reply(501, '', 'Syntax: EHLO hostname'));
+  greet(s, args, 'ESMTP');
+  s.chat.write(formatMultiline(250, ehloLines(s.settings)));
+  return true;
+}
+
+// HELO and EHLO start over: any transaction is gone (RFC 5321 4.1.4).
+function greet(s: Session, name: string, protocol: string): void {
+  abortMessage(s);
+  s.state.helo = printable(name.split(/\s+/)[0], 255);
+  s.state.protocol = protocol;
+  s.state.resetTransaction();
+  s.state.state = SESSION.GREETED;
+}
+
+export function ehloLines(settings: SmtpdSettings): string[] {
+  const size = settings.messageSizeLimit;
+  const keywords = [
+    'PIPELINING',
+    size > 0 ? `SIZE ${size}` : 'SIZE',
+    ...(settings.disableVrfy ? [] : ['VRFY']),
+    'ETRN',
+    'ENHANCEDSTATUSCODES',
+    '8BITMIME',
+    'DSN',
+    ...(settings.smtputf8 ? ['SMTPUTF8'] : []),
+    'CHUNKING',
+  ];
+  const discard = new Set(settings.discardEhloKeywords);
+  const kept = keywords.filter((k) => !discard.has(k.split(' ')[0]));
+  return [settings.myhostname, ...kept];
+}
+
+async function cmdRset(s: Session, args: string): Promise<boolean> {
+  if (args) return send(s, reply(501, '5.5.4', 'Syntax: RSET'));
+  abortMessage(s);
+  s.state.resetTransaction();
+  return send(s, reply(250, '2.0.0', 'Ok'));
+}
+
+async function cmdNoop(s: Session): Promise<boolean> {
+  return send(s, reply(250, '2.0.0', 'Ok'));
+}
+
+async function cmdQuit(s: Session): Promise<boolean> {
+  await s.chat.send(reply(221, '2.0.0', 'Bye'));
+  close(s);
+  return true;
+}
+
+async function cmdVrfy(s: Session, args: string): Promise<boolean> {
+  if (s.settings.disableVrfy)
+    return send(s, reply(502, '5.5.1', 'VRFY command is disabled'));
+  if (needHelo(s)) return send(s, heloFirst());
+  if (!args) return send(s, reply(501, '5.5.4', 'Syntax: VRFY address'));
+  return send(s, reply(252, '2.0.0', args));
+}
+
+// XXX there is no flush service yet, so ETRN can never queue anything.
+async function cmdEtrn(s: Session, args: string): Promise<boolean> {
+  if (needHelo(s)) return send(s, heloFirst());
+  if (s.state.inTransaction)
+    return send(s, reply(503, '5.5.1', 'Error: MAIL transaction in progress'));
+  if (!args) return send(s, reply(500, '', 'Syntax: ETRN domain'));
+  return send(s, reply(458, '', 'Unable to queue messages'));
+}
+
+// XXX no TLS and no SASL yet: both are refused as Postfix does when they
+// are not configured.
+async function cmdStarttls(s: Session): Promise<boolean> {
+  return send(s, reply(502, '5.5.1', 'Error: command not implemented'));
+}
+
+async function cmdAuth(s: Session): Promise<boolean> {
+  return send(s, reply(503, '5.5.1', 'Error: authentication not enabled'));
+}
+
+function needHelo(s: Session): boolean {
+  return s.settings.heloRequired && !s.state.helo;
+}
+
+function heloFirst(): Reply {
+  return reply(503, '5.5.1', 'Error: send HELO/EHLO first');
+}
+
+// --- MAIL and RCPT
+
+interface PathArgs {
+  path: string;
+  params: string[];
+}
+
+// "FROM:<a@b> SIZE=10": the path (angle brackets kept, quotes honoured)
+// and the ESMTP parameters after it.
+export function splitPathArgs(args: string, keyword: string): PathArgs | null {
+  const m = new RegExp(`^${keyword}:\\s*`, 'i').exec(args);
+  if (!m) return null;
+  const rest = args.slice(m[0].length);
+  const end = rest.startsWith('<') ? closingBracket(rest) : rest.search(/\s|$/);
+  if (end < 0) return { path: rest, params: [] };
+  const path = rest.slice(0, end + (rest.startsWith('<') ? 1 : 0));
+  const params = rest.slice(path.length).trim();
+  return { path, params: params ? params.split(/\s+/) : [] };
+}
+
+function closingBracket(text: string): number {
+  let quoted = false;
+  for (let i = 1; i < text.length; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === '"') quoted = !quoted;
+    else if (text[i] === '>' && !quoted) return i;
+  }
+  return -1;
+}
+
+async function cmdMail(s: Session, args: string): Promise<boolean> {
+  if (needHelo(s)) return send(s, heloFirst());
+  if (s.state.inTransaction)
+    return send(s, reply(503, '5.5.1', 'Error: nested MAIL command'));
+  const parts = splitPathArgs(args, 'FROM');
+  if (!parts)
+    return send(s, reply(501, '5.5.4', 'Syntax: MAIL FROM:<address>'));
+  let sender: string;
+  try {
+    sender = parsePath(parts.path).address;
+  } catch (err) {
+    if (!(err instanceof AddressError)) throw err;
+    return send(s, reply(501, '5.1.7', 'Bad sender address syntax'));
+  }
+  const t = emptyTransaction(sender);
+  for (const p of parts.params) {
+    const bad = mailParam(s, t, p);
+    if (bad) return send(s, bad);
+  }
+  const limit = s.settings.messageSizeLimit;
+  if (limit > 0 && t.size > limit)
+    return send(s, reply(552, '5.3.4', 'Message size exceeds fixed limit'));
+  s.state.transaction = t;
+  s.state.state = SESSION.MAIL;
+  return send(s, reply(250, '2.1.0', 'Ok'));
+}
+
+// One MAIL FROM parameter (RFC 1870 SIZE, 6152 BODY, 3461 RET/ENVID,
+// 6531 SMTPUTF8); a reply when it is refused.
+function mailParam(
+  s: Session,
+  t: ReturnType<typeof emptyTransaction>,
+  p: string,
+): Reply | null {
+  const [key, value = ''] = splitParam(p);
+  switch (key) {
+    case 'SIZE':
+      if (!/^\d+$/.test(value))
+        return reply(501, '5.5.4', 'Bad message size syntax');
+      t.size = Number(value);
+      return null;
+    case 'BODY':
+      if (!/^(7BIT|8BITMIME)$/i.test(value))
+        return reply(501, '5.5.4', 'Unsupported BODY parameter value');
+      t.body = value.toUpperCase();
+      return null;
+    case 'RET':
+      if (!/^(FULL|HDRS)$/i.test(value))
+        return reply(501, '5.5.4', 'Bad RET parameter syntax');
+      t.ret = value.toUpperCase();
+      return null;
+    case 'ENVID':
+      t.envid = decodeXtext(value);
+      return null;
+    case 'SMTPUTF8':
+      if (!s.settings.smtputf8) break;
+      t.smtputf8 = true;
+      return null;
+    case 'AUTH':
+      return null;
+  }
+  return reply(555, '5.5.4', `Unsupported option: ${p}`);
+}
+
+function splitParam(p: string): [string, string | undefined] {
+  const eq = p.indexOf('=');
+  if (eq < 0) return [p.toUpperCase(), undefined];
+  return [p.slice(0, eq).toUpperCase(), p.slice(eq + 1)];
+}
+
+// RFC 3461 section 4: "+XX" stands for the byte 0xXX.
+function decodeXtext(text: string): string {
+  return text.replace(/\+([0-9A-Fa-f]{2})/g, (_, hex: string) =>
+    String.fromCharCode(parseInt(hex, 16)),
+  );
+}
+
+async function cmdRcpt(s: Session, args: string): Promise<boolean> {
+  const t = s.state.transaction;
+  if (!t) return send(s, reply(503, '5.5.1', 'Error: need MAIL command'));
+  const parts = splitPathArgs(args, 'TO');
+  if (!parts) return send(s, reply(501, '5.5.4', 'Syntax: RCPT TO:<address>'));
+  const rcpt = parseRecipient(parts);
+  if (!rcpt)
+    return send(s, reply(501, '5.1.3', 'Bad recipient address syntax'));
+  if ('code' in rcpt) return send(s, rcpt);
+  if (t.recipients.length >= s.settings.recipientLimit)
+    return send(s, reply(452, '4.5.3', 'Error: too many recipients'));
+  const refused = await s.check.checkRcpt(s.state, rcpt.address);
+  if (refused) return send(s, refused);
+  const opened = await addRecipient(s, rcpt);
+  if (!opened)
+    return send(s, reply(451, '4.3.0', 'Error: queue file write error'));
+  return send(s, reply(250, '2.1.5', 'Ok'));
+}
+
+function parseRecipient(parts: PathArgs): Recipient | Reply | null {
+  let address: string;
+  try {
+    address = parsePath(parts.path).address;
+  } catch (err) {
+    if (!(err instanceof AddressError)) throw err;
+    return null;
+  }
+  if (address === '') return null;
+  const r: Recipient = { address, orcpt: '', notify: 0 };
+  for (const p of parts.params) {
+    const [key, value = ''] = splitParam(p);
+    if (key === 'NOTIFY') r.notify = notifyBits(value);
+    else if (key === 'ORCPT') r.orcpt = decodeXtext(value);
+    else return reply(555, '5.5.4', `Unsupported option: ${p}`);
+    if (Number.isNaN(r.notify))
+      return reply(501, '5.5.4', 'Error: Bad NOTIFY parameter syntax');
+  }
+  return r;
+}
+
+function notifyBits(value: string): number {
+  let bits = 0;
+  for (const word of value.toUpperCase().split(',')) {
+    if (!(word in DSN_NOTIFY)) return NaN;
+    bits |= DSN_NOTIFY[word];
+  }
+  return bits;
+}
+
+// The first accepted recipient opens the queue file, and only then
+// does the message have a queue ID (Postfix logs "QID: client=" here).
+async function addRecipient(s: Session, r: Recipient): Promise<boolean> {
+  try {
+    if (!s.message) {
+      s.message = await MessageWriter.open(s.settings.queueDir, s.state);
+      s.state.queueId = s.message.queueId;
+      msg.info(`${s.state.queueId}: client=${clientText(s)}`);
+    }
+    await s.message.addRecipient(r);
+  } catch (err) {
+    if (!(err instanceof CleanupError) && !(err instanceof Error)) throw err;
+    msg.warn(`${s.state.queueId || 'NOQUEUE'}: smtpd: cleanup: ${err.message}`);
+    abortMessage(s);
+    return false;
+  }
+  s.state.transaction!.recipients.push(r);
+  s.state.state = SESSION.RCPT;
+  return true;
+}
+
+// --- DATA and BDAT
+
+function needRecipients(s: Session): Reply | null {
+  const t = s.state.transaction;
+  if (!t) return reply(503, '5.5.1', 'Error: need RCPT command');
+  if (t.recipients.length === 0 || !s.message)
+    return reply(554, '5.5.1', 'Error: no valid recipients');
+  return null;
+}
+
+async function cmdData(s: Session, args: string): Promise<boolean> {
+  if (args) return send(s, reply(501, '5.5.4', 'Syntax: DATA'));
+  if (s.bdat) return send(s, reply(503, '5.5.1', 'Error: BDAT in progress'));
+  const refused = needRecipients(s);
+  if (refused) return send(s, refused);
+  await s.message!.beginContent(s.state, receivedInfo(s));
+  await s.chat.send(reply(354, '', 'End data with <CR><LF>.<CR><LF>'));
+  const decoder = new DataDecoder(s.settings.lineLengthLimit, lfEndsData(s));
+  s.contentBytes = 0;
+  const tooBig = await receiveData(s, decoder);
+  return endOfMessage(s, tooBig, decoder.bareLf);
+}
+
+// Read to the end-of-data line whatever happens, so that the client and
+// we stay in step; past message_size_limit the lines are dropped.
+async function receiveData(s: Session, decoder: DataDecoder): Promise<boolean> {
+  const limit = s.settings.messageSizeLimit;
+  for (;;) {
+    const chunk = await s.input.readChunk();
+    const got = decoder.push(chunk);
+    s.contentBytes = decoder.bytes;
+    const tooBig = limit > 0 && decoder.bytes > limit;
+    if (!tooBig) await writeLines(s, got.lines);
+    if (got.done) {
+      s.input.unshift(got.rest);
+      return tooBig;
+    }
+  }
+}
+
+async function writeLines(s: Session, lines: ContentLine[]): Promise<void> {
+  for (const line of lines) await s.message!.writeLine(line);
+}
+
+async function cmdBdat(s: Session, args: string): Promise<boolean> {
+  const m = /^(\d+)(?:\s+(LAST))?$/i.exec(args);
+  if (!m) return send(s, reply(501, '5.5.4', 'Syntax: BDAT count [LAST]'));
+  const count = Number(m[1]);
+  const last = m[2] !== undefined;
+  // The chunk is read even when refused: it is not a command.
+  const refused = s.bdat ? null : needRecipients(s);
+  if (refused) {
+    await skipBytes(s, count);
+    return send(s, refused);
+  }
+  if (!s.bdat) await startBdat(s);
+  const tooBig = await receiveBdat(s, count);
+  if (!last) return send(s, reply(250, '2.0.0', `Ok: ${count} bytes`));
+  return endBdat(s, count, tooBig);
+}
+
+async function startBdat(s: Session): Promise<void> {
+  await s.message!.beginContent(s.state, receivedInfo(s));
+  s.bdat = new BdatDecoder(s.settings.lineLengthLimit);
+  s.contentBytes = 0;
+  s.state.state = SESSION.BDAT;
+}
+
+async function receiveBdat(s: Session, count: number): Promise<boolean> {
+  const limit = s.settings.messageSizeLimit;
+  const decoder = s.bdat!;
+  for (let left = count; left > 0;) {
+    const chunk = await s.input.readChunk(left);
+    left -= chunk.length;
+    const lines = decoder.push(chunk);
+    s.contentBytes = decoder.bytes;
+    if (!(limit > 0 && decoder.bytes > limit)) await writeLines(s, lines);
+  }
+  return limit > 0 && decoder.bytes > limit;
+}
+
+async function endBdat(
+  s: Session,
+  count: number,
+  tooBig: boolean,
+): Promise<boolean> {
+  const decoder = s.bdat!;
+  const tail = decoder.finish();
+  if (tail && !tooBig) await s.message!.writeLine(tail);
+  s.bdat = null;
+  return endOfMessage(
+    s,
+    tooBig,
+    decoder.bareLf,
+    `Ok: ${count} bytes queued as`,
+  );
+}
+
+async function skipBytes(s: Session, count: number): Promise<void> {
+  for (let left = count; left > 0;)
+    left -= (await s.input.readChunk(left)).length;
+}
+
+// The end of a message: refuse it (size, bare LF), or commit it and answer
+// only after cleanup said the file is safely on disk.
+async function endOfMessage(
+  s: Session,
+  tooBig: boolean,
+  bareLf: number,
+  okText = '',
+): Promise<boolean> {
+  s.state.where = 'END-OF-MESSAGE';
+  const policy = bareLfPolicy(s);
+  if (bareLf > 0 && policy === BARE_NEWLINE.NOTE) s.state.notes.add('bare_lf');
+  const refused = tooBig
+    ? reply(552, '5.3.4', 'Error: message file too big')
+    : bareLf > 0 && policy === BARE_NEWLINE.REJECT
+      ? bareLfReply(s)
+      : null;
+  if (refused) return refuseMessage(s, refused);
+  const { ok, reply: r } = await s.message!.finish();
+  const id = s.state.queueId;
+  s.message = null;
+  s.state.resetTransaction();
+  if (ok) {
+    s.chat.resetErrors();
+    s.state.junkCommands = 0;
+  }
+  const text = ok && okText ? `${okText} ${id}` : r.text;
+  return send(s, reply(r.code, r.dsn, text));
+}
+
+async function refuseMessage(s: Session, r: Reply): Promise<boolean> {
+  logReject(s.state, 'END-OF-MESSAGE', r);
+  abortMessage(s);
+  s.state.resetTransaction();
+  await s.chat.send(r);
+  if (r.code === 521) close(s);
+  return false;
+}
+
+function bareLfReply(s: Session): Reply {
+  const host = s.settings.myhostname;
+  const code = s.settings.bareNewlineRejectCode;
+  return reply(code, '5.5.2', `${host} Error: bare <LF> received`);
+}
+
+// smtpd_forbid_bare_newline_exclusions ($mynetworks) get Postfix's old
+// behaviour, where a bare <LF> is a line end like any other.
+function bareLfPolicy(s: Session): string {
+  const excluded = matchNetworks(
+    exclusionList(s.settings),
+    s.state.client.addr,
+  );
+  return excluded ? BARE_NEWLINE.NO : s.settings.bareNewline;
+}
+
+const exclusionCache = new WeakMap<
+  SmtpdSettings,
+  ReturnType<typeof buildNetworks>
+>();
+
+function exclusionList(
+  settings: SmtpdSettings,
+): ReturnType<typeof buildNetworks> {
+  let list = exclusionCache.get(settings);
+  if (!list) {
+    list = buildNetworks(settings.bareNewlineExclusions);
+    exclusionCache.set(settings, list);
+  }
+  return list;
+}
+
+function lfEndsData(s: Session): boolean {
+  return bareLfPolicy(s) === BARE_NEWLINE.NO;
+}
+
+function receivedInfo(s: Session): { myhostname: string; mailName: string } {
+  return {
+    myhostname: s.settings.myhostname,
+    mailName: param(s.settings.config, 'mail_name') || 'Postfix',
+  };
+}
+
+// --- the end of a session
+
+function abortMessage(s: Session): void {
+  s.message?.abort();
+  s.message = null;
+  s.bdat = null;
+}
+
+function close(s: Session): void {
+  s.state.state = SESSION.CLOSED;
+  s.input.discard();
+  s.socket.end();
+}
+
+async function endOnError(s: Session, err: unknown): Promise<void> {
+  const where = whereText(s);
+  if (err instanceof InputTimeout) {
+    msg.info(`timeout after ${where} from ${clientText(s)}`);
+    await s.chat.send(
+      reply(421, '4.4.2', `${s.settings.myhostname} Error: timeout exceeded`),
+    );
+  } else if (err instanceof InputClosed) {
+    msg.info(`lost connection after ${where} from ${clientText(s)}`);
+  } else {
+    const why = err instanceof Error ? err.message : String(err);
+    msg.error(`smtpd: session with ${clientText(s)}: ${why}`);
+    await s.chat.send(
+      reply(421, '4.3.0', `${s.settings.myhostname} Error: internal error`),
+    );
+  }
+  close(s);
+}
+
+// "DATA (1234 bytes)" while content was being received, as Postfix 3.7.
+function whereText(s: Session): string {
+  const where = s.state.where;
+  if (where !== 'DATA' && where !== 'BDAT') return where;
+  return `${where} (${s.contentBytes} bytes)`;
+}
+
+function finishSession(s: Session): void {
+  abortMessage(s);
+  const notes = s.state.notes.size
+    ? ` notes=${[...s.state.notes].join(',')}`
+    : '';
+  msg.info(
+    `disconnect from ${clientText(s)} ${s.state.stats.format()}${notes}`,
+  );
+  if (!s.socket.destroyed) s.socket.end();
+}
+
+function clientText(s: Session): string {
+  return s.state.clientText(s.settings.portLogging);
+}
+
+const COMMANDS: Record<string, Handler> = {
+  HELO: cmdHelo,
+  EHLO: cmdEhlo,
+  MAIL: cmdMail,
+  RCPT: cmdRcpt,
+  DATA: cmdData,
+  BDAT: cmdBdat,
+  RSET: cmdRset,
+  NOOP: cmdNoop,
+  QUIT: cmdQuit,
+  VRFY: cmdVrfy,
+  ETRN: cmdEtrn,
+  STARTTLS: cmdStarttls,
+  AUTH: cmdAuth,
+};
+
+// One client, from accept to close: look up its name, then run the
+// session. Used by smtpd.ts and by tests on a plain net.Server.
+export async function handleConnection(
+  socket: Socket,
+  settings: SmtpdSettings,
+  check: SmtpdCheck,
+): Promise<void> {
+  socket.on('error', () => undefined); // the session sees the close
+  const client = await lookupClient(
+    socket,
+    settings.peernameLookup,
+    settings.peernameTimeoutMs,
+  );
+  await new SmtpdSession(socket, settings, check, client).run();
+}

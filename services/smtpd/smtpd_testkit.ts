@@ -1,0 +1,254 @@
+// Test helpers for smtpd: a temporary instance (main.cf, queue directory,
+// an in-process smtpd on a plain net.Server on port 0), an SMTP client
+// that reads whole replies, and the log lines the session wrote. Used by
+// smtpd's unit tests and test/smtpd_*_test.ts. The cleanup side is the
+// queue engineer's when it can be started in-process (see startCleanup).
+
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Config } from '../../packages/config/config';
+import { addLogSink, initLog } from '../../packages/log/log';
+import { AttrStream } from '../../packages/ipc/attr';
+import { REC } from '../../packages/queue/record';
+import { handleConnection } from './smtpd_proto';
+import { SmtpdCheck } from './smtpd_check';
+import { loadSettings } from './smtpd_settings';
+
+export const LOG: string[] = [];
+let logReady = false;
+
+function captureLog(): void {
+  if (logReady) return;
+  logReady = true;
+  initLog({ processName: 'smtpd', sinks: [] });
+  addLogSink((line) => LOG.push(line.replace(/^.*?\]: /, '')));
+}
+
+export interface QueuedMessage {
+  queueId: string;
+  flags: number;
+  records: Array<{ type: string; data: string }>;
+}
+
+export interface Instance {
+  dir: string;
+  queueDir: string;
+  port: number;
+  queued: QueuedMessage[];
+  close(): Promise<void>;
+}
+
+const BASE_MAIN_CF: Record<string, string> = {
+  myhostname: 'mx.example.com',
+  mydestination: '$myhostname, localhost',
+  mynetworks: '127.0.0.0/8',
+  local_recipient_maps: '',
+  smtpd_error_sleep_time: '0',
+};
+
+export async function startInstance(
+  params: Record<string, string> = {},
+): Promise<Instance> {
+  captureLog();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtpd-test-'));
+  const queueDir = path.join(dir, 'queue');
+  for (const sub of ['public', 'private', 'incoming'])
+    fs.mkdirSync(path.join(queueDir, sub), { recursive: true });
+  const main = { ...BASE_MAIN_CF, queue_directory: queueDir, ...params };
+  fs.writeFileSync(
+    path.join(dir, 'main.cf'),
+    Object.entries(main)
+      .map(([k, v]) => `${k} = ${v}\n`)
+      .join(''),
+  );
+  const config = Config.load({ configDir: dir });
+  const settings = loadSettings(config, queueDir);
+  const check = new SmtpdCheck(config);
+  const cleanup = await startCleanup(queueDir);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    void handleConnection(socket, settings, check);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    dir,
+    queueDir,
+    port,
+    queued: cleanup.queued,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+      await cleanup.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// XXX a stand-in for services/cleanup until it can be attached to a Unix
+// socket in-process: it speaks the cleanup protocol, writes each message
+// to incoming/ and fsyncs it, and keeps the records for the tests.
+async function startCleanup(
+  queueDir: string,
+): Promise<{ queued: QueuedMessage[]; close(): Promise<void> }> {
+  const queued: QueuedMessage[] = [];
+  let next = 1;
+  const server = net.createServer((socket) => {
+    const queueId = `TEST${String(next++).padStart(6, '0')}`;
+    void serveCleanup(new AttrStream(socket), queueDir, queueId, queued);
+  });
+  const where = path.join(queueDir, 'public', 'cleanup');
+  await new Promise<void>((r) => server.listen(where, r));
+  return {
+    queued,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+async function serveCleanup(
+  stream: AttrStream,
+  queueDir: string,
+  queueId: string,
+  queued: QueuedMessage[],
+): Promise<void> {
+  try {
+    stream.writeAttrs({ protocol: 'cleanup_protocol', queue_id: queueId });
+    const { flags } = await stream.readAttrs();
+    const records: QueuedMessage['records'] = [];
+    for (;;) {
+      const rec = await stream.readRecord();
+      records.push({ type: rec.type, data: rec.data.toString('latin1') });
+      if (rec.type === REC.END) break;
+    }
+    const file = path.join(queueDir, 'incoming', queueId);
+    const fd = fs.openSync(file, 'w', 0o600);
+    fs.writeSync(fd, JSON.stringify(records));
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.chmodSync(file, 0o700);
+    queued.push({ queueId, flags: Number(flags), records });
+    stream.writeAttrs({ status: 0, reason: '' });
+    stream.close();
+  } catch {
+    stream.destroy(); // the client went away: nothing was committed
+  }
+}
+
+// The messages committed to incoming/, counted on disk.
+export function queueFiles(queueDir: string): string[] {
+  return fs.readdirSync(path.join(queueDir, 'incoming'));
+}
+
+// A line-oriented SMTP client for tests: whole replies, multi-line aware.
+export class SmtpTestClient {
+  #socket: net.Socket;
+  #buffer = '';
+  #closed = false;
+  #waiters: Array<() => void> = [];
+
+  private constructor(socket: net.Socket) {
+    this.#socket = socket;
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      this.#buffer += d;
+      this.#wake();
+    });
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#wake();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static connect(port: number): Promise<SmtpTestClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => resolve(new SmtpTestClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  write(raw: string | Buffer): void {
+    this.#socket.write(raw);
+  }
+
+  send(line: string): void {
+    this.#socket.write(line + '\r\n');
+  }
+
+  // The next whole reply, its lines without line ends; null at close.
+  async reply(timeoutMs = 5000): Promise<string[] | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const lines = this.#takeReply();
+      if (lines) return lines;
+      if (this.#closed) return null;
+      if (Date.now() > deadline)
+        throw new Error(`no reply within ${timeoutMs} ms: ${this.#buffer}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 100);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  #takeReply(): string[] | null {
+    const lines: string[] = [];
+    let pos = 0;
+    for (;;) {
+      const end = this.#buffer.indexOf('\r\n', pos);
+      if (end < 0) return null;
+      const line = this.#buffer.slice(pos, end);
+      lines.push(line);
+      pos = end + 2;
+      if (line.charAt(3) !== '-') break;
+    }
+    this.#buffer = this.#buffer.slice(pos);
+    return lines;
+  }
+
+  async waitClosed(timeoutMs = 5000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#closed && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    return this.#closed;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+// Wait for a log line matching re; the session logs asynchronously.
+// from: ignore lines logged before this index (another test's).
+export async function waitForLog(
+  re: RegExp,
+  from = 0,
+  timeoutMs = 5000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = LOG.slice(from).find((line) => re.test(line));
+    if (hit) return hit;
+    if (Date.now() > deadline)
+      throw new Error(`no log line matching ${re}:\n${LOG.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
