@@ -4,17 +4,11 @@
 // flags are parsed here, the work is in packages/config/postconf_*.ts.
 // Limits: no -Me/-MX/-M#/-Fe/-Pe editing of master.cf, no -j, -C, -t, -T.
 
-import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { initLog, msg } from '../log/log';
-import {
-  Config,
-  ConfigError,
-  perTransportNames,
-  resolveConfigDir,
-} from '../config/config';
-import { MasterEntry, readMasterCf } from '../config/master_cf';
-import { referencedNames } from '../config/expand';
+import { Config, ConfigError, resolveConfigDir } from '../config/config';
+import { MasterEntry } from '../config/master_cf';
+import { loadMasterCf, unusedWarnings } from '../config/check';
 import {
   editParameters,
   EditMode,
@@ -82,23 +76,7 @@ function loadConfig(flags: Flags): Config {
 }
 
 function masterEntries(config: Config): MasterEntry[] {
-  const limit = config.int('default_process_limit');
-  return readMasterCf(config.configDir, {
-    defaultProcessLimit: limit,
-    warn: (text) => msg.warn(text),
-  }).entries;
-}
-
-// Names that master.cf makes known: -o names, $names in -o values and
-// the per-transport parameters of its services.
-function masterKnownNames(config: Config): string[] {
-  if (!fs.existsSync(`${config.configDir}/master.cf`)) return [];
-  const entries = masterEntries(config);
-  const names = perTransportNames(entries.map((entry) => entry.name));
-  for (const entry of entries)
-    for (const [name, value] of Object.entries(entry.overrides))
-      names.push(name, ...referencedNames(value));
-  return names;
+  return loadMasterCf(config, (text) => msg.warn(text)).entries;
 }
 
 function print(lines: string[]): void {
@@ -132,9 +110,7 @@ function runShow(flags: Flags, args: string[]): void {
     fold: flags.f,
   });
   print(result.lines);
-  const unused = flags.d
-    ? []
-    : config.unusedParameters(masterKnownNames(config));
+  const unused = flags.d ? [] : unusedWarnings(config);
   for (const warning of [...unused, ...result.warnings]) msg.warn(warning);
 }
 

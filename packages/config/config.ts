@@ -173,12 +173,31 @@ export class Config {
   // type and bounds (throws ConfigError) and returns Postfix's warnings
   // for names nothing knows, without the "warning: " prefix.
   validate(extraKnown: Iterable<string> = []): string[] {
-    const names = new Set([...this.#defs.keys(), ...this.#overrides.keys()]);
+    this.checkParameters([...this.#defs.keys(), ...this.#overrides.keys()]);
+    return this.unusedParameters(extraKnown);
+  }
+
+  // Converts each named catalog parameter as its type says, so that a
+  // bad value is found now and not when a daemon first reads it.
+  checkParameters(names: Iterable<string>): void {
     for (const name of names) {
       const def = this.#catalog.get(name);
       if (def) this.#check(def);
     }
-    return this.unusedParameters(extraKnown);
+  }
+
+  // The same main.cf with other -o overrides, as one master.cf service
+  // sees it; nothing is read again.
+  withOverrides(
+    overrides: Record<string, string>,
+    serviceName?: string,
+  ): Config {
+    return new Config(this.configDir, this.mainCfPath, this.#defs, {
+      overrides,
+      catalog: this.#catalog,
+      processName: this.#builtins.get('process_name'),
+      serviceName: serviceName ?? this.#builtins.get('service_name'),
+    });
   }
 
   // Postfix's "unused parameter" warnings: names main.cf sets that are
