@@ -106,4 +106,10 @@ export const PARAMS: ParamDef[] = [
     default: 'double-bounce',
     doc: 'Sender of bounces of bounces; mail to it is discarded',
   },
+  {
+    name: 'backwards_bounce_logfile_compatibility',
+    type: 'bool',
+    default: 'yes',
+    doc: 'Write the old "<recipient>: reason" line in status logs too',
+  },
 ];

@@ -194,13 +194,29 @@ function addRecipient(st: ReadState, rec: FileRec, done: boolean): void {
   st.pending = EMPTY_PENDING;
 }
 
+// Postfix 3 writes a recipient's DSN fields as named attributes before
+// its O and R records, and the envelope's as attributes too.
+const RCPT_ATTRS: Record<string, (st: ReadState, value: string) => void> = {
+  dsn_orig_rcpt: (st, v) => (st.pending = { ...st.pending, dsnOrig: v }),
+  notify_flags: (st, v) =>
+    (st.pending = { ...st.pending, notify: Number(v) || 0 }),
+};
+
+const ENVELOPE_ATTRS: Record<string, (st: ReadState, value: string) => void> = {
+  create_time: (st, v) => (st.env.createTime = Number(v)),
+  envelope_id: (st, v) => (st.env.dsnEnvid = v),
+  ret_flags: (st, v) => (st.env.dsnRet = Number(v) || 0),
+};
+
 function addAttr(st: ReadState, data: Buffer): void {
   const text = data.toString('utf8');
   const eq = text.indexOf('=');
   if (eq <= 0) throw new QueueFileError(`bad named_attribute record: ${text}`);
   const name = text.slice(0, eq);
-  st.env.attrs[name] = text.slice(eq + 1);
-  if (name === 'create_time') st.env.createTime = Number(text.slice(eq + 1));
+  const value = text.slice(eq + 1);
+  if (RCPT_ATTRS[name]) return RCPT_ATTRS[name](st, value);
+  st.env.attrs[name] = value;
+  ENVELOPE_ATTRS[name]?.(st, value);
 }
 
 type Handler = (st: ReadState, rec: FileRec) => void;

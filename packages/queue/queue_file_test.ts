@@ -103,3 +103,49 @@ test('marks a recipient done in place and refuses a wrong offset', async (t) => 
   assert.equal(after.done.length, 2);
   await assert.rejects(markRecipientDone(file, 1), QueueFileError);
 });
+
+const FIXTURES = path.join(__dirname, '../../../test/fixtures');
+
+test('reads queue files that Postfix 3.7 wrote', async (t) => {
+  const dir = tempDir(t);
+  const cases: Array<[string, string[], string[], number[]]> = [
+    [
+      'postfix_deferred_2rcpt',
+      ['bob@[127.0.0.2]', 'carol@[127.0.0.2]'],
+      [],
+      [657, 733],
+    ],
+    [
+      'postfix_deferred_1done',
+      ['dave@[127.0.0.2]'],
+      ['anchortest@anchor.test'],
+      [752],
+    ],
+  ];
+  for (const [name, pending, done, offsets] of cases) {
+    const file = path.join(dir, name);
+    fs.copyFileSync(path.join(FIXTURES, name), file);
+    fs.chmodSync(file, 0o700);
+    const env = await readEnvelope(file);
+    assert.equal(env.sender, 'alice@example.org');
+    assert.deepEqual(
+      env.recipients.map((r) => r.recipient),
+      pending,
+    );
+    assert.deepEqual(
+      env.recipients.map((r) => r.offset),
+      offsets,
+    );
+    assert.deepEqual(
+      env.done.map((r) => r.recipient),
+      done,
+    );
+    assert.equal(env.recipients[0].dsnOrigRcpt, `rfc822;${pending[0]}`);
+    assert.equal(env.attrs.log_helo_name, 'client.example.org');
+    const lines: Buffer[] = [];
+    for await (const line of contentLines(file, env.dataOffset))
+      lines.push(line);
+    assert.ok(lines.some((l) => l.length === 3000));
+    assert.match(lines[0].toString(), /^Received: /);
+  }
+});

@@ -39,16 +39,20 @@ function clean(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]/g, '?');
 }
 
-// Postfix's field order (bounce_append_service): optional fields only
-// when they have a value.
-export function formatStatusRecord(r: StatusInput): string {
-  const lines = [`recipient=${clean(r.recipient)}`];
+// Postfix's layout (bounce_append_service): an empty line, the old
+// "<recipient>: reason" line when backwards_bounce_logfile_compatibility
+// is on (Postfix's default), then name=value lines in a fixed order,
+// optional ones only when set, then an empty line.
+export function formatStatusRecord(r: StatusInput, legacy = true): string {
+  const lines = [''];
+  if (legacy) lines.push(`<${clean(r.recipient)}>: ${clean(r.reason)}`);
+  lines.push(`recipient=${clean(r.recipient)}`);
   const orig = r.originalRecipient ?? '';
   if (orig && orig !== r.recipient)
     lines.push(`original_recipient=${clean(orig)}`);
   lines.push(`offset=${r.offset ?? 0}`);
   if (r.dsnOrigRcpt) lines.push(`dsn_orig_rcpt=${clean(r.dsnOrigRcpt)}`);
-  lines.push(`notify_flags=${r.notifyFlags ?? 0}`);
+  if (r.notifyFlags) lines.push(`notify_flags=${r.notifyFlags}`);
   lines.push(`status=${clean(r.status)}`, `action=${clean(r.action)}`);
   if (r.diagType) lines.push(`diag_type=${clean(r.diagType)}`);
   if (r.diagType) lines.push(`diag_text=${clean(r.diagText ?? '')}`);
@@ -97,6 +101,7 @@ export function parseStatusLog(text: string): StatusRecord[] {
   for (const block of text.split(/\n\s*\n/)) {
     const rec = emptyRecord();
     for (const line of block.split('\n')) {
+      if (line.startsWith('<')) continue; // the old-style line
       const eq = line.indexOf('=');
       if (eq > 0) FIELDS[line.slice(0, eq)]?.(rec, line.slice(eq + 1));
     }
@@ -140,7 +145,8 @@ export async function appendStatus(
   const fh = await openAppend(file);
   const { size } = await fh.stat();
   try {
-    await fh.write(formatStatusRecord(record));
+    const legacy = config.bool('backwards_bounce_logfile_compatibility');
+    await fh.write(formatStatusRecord(record, legacy));
     await fh.sync();
   } catch (err) {
     await fh.truncate(size).catch(() => undefined);

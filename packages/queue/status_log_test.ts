@@ -23,22 +23,66 @@ const CONFIG = {
   bool: () => false,
 };
 
-test('formats a record in Postfix field order ended by an empty line', () => {
-  const text = formatStatusRecord({
-    recipient: 'bob@example.com',
-    originalRecipient: 'bob',
-    offset: 123,
-    notifyFlags: 0,
-    status: '5.1.1',
-    action: 'failed',
-    diagType: 'smtp',
-    diagText: '550 5.1.1 unknown',
-    reason: 'unknown user: "bob"\nsecond line',
-  });
+const FIXTURES = path.join(__dirname, '../../../test/fixtures');
+
+function fixtureRecord(rcpt: string, offset: number) {
+  return {
+    recipient: rcpt,
+    originalRecipient: rcpt,
+    offset,
+    dsnOrigRcpt: `rfc822;${rcpt}`,
+    status: '4.4.1',
+    action: 'delayed',
+    reason: 'connect to 127.0.0.2[127.0.0.2]:25: Connection refused',
+  };
+}
+
+test('formats records byte for byte as Postfix 3.7 wrote them', () => {
+  const text =
+    formatStatusRecord(fixtureRecord('bob@[127.0.0.2]', 657)) +
+    formatStatusRecord(fixtureRecord('carol@[127.0.0.2]', 733));
+  const real = fs.readFileSync(
+    path.join(FIXTURES, 'postfix_deferred_2rcpt.defer'),
+    'utf8',
+  );
+  assert.equal(text, real);
+});
+
+test('reads a defer log that Postfix wrote', () => {
+  const real = fs.readFileSync(
+    path.join(FIXTURES, 'postfix_deferred_2rcpt.defer'),
+    'utf8',
+  );
+  const got = parseStatusLog(real);
+  assert.deepEqual(
+    got.map((r) => [r.recipient, r.offset, r.status, r.action]),
+    [
+      ['bob@[127.0.0.2]', 657, '4.4.1', 'delayed'],
+      ['carol@[127.0.0.2]', 733, '4.4.1', 'delayed'],
+    ],
+  );
+  assert.equal(got[0].dsnOrigRcpt, 'rfc822;bob@[127.0.0.2]');
+});
+
+test('formats optional fields and cleans line breaks when given', () => {
+  const text = formatStatusRecord(
+    {
+      recipient: 'bob@example.com',
+      originalRecipient: 'bob',
+      offset: 123,
+      notifyFlags: 2,
+      status: '5.1.1',
+      action: 'failed',
+      diagType: 'smtp',
+      diagText: '550 5.1.1 unknown',
+      reason: 'unknown user: "bob"\nsecond line',
+    },
+    false,
+  );
   assert.equal(
     text,
-    'recipient=bob@example.com\noriginal_recipient=bob\noffset=123\n' +
-      'notify_flags=0\nstatus=5.1.1\naction=failed\ndiag_type=smtp\n' +
+    '\nrecipient=bob@example.com\noriginal_recipient=bob\noffset=123\n' +
+      'notify_flags=2\nstatus=5.1.1\naction=failed\ndiag_type=smtp\n' +
       'diag_text=550 5.1.1 unknown\n' +
       'reason=unknown user: "bob"?second line\n\n',
   );
