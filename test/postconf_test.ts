@@ -128,6 +128,7 @@ test('expands with -x and shows values or names with -h and -H', () => {
     assert.equal(ok(['-xh', '-c', dir, 'myorigin']), 'example.com\n');
     assert.equal(ok(['-nH', '-c', dir]).split('\n')[0], 'compatibility_level');
     assert.equal(ok(['-hx', `-c${dir}`, 'mynetworks_style']), 'host\n');
+    assert.equal(ok(['-dhx', `-c${dir}`, 'mynetworks_style']), 'subnet\n');
   });
 });
 

@@ -200,6 +200,15 @@ export class Config {
     });
   }
 
+  // Built-in defaults only, for postconf -d -x.
+  withoutMainCf(): Config {
+    return new Config(this.configDir, this.mainCfPath, new Map(), {
+      catalog: this.#catalog,
+      processName: this.#builtins.get('process_name'),
+      serviceName: this.#builtins.get('service_name'),
+    });
+  }
+
   // Postfix's "unused parameter" warnings: names main.cf sets that are
   // neither in the catalog, nor used as $name, nor in extraKnown.
   unusedParameters(extraKnown: Iterable<string> = []): string[] {

@@ -142,7 +142,7 @@ function editedLines(
 // Replace a file so that a crash leaves either the old or the new text.
 export function writeFileAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o644);
+  const fd = fs.openSync(tmp, 'w', existingMode(file));
   try {
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);
@@ -150,4 +150,12 @@ export function writeFileAtomic(file: string, text: string): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
+}
+
+function existingMode(file: string): number {
+  try {
+    return fs.statSync(file).mode & 0o7777;
+  } catch {
+    return 0o644;
+  }
 }

@@ -34,6 +34,8 @@ export function showParameters(
   options: ShowOptions,
 ): ShowResult {
   const warnings: string[] = [];
+  // Defaults expand against defaults only, as Postfix's -d -x does.
+  if (options.defaults) config = config.withoutMainCf();
   const chosen = names.length ? names : listedNames(config, options);
   const lines: string[] = [];
   for (const name of chosen) {
