@@ -344,7 +344,6 @@ export const PARAMS: ParamDef[] = [
     type: 'int',
     default: '1',
     min: 1,
-    max: 10,
     doc: 'Levels of subdirectories of a hashed queue',
   },
   {
