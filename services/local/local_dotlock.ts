@@ -7,7 +7,12 @@ import * as fs from 'node:fs';
 import type { LocalSettings } from './local_state';
 
 interface FsExt {
-  fcntlSync(fd: number, cmd: string, arg?: number): number;
+  fcntl(
+    fd: number,
+    cmd: string,
+    arg: number,
+    callback: (err: Error | null) => void,
+  ): void;
   flockSync(fd: number, flags: string): void;
   constants: Record<string, number>;
 }
@@ -49,11 +54,15 @@ export function dotlockRelease(mailbox: string): void {
 }
 
 // Take the kernel locks that mailbox_delivery_lock names on an open
-// mailbox; false when another process holds one.
-export function kernelLockTry(fd: number, styles: string[]): boolean {
+// mailbox; false when another process holds one. fs-ext's fcntlSync
+// passes no struct flock for F_SETLK (EFAULT), so the asynchronous call
+// is used; it works on the fd, so the rights in effect do not matter.
+export async function kernelLockTry(
+  fd: number,
+  styles: string[],
+): Promise<boolean> {
   try {
-    if (styles.includes('fcntl'))
-      fsExt.fcntlSync(fd, 'setlk', fsExt.constants.F_WRLCK);
+    if (styles.includes('fcntl')) await fcntlWriteLock(fd);
     if (styles.includes('flock')) fsExt.flockSync(fd, 'exnb');
     return true;
   } catch (err) {
@@ -64,16 +73,23 @@ export function kernelLockTry(fd: number, styles: string[]): boolean {
   }
 }
 
+function fcntlWriteLock(fd: number): Promise<void> {
+  return new Promise((resolve, reject) =>
+    fsExt.fcntl(fd, 'setlk', fsExt.constants.F_WRLCK, (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
+}
+
 // Run attempt until it stops answering LOCK_BUSY, deliver_lock_attempts
-// times at most, deliver_lock_delay apart. attempt runs synchronously, so
-// a switch of rights inside it never overlaps other work.
+// times at most, deliver_lock_delay apart.
 export async function withLockRetries<T>(
   settings: LocalSettings,
-  attempt: () => T | typeof LOCK_BUSY,
+  attempt: () => Promise<T | typeof LOCK_BUSY>,
 ): Promise<T | typeof LOCK_BUSY> {
   for (let i = 0; i < settings.deliverLockAttempts; i++) {
     if (i > 0) await sleep(settings.deliverLockDelay * 1000);
-    const result = attempt();
+    const result = await attempt();
     if (result !== LOCK_BUSY) return result;
   }
   return LOCK_BUSY;

@@ -41,10 +41,14 @@ export async function deliverMbox(
   file: string,
   opts: MboxOptions,
 ): Promise<Outcome> {
-  const run = () => (opts.inSpool ? attempt() : asUser(t.rights, attempt));
-  const attempt = () => lockAndAppend(t, file, opts.inSpool);
+  // Steps that touch names run with the user's rights (or ours in the
+  // spool), each in one synchronous block; the fcntl wait works on the fd.
+  const as = <T>(fn: () => T): T =>
+    opts.inSpool ? fn() : asUser(t.rights, fn);
   try {
-    const result = await withLockRetries(t.settings, run);
+    const result = await withLockRetries(t.settings, () =>
+      lockAndAppend(t, file, opts.inSpool, as),
+    );
     if (result === LOCK_BUSY)
       return deferred(
         '4.2.0',
@@ -59,25 +63,29 @@ export async function deliverMbox(
   }
 }
 
-function lockAndAppend(
+type AsUser = <T>(fn: () => T) => T;
+
+async function lockAndAppend(
   t: CopyTarget,
   file: string,
   inSpool: boolean,
-): true | typeof LOCK_BUSY {
+  as: AsUser,
+): Promise<true | typeof LOCK_BUSY> {
   const styles = t.settings.mailboxDeliveryLock;
   const dotlock = styles.includes('dotlock') && !isDevice(file);
-  if (dotlock && !dotlockTry(file, t.settings.staleLockTime)) return LOCK_BUSY;
+  const stale = t.settings.staleLockTime;
+  if (dotlock && !as(() => dotlockTry(file, stale))) return LOCK_BUSY;
   try {
-    const fd = openMailbox(file, t, inSpool);
+    const fd = as(() => openMailbox(file, t, inSpool));
     try {
-      if (!kernelLockTry(fd, styles)) return LOCK_BUSY;
-      appendMessage(fd, t);
+      if (!(await kernelLockTry(fd, styles))) return LOCK_BUSY;
+      as(() => appendMessage(fd, t));
       return true;
     } finally {
       fs.closeSync(fd);
     }
   } finally {
-    if (dotlock) dotlockRelease(file);
+    if (dotlock) as(() => dotlockRelease(file));
   }
 }
 

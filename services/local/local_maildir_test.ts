@@ -1,0 +1,109 @@
+// Maildir delivery on real files: Postfix's unique names, the envelope
+// headers, no From_ line, and failures that defer or bounce cleanly.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { deliverMaildir, maildirHost } from './local_maildir';
+import { selfRights } from './local_user';
+import { defaultSettings } from './local_state';
+import {
+  maildirMessages,
+  removeDir,
+  tempDir,
+  testMessage,
+  writeQueueFile,
+} from './local_testkit';
+
+function setup(limit = 0) {
+  const dir = tempDir();
+  const q = writeQueueFile(dir, {});
+  const msg = testMessage(q);
+  const target = {
+    msg,
+    copy: { originalRecipient: 'bob', deliveredTo: 'bob@localhost' },
+    rights: selfRights(),
+    settings: defaultSettings({ mailboxSizeLimit: limit }),
+  };
+  const done = () => {
+    fs.closeSync(msg.fd);
+    removeDir(dir);
+  };
+  return { dir, target, done };
+}
+
+test('does write one file into new/ under Postfix names when delivering', () => {
+  const { dir, target, done } = setup();
+  try {
+    const md = path.join(dir, 'Maildir') + '/';
+    const outcome = deliverMaildir(target, md);
+    assert.deepEqual(outcome, {
+      status: 'sent',
+      dsn: '2.0.0',
+      reason: 'delivered to maildir',
+    });
+    const names = fs.readdirSync(path.join(md, 'new'));
+    assert.equal(names.length, 1);
+    const host = maildirHost().replace(/[.\\]/g, '\\$&');
+    assert.match(
+      names[0],
+      new RegExp(`^\\d+\\.V[0-9a-f]+I[0-9a-f]+M\\d+\\.${host}$`),
+    );
+    assert.deepEqual(fs.readdirSync(path.join(md, 'tmp')), []);
+    assert.ok(fs.statSync(path.join(md, 'cur')).isDirectory());
+    const text = maildirMessages(md)[0];
+    assert.ok(
+      text.startsWith(
+        'Return-Path: <alice@example.com>\nX-Original-To: bob\n' +
+          'Delivered-To: bob@localhost\nFrom: alice@example.com\n',
+      ),
+    );
+    assert.match(text, /\nFrom the start of a line\n$/);
+    assert.equal(
+      fs.statSync(path.join(md, 'new', names[0])).mode & 0o777,
+      0o600,
+    );
+  } finally {
+    done();
+  }
+});
+
+test('does give each of two deliveries its own file when in one second', () => {
+  const { dir, target, done } = setup();
+  try {
+    const md = path.join(dir, 'Maildir') + '/';
+    deliverMaildir(target, md);
+    deliverMaildir(target, md);
+    assert.equal(maildirMessages(md).length, 2);
+  } finally {
+    done();
+  }
+});
+
+test('does defer with the path when the Maildir cannot be made', () => {
+  const { dir, target, done } = setup();
+  try {
+    fs.writeFileSync(path.join(dir, 'plain'), 'x');
+    const outcome = deliverMaildir(target, path.join(dir, 'plain', 'Md') + '/');
+    assert.equal(outcome.status, 'deferred');
+    assert.equal(outcome.dsn, '4.2.0');
+    assert.match(outcome.reason, /^maildir delivery failed: mkdir .*plain\/Md/);
+  } finally {
+    done();
+  }
+});
+
+test('does bounce 5.2.2 and leave nothing when over mailbox_size_limit', () => {
+  const { dir, target, done } = setup(20);
+  try {
+    const md = path.join(dir, 'Maildir') + '/';
+    const outcome = deliverMaildir(target, md);
+    assert.equal(outcome.status, 'bounced');
+    assert.equal(outcome.dsn, '5.2.2');
+    assert.deepEqual(fs.readdirSync(path.join(md, 'tmp')), []);
+    assert.deepEqual(fs.readdirSync(path.join(md, 'new')), []);
+  } finally {
+    done();
+  }
+});
