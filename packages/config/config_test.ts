@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Config, ConfigError, ParamDef, resolveConfigDir } from './config';
 import { CATALOG } from './params';
+import { addLogSink } from '../log/log';
 
 function withMainCf(text: string, body: (dir: string) => void): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-test-'));
@@ -236,12 +237,21 @@ test('warns about unused parameters but not about referenced ones', () => {
   });
 });
 
-test('returns empty for an unknown name outside strict mode', () => {
+test('returns empty and warns once for an unknown name outside strict mode', () => {
   withMainCf('', (dir) => {
     const saved = process.env.POSTFIX_TS_STRICT;
     delete process.env.POSTFIX_TS_STRICT;
     try {
-      assert.equal(load(dir).get('no_such_parameter'), '');
+      const lines: string[] = [];
+      addLogSink((line) => lines.push(line));
+      const config = load(dir);
+      assert.equal(config.get('no_such_parameter'), '');
+      assert.equal(config.get('no_such_parameter'), '');
+      assert.equal(lines.length, 1);
+      assert.match(
+        lines[0],
+        /warning: config: parameter not in the catalog: no_such_parameter$/,
+      );
     } finally {
       if (saved !== undefined) process.env.POSTFIX_TS_STRICT = saved;
     }
