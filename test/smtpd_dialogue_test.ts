@@ -3,7 +3,7 @@
 // Lines: "P: name = value" main.cf setting (before the first C:), "C: x"
 // send x<CR><LF>, "R: x" send x raw with \r \n \t \0 \\ escapes, "S: x"
 // the next reply line is x, "S~ re" it matches re, "L~ re" a log line
-// matches re, "Q: n" n messages are in incoming/, "E:" server closed.
+// matches re, "Q: n" n messages are in incoming/, "E:" server closed, "X:" we close.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,7 +36,7 @@ function parseDialogue(file: string): {
     .split('\n')
     .forEach((raw, i) => {
       if (raw.trim() === '' || raw.startsWith('#')) return;
-      const m = /^([PCRSLQE])([:~]) ?(.*)$/.exec(raw);
+      const m = /^([PCRSLQEX])([:~]) ?(.*)$/.exec(raw);
       if (!m) throw new Error(`${file}, line ${i + 1}: bad dialogue line`);
       const kind = m[1] + m[2];
       if (kind === 'P:') {
@@ -98,6 +98,8 @@ class Player {
           Number(step.text),
           at,
         );
+      case 'X:':
+        return this.#client.close();
       case 'E:':
         assert.equal(await this.#client.reply(), null, `${at}: expected close`);
         return;

@@ -177,6 +177,12 @@ export const PARAMS: ParamDef[] = [
     doc: 'EHLO keywords not announced and not honoured',
   },
   {
+    name: 'local_recipient_maps',
+    type: 'string',
+    default: 'proxy:unix:passwd.byname $alias_maps',
+    doc: 'tables of local users; RCPT TO for others is refused (empty: off)',
+  },
+  {
     name: 'relay_domains_reject_code',
     type: 'int',
     default: '554',

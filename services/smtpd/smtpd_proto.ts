@@ -134,8 +134,12 @@ async function dispatch(s: Session, raw: Buffer): Promise<void> {
   if (await pipeliningViolation(s, verb)) return;
   if (JUNK.has(verb) && ++s.state.junkCommands > s.settings.junkCommandLimit)
     s.chat.errorCount += 1;
-  const ok = await handler(s, args);
-  s.state.stats.count(verb.toLowerCase(), ok);
+  let ok = false;
+  try {
+    ok = await handler(s, args);
+  } finally {
+    s.state.stats.count(verb.toLowerCase(), ok);
+  }
 }
 
 async function unknownCommand(s: Session): Promise<void> {

@@ -24,7 +24,6 @@ const FALLBACKS: Record<string, string> = {
   relay_domains: '',
   virtual_alias_domains: '',
   virtual_mailbox_domains: '',
-  local_recipient_maps: 'proxy:unix:passwd.byname $alias_maps',
   alias_maps: 'hash:/etc/aliases',
   recipient_delimiter: '',
   smtputf8_enable: 'yes',
@@ -62,10 +61,11 @@ export interface SmtpdSettings {
 export function param(config: Config, name: string): string {
   if (CATALOG.has(name)) return config.get(name);
   const raw = config.raw(name);
-  return raw ?? expandFallback(config, FALLBACKS[name] ?? '');
+  return expandFallback(config, raw ?? FALLBACKS[name] ?? '');
 }
 
-// "$alias_maps" inside a fallback default.
+// "$name" inside such a value; XXX "${name}" and "${name?text}" forms
+// are not expanded here (config.ts does that for catalogued names).
 function expandFallback(config: Config, text: string): string {
   return text.replace(/\$(\w+)/g, (_, name: string) => param(config, name));
 }
