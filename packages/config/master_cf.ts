@@ -29,6 +29,17 @@ export const MASTER_FIELDS = [
   'command',
 ] as const;
 
+// Master's names for the columns after the first, in its error messages.
+const ENTRY_FIELDS = [
+  'transport type',
+  'private',
+  'unprivileged',
+  'chroot',
+  'wakeup_time',
+  'max_proc',
+  'command',
+] as const;
+
 export interface MasterEntry {
   name: string; // the service column, e.g. "smtp" or "127.0.0.1:2525"
   type: ServiceType;
@@ -139,7 +150,10 @@ function parseEntry(
   options: MasterParseOptions,
 ): MasterEntry {
   const words = splitWords(text, where);
-  if (words.length < 8) throw new ConfigError(`${where}: bad field count`);
+  if (words.length < 8)
+    throw new ConfigError(
+      `${where}: missing "${ENTRY_FIELDS[words.length - 1]}" field`,
+    );
   const fields = words.slice(0, 7).map((word) => word.text);
   const [name, type, priv, unpriv, chroot, wakeup, maxproc] = fields;
   const serviceType = parseType(type, where);
@@ -148,7 +162,7 @@ function parseEntry(
   return {
     name,
     type: serviceType,
-    private: parseFlag('private', priv, serviceType !== 'inet', where),
+    private: parsePrivate(priv, serviceType, where),
     unpriv: parseFlag('unprivileged', unpriv, true, where),
     chroot: parseFlag('chroot', chroot, false, where),
     wakeup: wake.seconds,
@@ -167,10 +181,18 @@ function badField(where: string, field: string, value: string): ConfigError {
   return new ConfigError(`${where}: field "${field}": bad value: "${value}"`);
 }
 
+// Inet sockets have no private/ or public/ directory to live in.
+function parsePrivate(text: string, type: ServiceType, where: string): boolean {
+  const isPrivate = parseFlag('private', text, type !== 'inet', where);
+  if (isPrivate && type === 'inet')
+    throw new ConfigError(`${where}: inet service cannot be private`);
+  return isPrivate;
+}
+
 function parseType(text: string, where: string): ServiceType {
   if ((SERVICE_TYPES as readonly string[]).includes(text))
     return text as ServiceType;
-  throw badField(where, 'type', text);
+  throw new ConfigError(`${where}: bad transport type: ${text}`);
 }
 
 function parseFlag(
@@ -191,13 +213,13 @@ function parseWakeup(
 ): { seconds: number; conditional: boolean } {
   if (text === '-') return { seconds: 0, conditional: false };
   const match = /^(\d+)(\??)$/.exec(text);
-  if (!match) throw badField(where, 'wakeup', text);
+  if (!match) throw badField(where, 'wakeup_time', text);
   return { seconds: Number(match[1]), conditional: match[2] === '?' };
 }
 
 function parseMaxproc(text: string, fallback: number, where: string): number {
   if (text === '-') return fallback;
-  if (!/^\d+$/.test(text)) throw badField(where, 'process_limit', text);
+  if (!/^\d+$/.test(text)) throw badField(where, 'max_proc', text);
   return Number(text);
 }
 

@@ -77,13 +77,15 @@ test('keeps the last of two entries with the same name and type', () => {
 });
 
 const BAD_LINES: [string, string][] = [
-  ['smtp inet n - n - -', 'bad field count'],
-  ['smtp tcp n - n - - smtpd', 'field "type": bad value: "tcp"'],
+  ['smtp', 'missing "transport type" field'],
+  ['smtp inet n - n - -', 'missing "command" field'],
+  ['smtp tcp n - n - - smtpd', 'bad transport type: tcp'],
+  ['smtp inet y - n - - smtpd', 'inet service cannot be private'],
   ['smtp inet x - n - - smtpd', 'field "private": bad value: "x"'],
   ['smtp inet n yes n - - smtpd', 'field "unprivileged": bad value: "yes"'],
   ['smtp inet n - 1 - - smtpd', 'field "chroot": bad value: "1"'],
-  ['qmgr unix n - n 5m 1 qmgr', 'field "wakeup": bad value: "5m"'],
-  ['smtp inet n - n - many smtpd', 'field "process_limit": bad value: "many"'],
+  ['qmgr unix n - n 5m 1 qmgr', 'field "wakeup_time": bad value: "5m"'],
+  ['smtp inet n - n - many smtpd', 'field "max_proc": bad value: "many"'],
   ['smtp inet n - n - - smtpd -o', 'option -o requires name=value'],
   [
     'smtp inet n - n - - smtpd -o novalue',
