@@ -315,8 +315,8 @@ export async function deliverRequestOutcome(
   try {
     stream = await connectService(queueDir, 'private', transport, 10_000);
   } catch (err) {
-    throw new DeliveryError(
-      `connect to transport ${transport}: ${errText(err)}`,
+    throw new TransportUnavailableError(
+      `connect to transport private/${transport}: ${strerror(errText(err))}`,
     );
   }
   const timer = setTimeout(() => stream.destroy(), timeoutMs);

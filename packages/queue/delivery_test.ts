@@ -12,6 +12,7 @@ import { AttrStream } from '../ipc/ipc';
 import {
   deliverRequest,
   DeliveryError,
+  TransportUnavailableError,
   deliveryLogLine,
   formatDelay,
   readDeliveryRequest,
@@ -126,7 +127,10 @@ test('carries a request and its results between qmgr and an agent', async (t) =>
 test('throws DeliveryError when the transport is not there', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery_test-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  await assert.rejects(deliverRequest(dir, 'nosuch', request()), DeliveryError);
+  await assert.rejects(
+    deliverRequest(dir, 'nosuch', request()),
+    TransportUnavailableError,
+  );
 });
 
 test('throws DeliveryError when the agent breaks the protocol', async (t) => {

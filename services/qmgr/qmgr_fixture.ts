@@ -1,9 +1,21 @@
-// Test helper: writes committed queue files laid out as Postfix's cleanup
-// lays them out (C record of six %15ld fields, T, A, S, recipients, a `p`
+// Test helpers: committed queue files laid out as Postfix's cleanup lays
+// them out (C record of six %15ld fields, T, A, S, recipients, a `p`
 // record, M, content, X, E, and an optional heap after E reached by the
-// pointer). Used by the queue_file, qmgr and bounce tests only.
+// pointer), and a tiny real delivery agent. For the queue_file, qmgr and
+// bounce tests only.
 
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { AttrStream } from '../../packages/ipc/ipc';
+import {
+  readDeliveryRequest,
+  writeDeliveryResults,
+  type DeliveryAction,
+  type DeliveryRecipient,
+  type DeliveryRequest,
+} from '../../packages/queue/delivery';
+import { markRecipientDone } from '../../packages/queue/queue_file';
 import { encodeRecord, REC } from '../../packages/queue/record';
 
 export interface FixtureRecipient {
@@ -114,3 +126,80 @@ export function writeQueueFile(file: string, spec: FixtureSpec): void {
   fs.fchmodSync(fd, spec.mode ?? 0o700);
   fs.closeSync(fd);
 }
+
+// A tiny real delivery agent on private/<transport>: decides each
+// recipient with `decide`, marks delivered ones done in the queue file as
+// a real agent must, and records what it saw.
+export interface AgentAnswer {
+  action: DeliveryAction;
+  status: string;
+  reason: string;
+}
+
+export type Decide = (
+  rcpt: DeliveryRecipient,
+  req: DeliveryRequest,
+) => AgentAnswer;
+
+export class TestAgent {
+  readonly requests: DeliveryRequest[] = [];
+  readonly delivered: string[] = [];
+  busy = 0;
+  maxBusy = 0;
+  siteFailure: { status: string; reason: string } | undefined;
+  delayMs = 0;
+  readonly #server: net.Server;
+  readonly #queueDir: string;
+  readonly #decide: Decide;
+  readonly #socketPath: string;
+
+  constructor(queueDir: string, transport: string, decide: Decide) {
+    this.#queueDir = queueDir;
+    this.#decide = decide;
+    this.#socketPath = path.join(queueDir, 'private', transport);
+    this.#server = net.createServer((s) => void this.#serve(s));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((res) => this.#server.listen(this.#socketPath, res));
+  }
+
+  close(): Promise<void> {
+    return new Promise((res) => this.#server.close(() => res()));
+  }
+
+  async #serve(socket: net.Socket): Promise<void> {
+    const stream = AttrStream.fromSocket(socket);
+    this.maxBusy = Math.max(this.maxBusy, ++this.busy);
+    try {
+      const req = await readDeliveryRequest(stream);
+      this.requests.push(req);
+      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+      const results = [];
+      for (const rcpt of req.recipients)
+        results.push(await this.#one(rcpt, req));
+      await writeDeliveryResults(stream, results, this.siteFailure);
+    } catch {
+      // the qmgr went away; nothing to answer
+    } finally {
+      this.busy--;
+      stream.close();
+    }
+  }
+
+  async #one(rcpt: DeliveryRecipient, req: DeliveryRequest) {
+    const answer = this.#decide(rcpt, req);
+    if (answer.action === 'delivered') {
+      const file = path.join(this.#queueDir, req.queueName, req.queueId);
+      await markRecipientDone(file, rcpt.offset);
+      this.delivered.push(rcpt.recipient);
+    }
+    return { offset: rcpt.offset, ...answer };
+  }
+}
+
+export const DELIVER: AgentAnswer = {
+  action: 'delivered',
+  status: '2.0.0',
+  reason: 'delivered to mailbox',
+};
