@@ -163,6 +163,15 @@ test('warns about unused parameters as Postfix does', () => {
   });
 });
 
+test('keeps quiet about warnings with -q', () => {
+  withConfig((dir) => {
+    fs.appendFileSync(path.join(dir, 'main.cf'), 'bogus_setting = 1\n');
+    const run = postconf(['-nq', '-c', dir, 'no_such_thing']);
+    assert.equal(run.status, 0);
+    assert.equal(run.stderr, '');
+  });
+});
+
 test('edits main.cf in place with -e, keeping comments', () => {
   withConfig((dir) => {
     const main = path.join(dir, 'main.cf');
