@@ -11,7 +11,8 @@ import {
 } from './local_recipient';
 import type { DeliveryAttr, LocalContext } from './local_state';
 
-// One destination per comma, outside double quotes; quotes come off.
+// One destination per comma or line, outside double quotes; quotes come
+// off.
 export function splitDestinations(text: string): string[] {
   const out: string[] = [];
   let item = '';
@@ -20,7 +21,7 @@ export function splitDestinations(text: string): string[] {
     const ch = text[i];
     if (ch === '\\' && quoted && i + 1 < text.length) item += text[++i];
     else if (ch === '"') quoted = !quoted;
-    else if (ch === ',' && !quoted) {
+    else if ((ch === ',' || ch === '\n') && !quoted) {
       out.push(item);
       item = '';
     } else item += ch;
