@@ -10,9 +10,8 @@ import { AttrStream, sendTrigger } from '../../packages/ipc/ipc';
 import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import {
   commitQueueFile,
+  moveQueueFile,
   QUEUE,
-  queuePath,
-  syncDirectory,
 } from '../../packages/queue/mail_queue';
 import { REC, type Rec } from '../../packages/queue/record';
 import { msg } from '../../packages/log/log';
@@ -121,15 +120,14 @@ async function commit(state: CleanupState): Promise<void> {
 // Postfix renames a held message before it is complete, so that qmgr
 // never sees it in incoming/.
 async function moveToHold(state: CleanupState): Promise<void> {
-  const to = queuePath(state.queueDir, QUEUE.HOLD, state.queueId, state.config);
-  await fs.promises.rename(state.path, to);
-  await syncDirectory(queuePathDir(state.path));
-  state.path = to;
+  state.path = await moveQueueFile(
+    state.queueDir,
+    state.queueId,
+    QUEUE.INCOMING,
+    QUEUE.HOLD,
+    state.config,
+  );
   state.queueName = QUEUE.HOLD;
-}
-
-function queuePathDir(file: string): string {
-  return file.slice(0, file.lastIndexOf('/'));
 }
 
 async function discardFile(state: CleanupState): Promise<void> {
