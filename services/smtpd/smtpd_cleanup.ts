@@ -1,9 +1,9 @@
 // How smtpd hands a message to cleanup: open the stream at the first
 // accepted recipient (Postfix's smtpd_delay_open_until_valid_rcpt), send
-// the envelope records in the order INTERNALS.md gives, prepend the
-// Received: header, stream each content line as it arrives with
-// backpressure, and turn cleanup's status into the final SMTP reply.
-// Used by smtpd_proto.ts.
+// the envelope records in the order INTERNALS.md gives, stream each
+// content line as it arrives with backpressure, and turn cleanup's status
+// into the final SMTP reply. Used by smtpd_proto.ts. cleanup, not smtpd,
+// writes the Received: header, from the log_client_* attributes.
 
 import {
   CleanupClient,
@@ -11,7 +11,6 @@ import {
   cleanupStatusReply,
 } from '../../packages/ipc/cleanup_client';
 import { REC } from '../../packages/queue/record';
-import { externalize } from '../../packages/address/address';
 import { Reply, reply } from './smtpd_chat';
 import { ContentLine, LINE_END } from './smtpd_data';
 import { Recipient, SmtpdState } from './smtpd_state';
@@ -23,15 +22,8 @@ const SMTPD_FLAGS =
   CLEANUP_FLAG.BCC_OK |
   CLEANUP_FLAG.MAP_OK;
 
-export interface ReceivedInfo {
-  myhostname: string;
-  mailName: string;
-}
-
 export class MessageWriter {
   #client: CleanupClient;
-  #recipients = 0;
-  #firstRecipient = '';
 
   private constructor(client: CleanupClient) {
     this.#client = client;
@@ -56,8 +48,6 @@ export class MessageWriter {
   }
 
   async addRecipient(r: Recipient): Promise<void> {
-    if (this.#recipients === 0) this.#firstRecipient = r.address;
-    this.#recipients += 1;
     const list: Array<[string, string]> = [];
     if (r.notify) list.push([REC.DSN_NOTIFY, String(r.notify)]);
     if (r.orcpt) list.push([REC.DSN_ORCPT, r.orcpt]);
@@ -65,20 +55,8 @@ export class MessageWriter {
     await this.#client.records(list);
   }
 
-  // M, then our Received: header as the first content lines.
-  async beginContent(state: SmtpdState, info: ReceivedInfo): Promise<void> {
-    const header = receivedHeader(state, info, this);
-    const list: Array<[string, string]> = [[REC.MESG, '']];
-    for (const line of header) list.push([REC.NORM, line]);
-    await this.#client.records(list);
-  }
-
-  get recipientCount(): number {
-    return this.#recipients;
-  }
-
-  get firstRecipient(): string {
-    return this.#firstRecipient;
+  async beginContent(): Promise<void> {
+    await this.#client.records([[REC.MESG, '']]);
   }
 
   async writeLine(line: ContentLine): Promise<void> {
@@ -133,47 +111,4 @@ function envelopeRecords(state: SmtpdState): Array<[string, string]> {
   if (t.ret) list.push([REC.ATTR, `dsn_ret=${t.ret}`]);
   list.push([REC.SENDER, t.sender]);
   return list;
-}
-
-// RFC 5321 section 4.4 trace header, in Postfix's layout: "for <rcpt>"
-// only when there is exactly one recipient so far.
-function receivedHeader(
-  state: SmtpdState,
-  info: ReceivedInfo,
-  writer: MessageWriter,
-): string[] {
-  const c = state.client;
-  const from = state.helo || c.name;
-  const by =
-    `\tby ${info.myhostname} (${info.mailName}) with ${state.protocol} ` +
-    `id ${writer.queueId}`;
-  const date = rfc2822Date(new Date());
-  const lines = [`Received: from ${from} (${c.name} [${c.addr}])`];
-  if (writer.recipientCount === 1) {
-    lines.push(by, `\tfor <${externalize(writer.firstRecipient)}>; ${date}`);
-  } else {
-    lines.push(`${by};`, `\t${date}`);
-  }
-  return lines;
-}
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = 'Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split(' ');
-
-// "Thu,  3 Dec 2026 10:10:35 +0000 (UTC)": Postfix pads the day with a
-// space (%e). XXX the zone name is only given for UTC; Node has no
-// portable way to get the local zone's abbreviation.
-export function rfc2822Date(when: Date): string {
-  const two = (n: number) => String(n).padStart(2, '0');
-  const offset = -when.getTimezoneOffset();
-  const sign = offset < 0 ? '-' : '+';
-  const abs = Math.abs(offset);
-  const zone = `${sign}${two(Math.floor(abs / 60))}${two(abs % 60)}`;
-  const day = String(when.getDate()).padStart(2, ' ');
-  return (
-    `${DAYS[when.getDay()]}, ${day} ${MONTHS[when.getMonth()]} ` +
-    `${when.getFullYear()} ${two(when.getHours())}:` +
-    `${two(when.getMinutes())}:${two(when.getSeconds())} ${zone}` +
-    (offset === 0 ? ' (UTC)' : '')
-  );
 }

@@ -29,7 +29,7 @@ import {
 } from './smtpd_check';
 import { MessageWriter } from './smtpd_cleanup';
 import { lookupClient } from './smtpd_peer';
-import { BARE_NEWLINE, SmtpdSettings, param } from './smtpd_settings';
+import { BARE_NEWLINE, SmtpdSettings } from './smtpd_settings';
 
 // Everything a command handler may touch; one per session.
 interface Session {
@@ -466,7 +466,7 @@ async function cmdData(s: Session, args: string): Promise<boolean> {
   if (s.bdat) return send(s, reply(503, '5.5.1', 'Error: BDAT in progress'));
   const refused = needRecipients(s);
   if (refused) return send(s, refused);
-  await s.message!.beginContent(s.state, receivedInfo(s));
+  await s.message!.beginContent();
   await s.chat.send(reply(354, '', 'End data with <CR><LF>.<CR><LF>'));
   const decoder = new DataDecoder(s.settings.lineLengthLimit, lfEndsData(s));
   s.contentBytes = 0;
@@ -513,7 +513,7 @@ async function cmdBdat(s: Session, args: string): Promise<boolean> {
 }
 
 async function startBdat(s: Session): Promise<void> {
-  await s.message!.beginContent(s.state, receivedInfo(s));
+  await s.message!.beginContent();
   s.bdat = new BdatDecoder(s.settings.lineLengthLimit);
   s.contentBytes = 0;
   s.state.state = SESSION.BDAT;
@@ -626,13 +626,6 @@ function exclusionList(
 
 function lfEndsData(s: Session): boolean {
   return bareLfPolicy(s) === BARE_NEWLINE.NO;
-}
-
-function receivedInfo(s: Session): { myhostname: string; mailName: string } {
-  return {
-    myhostname: s.settings.myhostname,
-    mailName: param(s.settings.config, 'mail_name') || 'Postfix',
-  };
 }
 
 // --- the end of a session

@@ -2,7 +2,7 @@
 // an in-process smtpd on a plain net.Server on port 0), an SMTP client
 // that reads whole replies, and the log lines the session wrote. Used by
 // smtpd's unit tests and test/smtpd_*_test.ts. The cleanup side is the
-// queue engineer's when it can be started in-process (see startCleanup).
+// real cleanup service, attached to public/cleanup in the temp queue.
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -10,8 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Config } from '../../packages/config/config';
 import { addLogSink, initLog } from '../../packages/log/log';
-import { AttrStream } from '../../packages/ipc/attr';
-import { REC } from '../../packages/queue/record';
+import { decodeRecords } from '../../packages/queue/record';
+import { makeQueueTree } from '../../packages/queue/mail_queue';
+import { handleCleanupClient } from '../cleanup/cleanup_service';
 import { handleConnection } from './smtpd_proto';
 import { SmtpdCheck } from './smtpd_check';
 import { loadSettings } from './smtpd_settings';
@@ -28,7 +29,6 @@ function captureLog(): void {
 
 export interface QueuedMessage {
   queueId: string;
-  flags: number;
   records: Array<{ type: string; data: string }>;
 }
 
@@ -36,7 +36,7 @@ export interface Instance {
   dir: string;
   queueDir: string;
   port: number;
-  queued: QueuedMessage[];
+  readonly queued: QueuedMessage[]; // read from disk at each use
   close(): Promise<void>;
 }
 
@@ -54,8 +54,7 @@ export async function startInstance(
   captureLog();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtpd-test-'));
   const queueDir = path.join(dir, 'queue');
-  for (const sub of ['public', 'private', 'incoming'])
-    fs.mkdirSync(path.join(queueDir, sub), { recursive: true });
+  makeQueueTree(queueDir);
   const main = { ...BASE_MAIN_CF, queue_directory: queueDir, ...params };
   fs.writeFileSync(
     path.join(dir, 'main.cf'),
@@ -66,7 +65,7 @@ export async function startInstance(
   const config = Config.load({ configDir: dir });
   const settings = loadSettings(config, queueDir);
   const check = new SmtpdCheck(config);
-  const cleanup = await startCleanup(queueDir);
+  const cleanup = await startCleanup(queueDir, config);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -79,7 +78,9 @@ export async function startInstance(
     dir,
     queueDir,
     port,
-    queued: cleanup.queued,
+    get queued() {
+      return queuedMessages(queueDir);
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
@@ -89,58 +90,76 @@ export async function startInstance(
   };
 }
 
-// XXX a stand-in for services/cleanup until it can be attached to a Unix
-// socket in-process: it speaks the cleanup protocol, writes each message
-// to incoming/ and fsyncs it, and keeps the records for the tests.
+// The real cleanup (services/cleanup) on public/cleanup, and a listener
+// on public/qmgr that takes its triggers. Messages are read back from the
+// committed queue files.
 async function startCleanup(
   queueDir: string,
-): Promise<{ queued: QueuedMessage[]; close(): Promise<void> }> {
-  const queued: QueuedMessage[] = [];
-  let next = 1;
-  const server = net.createServer((socket) => {
-    const queueId = `TEST${String(next++).padStart(6, '0')}`;
-    void serveCleanup(new AttrStream(socket), queueDir, queueId, queued);
+  config: Config,
+): Promise<{ close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  };
+  const cleanup = await listen(
+    path.join(queueDir, 'public', 'cleanup'),
+    (s) => {
+      track(s);
+      void handleCleanupClient(s, { config, queueDir });
+    },
+  );
+  const qmgr = await listen(path.join(queueDir, 'public', 'qmgr'), (s) => {
+    track(s);
+    s.resume();
   });
-  const where = path.join(queueDir, 'public', 'cleanup');
-  await new Promise<void>((r) => server.listen(where, r));
   return {
-    queued,
-    close: () => new Promise((r) => server.close(() => r())),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all([closeServer(cleanup), closeServer(qmgr)]);
+    },
   };
 }
 
-async function serveCleanup(
-  stream: AttrStream,
-  queueDir: string,
-  queueId: string,
-  queued: QueuedMessage[],
-): Promise<void> {
-  try {
-    stream.writeAttrs({ protocol: 'cleanup_protocol', queue_id: queueId });
-    const { flags } = await stream.readAttrs();
-    const records: QueuedMessage['records'] = [];
-    for (;;) {
-      const rec = await stream.readRecord();
-      records.push({ type: rec.type, data: rec.data.toString('latin1') });
-      if (rec.type === REC.END) break;
-    }
-    const file = path.join(queueDir, 'incoming', queueId);
-    const fd = fs.openSync(file, 'w', 0o600);
-    fs.writeSync(fd, JSON.stringify(records));
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.chmodSync(file, 0o700);
-    queued.push({ queueId, flags: Number(flags), records });
-    stream.writeAttrs({ status: 0, reason: '' });
-    stream.close();
-  } catch {
-    stream.destroy(); // the client went away: nothing was committed
-  }
+function listen(
+  where: string,
+  onSocket: (s: net.Socket) => void,
+): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer(onSocket);
+    server.once('error', reject);
+    server.listen(where, () => resolve(server));
+  });
 }
 
-// The messages committed to incoming/, counted on disk.
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+// The committed messages, oldest first, with their records.
+export function queuedMessages(queueDir: string): QueuedMessage[] {
+  return queueFiles(queueDir).map((file) => ({
+    queueId: path.basename(file),
+    records: decodeRecords(fs.readFileSync(file)).map((r) => ({
+      type: r.type,
+      data: r.data.toString('latin1'),
+    })),
+  }));
+}
+
+// The files committed to incoming/ (mode 0700: complete), on disk.
 export function queueFiles(queueDir: string): string[] {
-  return fs.readdirSync(path.join(queueDir, 'incoming'));
+  const top = path.join(queueDir, 'incoming');
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) walk(full);
+      else if ((fs.statSync(full).mode & 0o777) === 0o700) out.push(full);
+    }
+  };
+  walk(top);
+  return out.sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs);
 }
 
 // A line-oriented SMTP client for tests: whole replies, multi-line aware.
