@@ -1,7 +1,165 @@
-// main.cf parameters read by the local part, joined into the catalog by
-// params.ts. The local engineer owns this file and adds every parameter the
-// part reads: { name, type, default (Postfix's text), min?, max?, doc }.
+// main.cf parameters read by the local delivery agent (services/local),
+// with Postfix's names and defaults, joined into the catalog by params.ts.
+// local_delivery_without_passwd is ours: it lets an unprivileged
+// (embedded) instance deliver for names with no passwd entry; its
+// default keeps Postfix's behaviour.
 
-import { ParamDef } from './param_def';
+import type { ParamDef } from './param_def';
 
-export const PARAMS: ParamDef[] = [];
+export const PARAMS: ParamDef[] = [
+  {
+    name: 'alias_maps',
+    type: 'list',
+    default: 'hash:/etc/aliases, nis:mail.aliases',
+    doc: 'alias databases used by local delivery, searched in order',
+  },
+  {
+    name: 'alias_database',
+    type: 'list',
+    default: 'hash:/etc/aliases',
+    doc: 'alias databases that newaliases and sendmail -bi rebuild',
+  },
+  {
+    name: 'home_mailbox',
+    type: 'string',
+    default: '',
+    doc: 'mailbox relative to the home directory; a trailing / is Maildir',
+  },
+  {
+    name: 'mail_spool_directory',
+    type: 'string',
+    default: '/var/mail',
+    doc: 'directory of UNIX-style mailboxes; a trailing / means Maildir',
+  },
+  {
+    name: 'mailbox_size_limit',
+    type: 'size',
+    default: '51200000',
+    doc: 'largest mailbox or file that local delivery writes; 0 is none',
+  },
+  {
+    name: 'mailbox_delivery_lock',
+    type: 'list',
+    default: 'fcntl, dotlock',
+    doc: 'how to lock a UNIX-style mailbox: flock, fcntl, dotlock',
+  },
+  {
+    name: 'forward_path',
+    type: 'list',
+    default: '$home/.forward${recipient_delimiter}${extension}, $home/.forward',
+    doc: '.forward files to try in order; the first found is used',
+  },
+  {
+    name: 'allow_mail_to_commands',
+    type: 'list',
+    default: 'alias, forward',
+    doc: 'where |command destinations are allowed: alias, forward, include',
+  },
+  {
+    name: 'allow_mail_to_files',
+    type: 'list',
+    default: 'alias, forward',
+    doc: 'where /file/name destinations are allowed: alias, forward, include',
+  },
+  {
+    name: 'default_privs',
+    type: 'string',
+    default: 'nobody',
+    doc: 'user whose rights deliver to files and commands with no owner',
+  },
+  {
+    name: 'prepend_delivered_header',
+    type: 'list',
+    default: 'command, file, forward',
+    doc: 'deliveries that get a Delivered-To: header besides the mailbox',
+  },
+  {
+    name: 'owner_request_special',
+    type: 'bool',
+    default: 'yes',
+    doc: 'an owner-name alias becomes the sender of mail for name',
+  },
+  {
+    name: 'expand_owner_alias',
+    type: 'bool',
+    default: 'no',
+    doc: 'use the expansion of owner-name, not owner-name, as the sender',
+  },
+  {
+    name: 'propagate_unmatched_extensions',
+    type: 'list',
+    default: 'canonical, virtual',
+    doc: 'lookups whose results keep an unmatched extension (alias, forward)',
+  },
+  {
+    name: 'luser_relay',
+    type: 'string',
+    default: '',
+    doc: 'destination of mail for unknown local users ($user expanded)',
+  },
+  {
+    name: 'mailbox_command',
+    type: 'string',
+    default: '',
+    doc: 'command that delivers to the mailbox instead of the agent',
+  },
+  {
+    name: 'command_time_limit',
+    type: 'time',
+    default: '1000s',
+    doc: 'longest time a |command delivery may run before it is killed',
+  },
+  {
+    name: 'deliver_lock_attempts',
+    type: 'int',
+    default: '20',
+    min: 1,
+    doc: 'attempts to lock a mailbox before delivery is deferred',
+  },
+  {
+    name: 'deliver_lock_delay',
+    type: 'time',
+    default: '1s',
+    doc: 'time between attempts to lock a mailbox',
+  },
+  {
+    name: 'stale_lock_time',
+    type: 'time',
+    default: '500s',
+    doc: 'age after which a mailbox dot-lock file is removed',
+  },
+  {
+    name: 'local_command_shell',
+    type: 'string',
+    default: '',
+    doc: 'shell for |command and mailbox_command; empty is /bin/sh -c',
+  },
+  {
+    name: 'duplicate_filter_limit',
+    type: 'int',
+    default: '1000',
+    min: 0,
+    doc: 'destinations remembered per delivery to drop duplicates',
+  },
+  {
+    name: 'enable_original_recipient',
+    type: 'bool',
+    default: 'yes',
+    doc: 'add X-Original-To: and log orig_to= from the original recipient',
+  },
+  {
+    name: 'biff',
+    type: 'bool',
+    default: 'yes',
+    doc: 'notify comsat of new mail (accepted, but no comsat is sent)',
+  },
+  {
+    name: 'local_delivery_without_passwd',
+    type: 'bool',
+    default: 'no',
+    doc:
+      'ours: when yes, a local name with no passwd entry (or, when not ' +
+      'root, another user) is delivered as the user running the agent, ' +
+      'to mail_spool_directory/name (a trailing / there is Maildir)',
+  },
+];
