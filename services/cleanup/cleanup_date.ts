@@ -1,7 +1,6 @@
 // Dates in Postfix's header form, "Thu,  3 Dec 2026 10:08:29 +0000 (UTC)"
 // (day padded with a space, numeric zone, zone name), for the Date: and
-// Received: headers cleanup writes. Limit: the zone name is what Intl
-// gives ("UTC", "GMT+1"), not always the tzdata abbreviation.
+// Received: headers cleanup writes.
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = [
@@ -30,6 +29,8 @@ function zoneOffset(when: Date): string {
   return `${sign}${two(Math.floor(abs / 60))}${two(abs % 60)}`;
 }
 
+// XXX The zone name is what Intl gives ("UTC", "GMT+1"), not always the
+// tzdata abbreviation ("CET") that Postfix's strftime %Z prints.
 function zoneName(when: Date): string {
   const parts = new Intl.DateTimeFormat('en-US', {
     timeZoneName: 'short',

@@ -120,6 +120,9 @@ function onDsnNotify(state: CleanupState, data: Buffer): void {
   state.pending.notify = text(data);
 }
 
+// XXX Addresses are stored as given: canonical_maps, virtual_alias_maps
+// and the trivial-rewrite canonicalisation that Postfix's cleanup does
+// are not applied yet.
 // Write one recipient with what was given before it. Postfix's order:
 // A dsn_orig_rcpt, A notify_flags, O (the recipient itself when none was
 // given), R. Exact duplicates are dropped, as Postfix's cleanup does.

@@ -74,6 +74,8 @@ function isLocalSubmission(state: CleanupState): boolean {
 }
 
 // Postfix's smtpd form; "for <rcpt>" only when there is one recipient.
+// XXX The TLS comment Postfix adds with smtpd_tls_received_header is
+// missing: smtpd does not pass TLS details to cleanup yet.
 function smtpReceived(state: CleanupState, date: string): string[] {
   const a = state.attrs;
   const addr = a.get('log_client_address') ?? 'unknown';
@@ -180,6 +182,9 @@ function fromHeader(state: CleanupState): string {
     : `From: ${state.sender}`;
 }
 
+// XXX Resent- headers are not looked at: Postfix adds Resent-From: etc.
+// when a message has some, and address rewriting in headers
+// (canonical_maps, masquerade_domains) is not done either.
 // The end of the primary headers: add what is missing, as postconf(5)
 // says: for local submissions always, for remote ones only with
 // always_add_missing_headers.

@@ -115,6 +115,7 @@ async function commit(state: CleanupState): Promise<void> {
   });
   if (state.flags & CLEANUP_FLAG.HOLD) await moveToHold(state);
   await commitQueueFile(writer.fd, state.path);
+  state.committed = true;
 }
 
 // Postfix renames a held message before it is complete, so that qmgr
@@ -134,7 +135,10 @@ async function discardFile(state: CleanupState): Promise<void> {
   await fs.promises.rm(state.path, { force: true });
 }
 
+// Once only: a second close could hit a descriptor reused meanwhile.
 async function closeFile(state: CleanupState): Promise<void> {
+  if (state.closed) return;
+  state.closed = true;
   await closeFd(state.writer.fd).catch(() => undefined);
 }
 
@@ -152,8 +156,11 @@ async function reply(
   await stream.drain().catch(() => undefined);
 }
 
-// Serve one request on an open queue file; resolves with the status
-// sent, or throws when the client went away first.
+// Serve one request on an open queue file; throws when the client went
+// away or the disk failed before the commit.
+// XXX CLEANUP_FLAG_BOUNCE (pickup's "bounce bad mail instead of
+// rejecting it") is not honoured: a failed message is rejected to the
+// client, because the bounce service is not there to take it yet.
 async function serveRequest(
   stream: AttrStream,
   state: CleanupState,
@@ -211,8 +218,10 @@ async function abandon(
   state: CleanupState,
   err: unknown,
 ): Promise<void> {
-  await discardFile(state).catch(() => undefined);
   await closeFile(state);
+  // Once committed the message is ours, whatever happens to the client.
+  if (state.committed) return stream.destroy();
+  await discardFile(state).catch(() => undefined);
   if (stream.socket.destroyed || stream.socket.readableEnded) {
     msg.verbose(`${state.queueId}: client went away: ${errorText(err)}`);
     stream.destroy();

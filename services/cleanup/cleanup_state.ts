@@ -87,6 +87,8 @@ export class CleanupState {
   protocolWhy = '';
 
   started = false;
+  committed = false;
+  closed = false;
   sizeOffset = 0;
   dataOffset = 0;
   xtraOffset = 0;
@@ -145,6 +147,8 @@ export class CleanupState {
   }
 
   // false when this recipient was already given with the same details.
+  // XXX Every recipient is remembered, not the last
+  // duplicate_filter_limit ones; smtpd_recipient_limit bounds it.
   isNewRecipient(orcpt: string, rcpt: string, dsn: PendingRecipient): boolean {
     const key = [orcpt, rcpt, dsn.dsnOrcpt ?? '', dsn.notify ?? ''].join('\0');
     if (this.#seenRcpts.has(key)) return false;
