@@ -287,6 +287,62 @@ test('lists table types with -m and lock methods with -l', () => {
   });
 });
 
+function masterCf(dir: string): string {
+  return fs.readFileSync(path.join(dir, 'master.cf'), 'utf8');
+}
+
+test('adds or replaces a master.cf entry with -Me', () => {
+  withConfig((dir) => {
+    ok(['-c', dir, '-Me', 'relay/unix = relay unix - - n - - smtp']);
+    ok(['-c', dir, '-Me', 'pickup/unix = pickup unix n - n 30 1 pickup']);
+    const text = masterCf(dir);
+    assert.ok(text.startsWith('# service type private'));
+    assert.match(text, /^pickup unix n - n 30 1 pickup$/m);
+    assert.ok(text.endsWith('relay unix - - n - - smtp\n'));
+    assert.doesNotMatch(text, /60/);
+  });
+});
+
+test('removes with -MX and comments out with -M#', () => {
+  withConfig((dir) => {
+    ok(['-c', dir, '-MX', 'pickup/unix']);
+    ok(['-c', dir, '-M#', 'submission/inet']);
+    const text = masterCf(dir);
+    assert.doesNotMatch(text, /^pickup/m);
+    assert.match(text, /^#submission inet n/m);
+    assert.match(text, /^#  -o syslog_name=postfix\/submission$/m);
+    assert.equal(ok(['-M', '-c', dir]).split('\n').length, 2);
+  });
+});
+
+test('edits a field with -Fe and -o parameters with -Pe and -PX', () => {
+  withConfig((dir) => {
+    ok(['-c', dir, '-Fe', 'pickup/unix/wakeup=30']);
+    ok(['-c', dir, '-Pe', 'smtp/inet/smtpd_banner=$myhostname ready']);
+    ok(['-c', dir, '-PX', 'submission/inet/syslog_name']);
+    assert.equal(ok(['-Fh', '-c', dir, 'pickup/unix/wakeup']), '30\n');
+    assert.equal(
+      ok(['-P', '-c', dir]),
+      'smtp/inet/smtpd_banner = $myhostname ready\n' +
+        'submission/inet/smtpd_client_restrictions = ' +
+        'permit_sasl_authenticated, reject\n',
+    );
+    assert.match(masterCf(dir), /^# service type private/);
+  });
+});
+
+test('leaves master.cf alone when an edit would break it', () => {
+  withConfig((dir) => {
+    const run = postconf(['-c', dir, '-Fe', 'pickup/unix/wakeup=soon']);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /field "wakeup_time": bad value: "soon"/);
+    assert.equal(masterCf(dir), MASTER_CF);
+    const missing = postconf(['-c', dir, '-MX', 'nosuch/unix']);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /service not found: nosuch\/unix\n$/);
+  });
+});
+
 const FAILURES: [string, string[], RegExp][] = [
   ['an unknown flag', ['-Q'], /^postconf: fatal: usage: postconf /],
   ['two modes at once', ['-e', '-X', 'a'], /^postconf: fatal: usage: /],

@@ -2,7 +2,7 @@
 // postconf(1): show and edit main.cf, show master.cf entries, fields and
 // -o parameters, list table types and lock methods. A thin front end:
 // flags are parsed here, the work is in packages/config/postconf_*.ts.
-// Limits: no -Me/-MX/-M#/-Fe/-Pe editing of master.cf, no -j, -C, -t, -T.
+// Limits: no -j (JSON), -C (classes), -t/-T (templates, TLS), -a/-A.
 
 import { parseArgs } from 'node:util';
 import { initLog, msg } from '../log/log';
@@ -17,6 +17,11 @@ import {
   showParameters,
 } from '../config/postconf_main';
 import {
+  editMasterCf,
+  masterEdits,
+  MasterTarget,
+} from '../config/master_cf_edit';
+import {
   showMasterEntries,
   showMasterFields,
   showMasterParams,
@@ -24,7 +29,7 @@ import {
 
 const USAGE =
   'usage: postconf [-c config_dir] [-dfhHnx] [-o name=value] ' +
-  '[-e | -X | -#] [-M | -F | -P] [-l] [-m] [name...]';
+  '[-e | -X | -#] [-M | -F | -P] [-l] [-m] [name... | name=value...]';
 
 const OPTIONS = {
   c: { type: 'string', short: 'c' },
@@ -50,10 +55,10 @@ const OPTIONS = {
 
 type Flags = ReturnType<typeof parseFlags>['values'];
 
-// The modes that each take over the whole run; at most one may be given.
-// XXX -Me, -MX, -M#, -Fe, -Pe and -PX (editing master.cf) are not
-// written yet: master.cf is edited by hand until someone needs them.
-const EXCLUSIVE = ['e', 'X', 'hash', 'M', 'F', 'P', 'l', 'm'] as const;
+// What the run is about, and what it does to it; one of each at most.
+const TARGETS = ['M', 'F', 'P', 'l', 'm'] as const;
+const ACTIONS = ['e', 'X', 'hash'] as const;
+const ACTION_MODES = { e: 'set', X: 'remove', hash: 'comment' } as const;
 
 function parseFlags(argv: string[]) {
   try {
@@ -118,25 +123,46 @@ function runShow(flags: Flags, args: string[]): void {
   for (const warning of [...unused, ...result.warnings]) msg.warn(warning);
 }
 
-function chosenMode(flags: Flags): string | undefined {
-  const given = EXCLUSIVE.filter((flag) => flags[flag]);
+// One of main.cf (the default), master.cf entries, fields or -o
+// parameters, or a listing; and one of show or an edit.
+function chosenTarget(flags: Flags): string {
+  const given = TARGETS.filter((flag) => flags[flag]);
   if (given.length > 1) msg.fatal(USAGE);
-  return given[0];
+  return given[0] ?? 'main';
+}
+
+function chosenAction(flags: Flags, args: string[]): EditMode | 'show' {
+  const given = ACTIONS.filter((flag) => flags[flag]);
+  if (given.length > 1) msg.fatal(USAGE);
+  if (given[0]) return ACTION_MODES[given[0]];
+  // "postconf name=value" edits as -e does.
+  const assigns = args.length > 0 && args.every((arg) => arg.includes('='));
+  return assigns && !flags.F && !flags.P && !flags.M ? 'set' : 'show';
+}
+
+function runMasterEdit(
+  flags: Flags,
+  target: MasterTarget,
+  action: EditMode,
+  args: string[],
+): void {
+  const edits = masterEdits(target, action, args);
+  if (!edits || args.length === 0) return msg.fatal(USAGE);
+  editMasterCf(resolveConfigDir(flags.c), edits);
 }
 
 function run(argv: string[]): void {
   const { values: flags, positionals: args } = parseFlags(argv);
-  let mode = chosenMode(flags);
-  // "postconf name=value" edits as -e does.
-  if (!mode && args.length && args.every((arg) => arg.includes('=')))
-    mode = 'e';
-  if (mode === 'e') runEdit(flags, 'set', args);
-  else if (mode === 'X') runEdit(flags, 'remove', args);
-  else if (mode === 'hash') runEdit(flags, 'comment', args);
-  else if (mode === 'm') print(listMapTypes());
-  else if (mode === 'l') print([...LOCK_METHODS]);
-  else if (mode === 'M' || mode === 'F' || mode === 'P') runMaster(flags, args);
-  else runShow(flags, args);
+  const target = chosenTarget(flags);
+  const action = chosenAction(flags, args);
+  if (target === 'm' || target === 'l') {
+    if (action !== 'show') msg.fatal(USAGE);
+    print(target === 'm' ? listMapTypes() : [...LOCK_METHODS]);
+  } else if (target === 'main') {
+    if (action === 'show') runShow(flags, args);
+    else runEdit(flags, action, args);
+  } else if (action === 'show') runMaster(flags, args);
+  else runMasterEdit(flags, target as MasterTarget, action, args);
 }
 
 function main(): void {

@@ -1,7 +1,7 @@
 // master.cf as master(5) describes it: eight columns, '-' for defaults,
 // { } grouping, -o overrides, continuation lines and comments. Master
 // reads the entries it runs from here and postconf -M/-F/-P shows them.
-// Errors name "/path/master.cf, line N". Limits: read only, no editing.
+// Errors name "/path/master.cf, line N". Editing is in master_cf_edit.ts.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,7 +1,7 @@
 // What postconf shows of master.cf: entries (-M, -Mf), their fields (-F)
 // and their -o parameters (-P), in Postfix's layout. Filters are
 // "service", "service/type" and, for -F/-P, "service/type/name".
-// Limits: display only; -Me, -MX, -M#, -Fe and -Pe edits are not here.
+// Edits (-Me, -MX, -M#, -Fe, -Pe, -PX) are in master_cf_edit.ts.
 
 import { MASTER_FIELDS, MasterEntry } from './master_cf';
 
