@@ -434,3 +434,47 @@ function writeAt(fd: number, buf: Buffer, offset: number): Promise<void> {
 function eofError(offset: number): QueueFileError {
   return new QueueFileError(`markRecipientDone: offset ${offset} past end`);
 }
+
+// flock(2) from fs-ext, as Postfix's INTERNAL_LOCK: an agent holds a
+// shared lock while it delivers; qmgr probes with an exclusive one when
+// it takes a file into active/, and leaves a locked file for later.
+interface FsExt {
+  flockSync(fd: number, how: 'sh' | 'ex' | 'shnb' | 'exnb' | 'un'): void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const fsExt: FsExt = require('fs-ext');
+
+function isBusy(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EAGAIN' || code === 'EWOULDBLOCK';
+}
+
+// True when no agent holds the file (the probe lock is released again).
+export function probeQueueFileLock(fd: number): boolean {
+  try {
+    fsExt.flockSync(fd, 'exnb');
+  } catch (err) {
+    if (isBusy(err)) return false;
+    throw err;
+  }
+  fsExt.flockSync(fd, 'un');
+  return true;
+}
+
+// For agents: a shared lock for the time of a delivery, waiting out
+// qmgr's brief probe. The lock goes with the descriptor's close.
+export async function lockQueueFileShared(
+  fd: number,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return fsExt.flockSync(fd, 'shnb');
+    } catch (err) {
+      if (!isBusy(err) || Date.now() > until) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

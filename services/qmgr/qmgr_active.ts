@@ -10,6 +10,7 @@ import {
   queuePath,
   removeQueueFile,
 } from '../../packages/queue/mail_queue';
+import { probeQueueFileLock } from '../../packages/queue/queue_file';
 import { removeStatusLog, STATUS_LOG } from '../../packages/queue/status_log';
 import { msg } from '../../packages/log/log';
 import type { QmgrConfig } from './qmgr_config';
@@ -51,6 +52,32 @@ export async function activate(
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+}
+
+// An agent still delivers from this file (a qmgr restart while agents
+// ran): leave it where it came from, cooling down for a minute, as
+// Postfix does, so that no recipient goes out twice.
+const LOCKED_RETRY = 60;
+
+export async function isInUse(file: string): Promise<boolean> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    return !probeQueueFileLock(fh.fd);
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function putBack(
+  queueDir: string,
+  id: string,
+  to: string,
+  config: QmgrConfig,
+): Promise<void> {
+  const retryAt = Date.now() / 1000 + LOCKED_RETRY;
+  const file = queuePath(queueDir, QUEUE.ACTIVE, id, config);
+  await fs.promises.utimes(file, retryAt, retryAt);
+  await moveQueueFile(queueDir, id, QUEUE.ACTIVE, to, config);
 }
 
 export async function saveCorrupt(

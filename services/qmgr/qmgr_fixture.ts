@@ -15,7 +15,10 @@ import {
   type DeliveryRecipient,
   type DeliveryRequest,
 } from '../../packages/queue/delivery';
-import { markRecipientDone } from '../../packages/queue/queue_file';
+import {
+  lockQueueFileShared,
+  markRecipientDone,
+} from '../../packages/queue/queue_file';
 import { encodeRecord, REC } from '../../packages/queue/record';
 
 export interface FixtureRecipient {
@@ -174,10 +177,7 @@ export class TestAgent {
     try {
       const req = await readDeliveryRequest(stream);
       this.requests.push(req);
-      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-      const results = [];
-      for (const rcpt of req.recipients)
-        results.push(await this.#one(rcpt, req));
+      const results = await this.#deliver(req);
       await writeDeliveryResults(stream, results, this.siteFailure);
     } catch {
       // the qmgr went away; nothing to answer
@@ -187,14 +187,29 @@ export class TestAgent {
     }
   }
 
-  async #one(rcpt: DeliveryRecipient, req: DeliveryRequest) {
+  async #one(fd: number, rcpt: DeliveryRecipient, req: DeliveryRequest) {
     const answer = this.#decide(rcpt, req);
     if (answer.action === 'delivered') {
-      const file = path.join(this.#queueDir, req.queueName, req.queueId);
-      await markRecipientDone(file, rcpt.offset);
       this.delivered.push(rcpt.recipient);
+      await markRecipientDone(fd, rcpt.offset);
     }
     return { offset: rcpt.offset, ...answer };
+  }
+
+  // As a real agent: the queue file open and share-locked throughout.
+  async #deliver(req: DeliveryRequest) {
+    const file = path.join(this.#queueDir, req.queueName, req.queueId);
+    const fh = await fs.promises.open(file, 'r+');
+    try {
+      await lockQueueFileShared(fh.fd);
+      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+      const results = [];
+      for (const rcpt of req.recipients)
+        results.push(await this.#one(fh.fd, rcpt, req));
+      return results;
+    } finally {
+      await fh.close();
+    }
   }
 }
 

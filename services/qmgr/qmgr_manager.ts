@@ -18,6 +18,8 @@ import {
   activate,
   backoffDelay,
   deferToQueue,
+  isInUse,
+  putBack,
   recoverActive,
   removeMessage,
   saveCorrupt,
@@ -66,7 +68,7 @@ export class QueueManager {
   readonly #transports = new Map<string, QmgrTransport>();
   readonly #scanning = new Set<ScanQueue>();
   readonly #rescan = new Set<ScanQueue>();
-  #ignoreTime = false;
+  readonly #ignoreTime = new Set<ScanQueue>();
   #tasks = 0;
   #idleWaiters: Array<() => void> = [];
   #timer: NodeJS.Timeout | undefined;
@@ -96,7 +98,10 @@ export class QueueManager {
   trigger(bytes: string | Buffer): void {
     const text = bytes.toString('latin1');
     if (this.#stopped) return;
-    if (text.includes('A')) this.#ignoreTime = true;
+    if (text.includes('A')) {
+      this.#ignoreTime.add(QUEUE.INCOMING);
+      this.#ignoreTime.add(QUEUE.DEFERRED);
+    }
     if (text.includes('F')) this.#forgetDead();
     if (text.includes('D')) this.#track(this.#scan(QUEUE.DEFERRED));
     if (/[IW]/.test(text)) this.#track(this.#scan(QUEUE.INCOMING));
@@ -159,8 +164,7 @@ export class QueueManager {
   }
 
   async #scanOnce(queue: ScanQueue): Promise<void> {
-    const ignoreTime = queue === QUEUE.DEFERRED && this.#ignoreTime;
-    if (queue === QUEUE.DEFERRED) this.#ignoreTime = false;
+    const ignoreTime = this.#ignoreTime.delete(queue);
     const limit = this.#settings.activeLimit - this.#messages.size;
     if (limit <= 0) return;
     const dir = path.join(this.#ctx.queueDir, queue);
@@ -177,6 +181,7 @@ export class QueueManager {
     const { queueDir, config } = this.#ctx;
     const file = await activate(queueDir, id, from, config);
     if (!file) return;
+    if (await isInUse(file)) return putBack(queueDir, id, from, config);
     // Postfix resets the defer log on each new pass: it holds this
     // pass's reasons only, for mailq and for an expiry bounce.
     await removeStatusLog(queueDir, STATUS_LOG.DEFER, id, config);
