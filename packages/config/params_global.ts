@@ -182,12 +182,7 @@ export const PARAMS: ParamDef[] = [
     default: 'postdrop',
     doc: 'The group of the maildrop queue and the set-gid commands',
   },
-  {
-    name: 'default_privs',
-    type: 'string',
-    default: 'nobody',
-    doc: 'The rights of delivery to external files and commands',
-  },
+  // default_privs is in params_local.ts: local delivery is its only user.
   {
     name: 'mail_name',
     type: 'string',

@@ -6,12 +6,32 @@ import assert from 'node:assert/strict';
 import { PARAM_TYPES, TIME_UNITS } from './param_def';
 import { ALL_PARAMS } from './params';
 import { PARAMS as GLOBAL } from './params_global';
+import { PARAMS as SMTPD } from './params_smtpd';
+import { PARAMS as CLEANUP } from './params_cleanup';
+import { PARAMS as QMGR } from './params_qmgr';
+import { PARAMS as LOCAL } from './params_local';
+import { PARAMS as TABLES } from './params_tables';
+import { PARAMS as COMMANDS } from './params_commands';
+
+// Every area file by name, so that a duplicate names where it is.
+const AREAS = {
+  params_global: GLOBAL,
+  params_smtpd: SMTPD,
+  params_cleanup: CLEANUP,
+  params_qmgr: QMGR,
+  params_local: LOCAL,
+  params_tables: TABLES,
+  params_commands: COMMANDS,
+};
 
 test('names each catalog parameter once', () => {
-  const seen = new Set<string>();
-  const duplicates = ALL_PARAMS.map((def) => def.name).filter(
-    (name) => seen.has(name) || !seen.add(name),
-  );
+  const areas = new Map<string, string[]>();
+  for (const [area, params] of Object.entries(AREAS))
+    for (const def of params)
+      areas.set(def.name, [...(areas.get(def.name) ?? []), area]);
+  const duplicates = [...areas]
+    .filter(([, where]) => where.length > 1)
+    .map(([name, where]) => `${name} in ${where.join(' and ')}`);
   assert.deepEqual(duplicates, []);
 });
 
@@ -42,6 +62,11 @@ test('keeps bounds on numbers and units on times only', () => {
     bad.map((def) => def.name),
     [],
   );
+});
+
+test('joins every area file into the catalog', () => {
+  const total = Object.values(AREAS).reduce((n, p) => n + p.length, 0);
+  assert.equal(ALL_PARAMS.length, total);
 });
 
 test('has the system-wide parameters the other parts rely on', () => {
