@@ -3,7 +3,14 @@
 // the owner-name sender, then deliver to each destination of the value.
 // Used by local_recipient.ts for the full localpart, then the bare user.
 
+import * as fs from 'node:fs';
 import { msg } from '../../packages/log/log';
+import {
+  openOrSurrogate,
+  type Dict,
+  type TableConfig,
+} from '../../packages/tables/dict';
+import { parseDictSpec } from '../../packages/tables/dict_parse';
 import { deliverTokens } from './local_token';
 import { getpwuid } from './local_user';
 import {
@@ -122,4 +129,55 @@ async function ownerSender(
   if (!hit) return null;
   const who = ctx.settings.expandOwnerAlias ? hit.value.trim() : owner;
   return who.includes('@') ? who : `${who}@${domain || ctx.myorigin}`;
+}
+
+// alias_maps as local's tables, each with the owner of its file. A table
+// that cannot be opened still answers, with errors, so that its
+// recipients defer (as Postfix does) instead of the agent dying.
+export function openAliasTables(
+  names: string[],
+  config: TableConfig,
+): AliasTable[] {
+  return names.filter(usable).map((name) => {
+    const dict = openOrSurrogate(name, { config });
+    const spec = parseDictSpec(name);
+    return {
+      name,
+      ownerUid: tableOwner(spec?.name ?? name),
+      lookup: (key) => lookupAlias(dict, spec?.type ?? '', key),
+    };
+  });
+}
+
+// Postfix's default alias_maps names nis:mail.aliases; without a NIS
+// domain Postfix skips it with this warning rather than defer all mail.
+// XXX there is no NIS client, so nis: tables are always skipped.
+function usable(name: string): boolean {
+  if (parseDictSpec(name)?.type !== 'nis') return true;
+  msg.warn('dict_nis_init: NIS domain name not set - NIS lookups disabled');
+  return false;
+}
+
+// texthash reads postmap's "key value" form; an aliases(5) file read that
+// way keeps the colon on its keys, so "name:" is tried as well.
+async function lookupAlias(
+  dict: Dict,
+  type: string,
+  key: string,
+): Promise<string | undefined> {
+  const value = await dict.lookup(key);
+  if (value !== undefined || type !== 'texthash') return value;
+  return dict.lookup(`${key}:`);
+}
+
+// The owner of the table's file: the source, or what postalias built.
+function tableOwner(file: string): number {
+  for (const suffix of ['', '.lmdb', '.cdb', '.db']) {
+    try {
+      return fs.statSync(file + suffix).uid;
+    } catch {
+      // Try the next name postalias may have written.
+    }
+  }
+  return 0;
 }

@@ -1,0 +1,79 @@
+// The local delivery agent's entry (master.cf "local unix - n n - - local"):
+// it takes delivery requests from qmgr on private/local and delivers
+// each to aliases, .forward, files, commands and mailboxes, as Postfix's
+// local(8). Started as root it writes with each recipient's rights.
+
+import type * as net from 'node:net';
+import { resolveAddress, RESOLVE_FLAG } from '../../packages/address/resolve';
+import { runDaemon, type DaemonContext } from '../../packages/daemon/daemon';
+import { AttrStream } from '../../packages/ipc/ipc';
+import { msg } from '../../packages/log/log';
+import {
+  readDeliveryRequest,
+  writeDeliveryResults,
+} from '../../packages/queue/delivery';
+import { queuePath } from '../../packages/queue/mail_queue';
+import { openAliasTables } from './local_alias';
+import { deliverLocalRequest, type LocalDeps } from './local_deliver';
+import { loadSettings } from './local_state';
+
+// One request at a time per process: rights are switched with seteuid,
+// which applies to the whole process, so deliveries must not interleave.
+// master.cf's maxproc gives the concurrency, as for Postfix's local.
+const MAX_CLIENTS = 1;
+
+let deps: LocalDeps | null = null;
+
+export function localDeps(ctx: DaemonContext): LocalDeps {
+  const config = ctx.config;
+  const settings = loadSettings(config);
+  return {
+    settings,
+    aliases: openAliasTables(settings.aliasMaps, config),
+    myorigin: config.get('myorigin'),
+    queueDir: ctx.queueDir,
+    resolve: async (address) => {
+      const r = await resolveAddress(address, config);
+      return {
+        address: r.recipient,
+        local: r.class === 'local',
+        fail: (r.flags & RESOLVE_FLAG.FAIL) !== 0,
+      };
+    },
+  };
+}
+
+// One qmgr connection: one request, its results, then the socket closes.
+export async function serveConnection(
+  socket: net.Socket,
+  ctx: DaemonContext,
+  local: LocalDeps,
+): Promise<void> {
+  const stream = AttrStream.fromSocket(socket);
+  try {
+    const req = await readDeliveryRequest(stream);
+    const file = queuePath(
+      ctx.queueDir,
+      req.queueName,
+      req.queueId,
+      ctx.config,
+    );
+    const results = await deliverLocalRequest(local, req, file);
+    await writeDeliveryResults(stream, results);
+    stream.close();
+  } catch (err) {
+    msg.warn(`serveConnection: delivery request: ${(err as Error).message}`);
+    stream.destroy();
+  }
+}
+
+if (require.main === module)
+  runDaemon({
+    name: 'local',
+    kind: 'stream',
+    maxClients: MAX_CLIENTS,
+    init: (ctx) => {
+      deps = localDeps(ctx);
+    },
+    onConnection: (socket, ctx) => void serveConnection(socket, ctx, deps!),
+  });
