@@ -49,7 +49,7 @@ export class LineSplitter {
         this.#keep(chunk.subarray(start), emit);
         return chunk.length;
       }
-      const line = this.#take(chunk.subarray(start, lf));
+      const line = this.#take(chunk.subarray(start, lf), emit);
       start = lf + 1;
       if (!emit(line)) return start;
     }
@@ -63,11 +63,16 @@ export class LineSplitter {
     return { data, end: LINE_END.NONE };
   }
 
-  #take(tail: Buffer): ContentLine {
+  // The line that tail ends; pieces over the limit go to emit first.
+  #take(tail: Buffer, emit: (line: ContentLine) => boolean): ContentLine {
     const whole = Buffer.concat([...this.#parts, tail]);
     this.#reset();
     const crlf = whole.length > 0 && whole[whole.length - 1] === CR;
-    const data = crlf ? whole.subarray(0, whole.length - 1) : whole;
+    let data = crlf ? whole.subarray(0, whole.length - 1) : whole;
+    while (data.length > this.#limit) {
+      emit({ data: data.subarray(0, this.#limit), end: LINE_END.PARTIAL });
+      data = data.subarray(this.#limit);
+    }
     return { data, end: crlf ? LINE_END.CRLF : LINE_END.LF };
   }
 

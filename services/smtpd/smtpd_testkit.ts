@@ -14,8 +14,7 @@ import { decodeRecords } from '../../packages/queue/record';
 import { makeQueueTree } from '../../packages/queue/mail_queue';
 import { handleCleanupClient } from '../cleanup/cleanup_service';
 import { handleConnection } from './smtpd_proto';
-import { SmtpdCheck } from './smtpd_check';
-import { loadSettings } from './smtpd_settings';
+import { prepareSmtpd } from './smtpd_service';
 
 export const LOG: string[] = [];
 let logReady = false;
@@ -63,8 +62,7 @@ export async function startInstance(
       .join(''),
   );
   const config = Config.load({ configDir: dir });
-  const settings = loadSettings(config, queueDir);
-  const check = new SmtpdCheck(config);
+  const { settings, check } = prepareSmtpd(config, queueDir);
   const cleanup = await startCleanup(queueDir, config);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {

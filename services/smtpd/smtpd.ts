@@ -1,0 +1,27 @@
+// smtpd(8): the SMTP server. master runs it for the `smtp inet` line of
+// master.cf and hands it accepted connections; each one is an
+// SmtpdSession (smtpd_proto.ts). Limits: no STARTTLS, SASL, milters,
+// policy service or anvil yet (see the XXX notes in smtpd_proto.ts).
+
+import { runDaemon } from '../../packages/daemon/daemon';
+import { msg } from '../../packages/log/log';
+import { handleConnection } from './smtpd_proto';
+import { prepareSmtpd, SmtpdService } from './smtpd_service';
+
+let service: SmtpdService | null = null;
+
+runDaemon({
+  name: 'smtpd',
+  kind: 'stream',
+  init: (ctx) => {
+    try {
+      service = prepareSmtpd(ctx.config, ctx.queueDir);
+    } catch (err) {
+      msg.fatal(err instanceof Error ? err.message : String(err));
+    }
+  },
+  onConnection: (socket, _ctx) => {
+    if (!service) return void socket.destroy();
+    void handleConnection(socket, service.settings, service.check);
+  },
+});
