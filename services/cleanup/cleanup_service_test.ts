@@ -432,3 +432,14 @@ test('does commit many clients at once with distinct queue IDs', async (t) => {
     t.diagnostic(`30 concurrent commits: ${elapsed} ms`);
   })();
 });
+
+test(
+  'does remove the file and answer ok when DISCARD is set',
+  withCleanup('', async (h) => {
+    const flags = CLEANUP_FLAG.DISCARD;
+    const got = await submit(h.queueDir, flags, message({ lines: BASIC }));
+    assert.deepEqual([got.status, got.reason], [0, '']);
+    assert.deepEqual(queueFiles(h, 'incoming'), []);
+    assert.deepEqual(h.triggers, []);
+  }),
+);

@@ -45,10 +45,17 @@ const logs: string[] = [];
 let logInitialised = false;
 
 // Start cleanup with main.cf text added to a minimal configuration.
-export async function startCleanup(mainCf = ''): Promise<CleanupHarness> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cleanup-'));
+// A given dir is used as it is and left in place (crash tests run
+// cleanup in a child process on the parent's folder).
+export async function startCleanup(
+  mainCf = '',
+  given?: string,
+): Promise<CleanupHarness> {
+  const dir = given ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cleanup-'));
   const queueDir = path.join(dir, 'spool');
   makeQueueTree(queueDir);
+  for (const name of ['cleanup', 'qmgr'])
+    fs.rmSync(path.join(queueDir, 'public', name), { force: true });
   fs.writeFileSync(
     path.join(dir, 'main.cf'),
     `queue_directory = ${queueDir}\nmyhostname = mx.example.com\n${mainCf}\n`,
@@ -76,7 +83,7 @@ export async function startCleanup(mainCf = ''): Promise<CleanupHarness> {
   const close = async () => {
     for (const s of sockets) s.destroy();
     await Promise.all([closeServer(cleanup), closeServer(qmgr)]);
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!given) fs.rmSync(dir, { recursive: true, force: true });
   };
   return { dir, queueDir, config, triggers, logs, close };
 }
