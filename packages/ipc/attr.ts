@@ -27,7 +27,9 @@ export class IpcError extends Error {}
 
 // Parse one attribute list at the start of buf: the list and the bytes it
 // used, or null when more bytes are needed.
-export function decodeAttrs(buf: Buffer): { attrs: Attrs; used: number } | null {
+export function decodeAttrs(
+  buf: Buffer,
+): { attrs: Attrs; used: number } | null {
   const attrs: Attrs = {};
   let p = 0;
   for (;;) {

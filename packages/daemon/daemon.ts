@@ -1,0 +1,262 @@
+// The skeleton every daemon runs in: argument parsing, configuration,
+// privilege drop, signals, the status channel to master, client counting,
+// and the max_idle / max_use limits. A daemon hands it its handlers; see
+// INTERNALS.md. Limits: no chroot (Node cannot chroot).
+
+import * as net from 'node:net';
+import { Config, ConfigError } from '../config/config';
+import { FatalError, initLog, msg } from '../log/log';
+import { mailOwnerIds } from '../util/passwd';
+import { ChildToMaster, CHILD_EXIT, MasterToChild } from './master_proto';
+import { parseDaemonArgs, DaemonArgs } from './daemon_args';
+
+export interface DaemonContext {
+  config: Config;
+  serviceName: string;
+  serviceType: string;
+  processName: string;
+  queueDir: string;
+  verbose: number;
+  argv: string[]; // arguments after the skeleton's options
+  readonly stopping: boolean;
+}
+
+export interface DaemonSpec {
+  name: string; // process name for the log tag
+  kind: 'stream' | 'trigger';
+  maxClients?: number; // clients at once; default max_clients_per_process
+  resident?: boolean; // ignore max_idle and max_use (qmgr, anvil)
+  init?(ctx: DaemonContext): Promise<void> | void;
+  onConnection?(socket: net.Socket, ctx: DaemonContext): void;
+  onTrigger?(bytes: Buffer, ctx: DaemonContext): Promise<void> | void;
+  onStop?(ctx: DaemonContext): Promise<void> | void;
+}
+
+function send(message: ChildToMaster): void {
+  if (process.connected) process.send?.(message);
+}
+
+// Drop root for daemons whose master.cf unpriv column says y.
+function dropPrivileges(config: Config): void {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = mailOwnerIds(config.get('mail_owner'));
+  process.setgid?.(gid);
+  process.setgroups?.([gid]);
+  process.setuid?.(uid);
+}
+
+class Daemon {
+  #spec: DaemonSpec;
+  #ctx: DaemonContext;
+  #args: DaemonArgs;
+  #servers: net.Server[] = [];
+  #clients = 0;
+  #served = 0;
+  #maxClients: number;
+  #maxIdle: number;
+  #maxUse: number;
+  #idleTimer: NodeJS.Timeout | null = null;
+  #stopping = false;
+  #retired = false;
+  #pausedAtCapacity = false;
+
+  constructor(spec: DaemonSpec, args: DaemonArgs, config: Config) {
+    this.#spec = spec;
+    this.#args = args;
+    const self = this;
+    this.#ctx = {
+      config,
+      serviceName: args.serviceName,
+      serviceType: args.serviceType,
+      processName: spec.name,
+      queueDir: config.get('queue_directory'),
+      verbose: args.verbose,
+      argv: args.rest,
+      get stopping() {
+        return self.#stopping;
+      },
+    };
+    this.#maxClients = spec.maxClients ?? config.int('max_clients_per_process');
+    this.#maxIdle = spec.resident
+      ? 0
+      : (args.maxIdle ?? config.time('max_idle'));
+    this.#maxUse = spec.resident ? 0 : (args.maxUse ?? config.int('max_use'));
+  }
+
+  get ctx(): DaemonContext {
+    return this.#ctx;
+  }
+
+  async start(): Promise<void> {
+    await this.#spec.init?.(this.#ctx);
+    process.on('message', (m: MasterToChild, handle?: unknown) =>
+      this.#onMaster(m, handle),
+    );
+    process.on('disconnect', () => this.stop());
+    this.#armIdle();
+    send({ t: 'status', avail: true });
+  }
+
+  #onMaster(m: MasterToChild, handle: unknown): void {
+    if (m.t === 'listen' && handle instanceof net.Server) this.#listen(handle);
+    else if (m.t === 'conn' && handle instanceof net.Socket)
+      this.#accept(handle);
+    else if (m.t === 'stop') this.stop();
+  }
+
+  #listen(server: net.Server): void {
+    if (this.#stopping || this.#retired) {
+      server.close();
+      return;
+    }
+    server.on('connection', (socket: net.Socket) => this.#accept(socket));
+    server.on('error', (err) => msg.warn(`accept: ${err.message}`));
+    this.#servers.push(server);
+    this.#pausedAtCapacity = false;
+    send({ t: 'ready' });
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#clients === 0 && this.#served === 0) send({ t: 'served' });
+    this.#clients++;
+    this.#served++;
+    this.#disarmIdle();
+    socket.once('close', () => this.#release());
+    if (this.#clients >= this.#maxClients) this.#pauseAccepting();
+    if (this.#maxUse && this.#served >= this.#maxUse) this.#retire();
+    if (this.#spec.kind === 'trigger') this.#readTrigger(socket);
+    else this.#spec.onConnection?.(socket, this.#ctx);
+  }
+
+  // Take the listeners out of this process; master and the other
+  // children keep the socket open, so no client is refused.
+  #pauseAccepting(): void {
+    for (const server of this.#servers) server.close();
+    this.#servers = [];
+    if (!this.#retired) {
+      this.#pausedAtCapacity = true;
+      send({ t: 'status', avail: false });
+    }
+  }
+
+  #release(): void {
+    this.#clients--;
+    if (this.#stopping || this.#retired) {
+      this.#exitWhenIdle();
+      return;
+    }
+    if (this.#pausedAtCapacity && this.#clients < this.#maxClients) {
+      this.#pausedAtCapacity = false;
+      send({ t: 'status', avail: true });
+      send({ t: 'want-listen' });
+    }
+    this.#armIdle();
+  }
+
+  #readTrigger(socket: net.Socket): void {
+    const chunks: Buffer[] = [];
+    const limit = this.#ctx.config.time('trigger_timeout') * 1000;
+    socket.setTimeout(limit, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => undefined);
+    socket.on('end', () => {
+      socket.end();
+      const bytes = Buffer.concat(chunks);
+      Promise.resolve(this.#spec.onTrigger?.(bytes, this.#ctx)).catch((err) =>
+        msg.warn(`trigger: ${(err as Error).message}`),
+      );
+    });
+  }
+
+  #armIdle(): void {
+    this.#disarmIdle();
+    if (!this.#maxIdle || this.#clients > 0) return;
+    this.#idleTimer = setTimeout(() => this.#retire(), this.#maxIdle * 1000);
+    this.#idleTimer.unref();
+  }
+
+  #disarmIdle(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+  }
+
+  // max_use or max_idle: stop taking clients, finish, exit. Master starts
+  // a fresh process when the next client comes.
+  #retire(): void {
+    if (this.#retired) return;
+    this.#retired = true;
+    send({ t: 'retire' });
+    this.#pauseAccepting();
+    this.#exitWhenIdle();
+  }
+
+  stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#disarmIdle();
+    this.#pauseAccepting();
+    this.#exitWhenIdle();
+  }
+
+  #exitWhenIdle(): void {
+    if (this.#clients > 0) return;
+    Promise.resolve(this.#spec.onStop?.(this.#ctx))
+      .catch((err) => msg.warn(`stop: ${(err as Error).message}`))
+      .finally(() => process.exit(CHILD_EXIT.OK));
+  }
+}
+
+function setUpLog(spec: DaemonSpec, args: DaemonArgs, config?: Config) {
+  const sinks = process.send
+    ? [(line: string) => send({ t: 'log', line })]
+    : [(line: string) => void process.stderr.write(line + '\n')];
+  initLog({
+    processName: spec.name,
+    syslogName: config?.get('syslog_name'),
+    hostname: config?.get('myhostname'),
+    verbose: args.verbose,
+    sinks,
+    // Let the channel carry the last line before we go.
+    onFatal: (code) => setImmediate(() => process.exit(code)),
+  });
+}
+
+function loadConfig(args: DaemonArgs): Config {
+  const base = Config.load({
+    configDir: args.configDir,
+    processName: args.processName,
+    serviceName: args.serviceName,
+  });
+  return base.withOverrides(args.overrides, args.serviceName);
+}
+
+// Entry point of every daemon. Never returns an error to the caller: a
+// broken environment is fatal (master restarts and throttles us).
+export function runDaemon(spec: DaemonSpec): void {
+  const args = parseDaemonArgs(process.argv.slice(2), spec.name);
+  setUpLog(spec, args);
+  let config: Config;
+  try {
+    config = loadConfig(args);
+    setUpLog(spec, args, config);
+    process.chdir(config.get('queue_directory'));
+    if (args.unpriv) dropPrivileges(config);
+  } catch (err) {
+    const text = err instanceof ConfigError ? err.message : String(err);
+    msg.fatal(text);
+  }
+  process.on('SIGTERM', () => process.exit(CHILD_EXIT.OK));
+  process.on('uncaughtException', (err) => {
+    if (err instanceof FatalError) return;
+    msg.panic(`uncaught exception: ${err.stack ?? err.message}`);
+  });
+  process.on('unhandledRejection', (err) => {
+    if (err instanceof FatalError) return;
+    const text = err instanceof Error ? (err.stack ?? err.message) : err;
+    msg.panic(`unhandled rejection: ${text}`);
+  });
+  const daemon = new Daemon(spec, args, config!);
+  daemon.start().catch((err: Error) => {
+    if (!(err instanceof FatalError)) msg.fatal(`init: ${err.message}`);
+  });
+}

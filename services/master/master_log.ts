@@ -1,0 +1,83 @@
+// The one log writer: master appends every daemon's lines (sent over the
+// fork channel) and every command's lines (sent to public/postlog) to
+// maillog_file, or to standard output under "postfix start-fg".
+// Limits: no syslog; with maillog_file empty and no start-fg, lines go
+// nowhere (Postfix would use syslog).
+
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+
+// Lines are gathered and written once per turn of the event loop: one
+// write(2) for many lines under load, in arrival order.
+export class LogWriter {
+  #file: string;
+  #fd: number | null = null;
+  #stdout: boolean;
+  #pending: string[] = [];
+  #scheduled = false;
+
+  constructor(file: string, stdout: boolean) {
+    this.#file = file.startsWith('/dev/stdout') ? '' : file;
+    this.#stdout = stdout || file === '/dev/stdout';
+    this.#open();
+  }
+
+  #open(): void {
+    if (!this.#file) return;
+    try {
+      this.#fd = fs.openSync(this.#file, 'a', 0o644);
+    } catch (err) {
+      this.#fd = null;
+      process.stderr.write(
+        `postfix/master: warning: open ${this.#file}: ${(err as Error).message}\n`,
+      );
+    }
+  }
+
+  // After "postfix logrotate" renamed the file.
+  reopen(): void {
+    this.flush();
+    if (this.#fd !== null) fs.closeSync(this.#fd);
+    this.#fd = null;
+    this.#open();
+  }
+
+  write(line: string): void {
+    this.#pending.push(line.endsWith('\n') ? line : line + '\n');
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join('');
+    this.#pending = [];
+    if (this.#stdout) process.stdout.write(text);
+    if (this.#fd === null) return;
+    try {
+      fs.writeSync(this.#fd, text);
+    } catch {
+      // A full disk must not stop mail; the lines are lost, mail is not.
+    }
+  }
+}
+
+// public/postlog: commands write newline-ended lines; we append them.
+export function servePostlog(path: string, writer: LogWriter): net.Server {
+  const server = net.createServer((socket) => {
+    let rest = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      const lines = (rest + text).split('\n');
+      rest = lines.pop() ?? '';
+      // A line over 4 KB is cut, as syslog records are bounded.
+      for (const line of lines) if (line) writer.write(line.slice(0, 4096));
+      if (rest.length > 4096) rest = '';
+    });
+    socket.on('error', () => undefined);
+  });
+  server.listen(path);
+  return server;
+}
