@@ -14,12 +14,15 @@
 
 import { msg } from '../log/log';
 import { DictSyntaxError, parseDictSpec, splitTableList } from './dict_parse';
+import { openCidr } from './dict_cidr';
 import { openEnviron } from './dict_environ';
 import { indexedOpener } from './dict_indexed';
 import { openInline } from './dict_inline';
 import { openProxy } from './dict_proxy';
+import { openPcre, openRegexp } from './dict_regexp';
 import { openStatic } from './dict_static';
 import { openTexthash } from './dict_texthash';
+import { openPipe, openUnion } from './dict_union';
 import { openUnix } from './dict_unix';
 
 export const DICT_FLAG = {
@@ -56,18 +59,23 @@ export class DictError extends Error {}
 const OPENERS: Record<string, DictOpener> = {
   btree: (name, ctx) => indexedOpener('btree')(name, ctx),
   cdb: (name, ctx) => indexedOpener('cdb')(name, ctx),
+  cidr: openCidr,
   environ: openEnviron,
   hash: (name, ctx) => indexedOpener('hash')(name, ctx),
   lmdb: (name, ctx) => indexedOpener('lmdb')(name, ctx),
   inline: openInline,
+  pcre: openPcre,
+  pipemap: openPipe,
   proxy: openProxy,
+  regexp: openRegexp,
   static: openStatic,
   texthash: openTexthash,
+  unionmap: openUnion,
   unix: openUnix,
 };
 
-// Table types defined in other files (lmdb, cdb, regexp...) add
-// themselves here, which keeps this file free of their imports.
+// Table types that live outside packages/tables (SQL, LDAP clients) add
+// themselves here, so that this package need not depend on them.
 export function registerDictType(type: string, opener: DictOpener): void {
   OPENERS[type] = opener;
 }

@@ -137,6 +137,7 @@ async function cdbBuild(
 export const CDB_TYPE: IndexedType = {
   type: 'cdb',
   suffix: '.cdb',
+  nulByDefault: false,
   openReader: cdbReader,
   build: cdbBuild,
 };

@@ -32,6 +32,7 @@ export type TableChanges = Map<string, string | null>;
 export interface IndexedType {
   readonly type: string;
   readonly suffix: string;
+  readonly nulByDefault: boolean; // as Postfix writes this type
   openReader(file: string): IndexedReader;
   // A new file from all entries, renamed over the old one when complete.
   build(

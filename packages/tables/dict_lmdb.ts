@@ -2,12 +2,17 @@
 // package in the byte layout Postfix's dict_lmdb uses: one unnamed
 // database, the file itself (no subdirectory), binary keys and values
 // with a trailing NUL. Used through dict_indexed.ts.
+// Postfix's liblmdb 0.9 writes data format 1; the prebuilt lmdb-js
+// binary uses format 2 (and crashes on format 1 files), so lmdb_data_v1.sh
+// rebuilds it; a file in the other format is refused, never opened.
 // XXX lmdb-js cannot open with MDB_NOLOCK as Postfix does, so a
 // "/file.lmdb-lock" file appears beside the table.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as lmdb from 'lmdb';
 import { open, RootDatabase } from 'lmdb';
+import { DictError } from './dict';
 import type {
   IndexedReader,
   IndexedType,
@@ -111,6 +116,7 @@ function removeQuietly(file: string): void {
 export const LMDB_TYPE: IndexedType = {
   type: 'lmdb',
   suffix: '.lmdb',
+  nulByDefault: true,
   openReader: lmdbReader,
   build: lmdbBuild,
   apply: lmdbApply,
