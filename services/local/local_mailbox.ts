@@ -24,10 +24,7 @@ import {
 } from './local_state';
 
 const OPEN_FLAGS =
-  fs.constants.O_WRONLY |
-  fs.constants.O_APPEND |
-  fs.constants.O_CREAT |
-  fs.constants.O_NOFOLLOW;
+  fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW;
 
 export interface MboxOptions {
   // The spool directory is the system's: the file is made and locked with
@@ -96,18 +93,27 @@ function isDevice(file: string): boolean {
 
 // Open without following a symlink and refuse what a user could use to
 // make us write elsewhere: hard links, non-files, someone else's file.
+// Only a file made here, just now, is given to the user.
 function openMailbox(file: string, t: CopyTarget, inSpool: boolean): number {
-  const fd = fs.openSync(file, OPEN_FLAGS, 0o600);
+  const { fd, created } = openOrCreate(file);
   try {
-    const st = fs.fstatSync(fd);
-    if (inSpool && st.size === 0 && st.uid !== t.rights.uid)
-      fs.fchownSync(fd, t.rights.uid, t.rights.gid);
+    if (inSpool && created) fs.fchownSync(fd, t.rights.uid, t.rights.gid);
     checkMailbox(file, fs.fstatSync(fd), t, inSpool);
     return fd;
   } catch (err) {
     fs.closeSync(fd);
     throw err;
   }
+}
+
+function openOrCreate(file: string): { fd: number; created: boolean } {
+  try {
+    return { fd: fs.openSync(file, OPEN_FLAGS), created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const flags = OPEN_FLAGS | fs.constants.O_CREAT | fs.constants.O_EXCL;
+  return { fd: fs.openSync(file, flags, 0o600), created: true };
 }
 
 function checkMailbox(
