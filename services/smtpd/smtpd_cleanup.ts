@@ -8,9 +8,11 @@
 import {
   CleanupClient,
   CLEANUP_FLAG,
+  CLEANUP_STAT,
   cleanupStatusReply,
 } from '../../packages/ipc/cleanup_client';
 import { REC } from '../../packages/queue/record';
+import { msg } from '../../packages/log/log';
 import { Reply, reply } from './smtpd_chat';
 import { ContentLine, LINE_END } from './smtpd_data';
 import { Recipient, SmtpdState } from './smtpd_state';
@@ -24,6 +26,7 @@ const SMTPD_FLAGS =
 
 export class MessageWriter {
   #client: CleanupClient;
+  #broken = ''; // why writing to cleanup failed, '' while it works
 
   private constructor(client: CleanupClient) {
     this.#client = client;
@@ -59,13 +62,25 @@ export class MessageWriter {
     await this.#client.records([[REC.MESG, '']]);
   }
 
+  // A cleanup that went away mid-message must not end the session: the
+  // client still sends to the end of data and then hears 451.
   async writeLine(line: ContentLine): Promise<void> {
+    if (this.#broken) return;
     const type = line.end === LINE_END.PARTIAL ? REC.CONT : REC.NORM;
-    if (!this.#client.record(type, line.data)) await this.#client.drain();
+    try {
+      if (!this.#client.record(type, line.data)) await this.#client.drain();
+    } catch (err) {
+      this.#broken = err instanceof Error ? err.message : String(err);
+      msg.warn(`${this.queueId}: smtpd: write to cleanup: ${this.#broken}`);
+    }
   }
 
   // X and E, then cleanup's verdict as the SMTP reply.
   async finish(): Promise<{ ok: boolean; reply: Reply }> {
+    if (this.#broken) {
+      this.abort();
+      return { ok: false, reply: statusReply(CLEANUP_STAT.WRITE, '') };
+    }
     this.#client.record(REC.XTRA);
     const result = await this.#client.finish(true);
     if (result.status === 0)
