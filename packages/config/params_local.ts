@@ -14,12 +14,6 @@ export const PARAMS: ParamDef[] = [
     doc: 'alias databases used by local delivery, searched in order',
   },
   {
-    name: 'alias_database',
-    type: 'list',
-    default: 'hash:/etc/aliases',
-    doc: 'alias databases that newaliases and sendmail -bi rebuild',
-  },
-  {
     name: 'home_mailbox',
     type: 'string',
     default: '',

@@ -101,6 +101,9 @@ async function expandAlias(
     // A list with an owner is a new message: no X-Original-To from ours.
     origRecipient: owner ? '' : attr.origRecipient,
   };
+  // XXX DSN: NOTIFY=SUCCESS is not turned into an "expanded" (or, with
+  // an owner, "delivered") report, and ENVID/ORCPT are not reset for a
+  // list with an owner.
   const count = await deliverTokens(ctx, next, hit.value);
   if (count < 1) {
     msg.warn(`no recipient in alias lookup result for ${name}`);

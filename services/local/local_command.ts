@@ -81,6 +81,8 @@ export async function deliverCommand(
 function runCommand(t: CommandTarget, command: string): Promise<Finished> {
   const argv = commandArgv(command, t.settings.localCommandShell);
   const ids = isRoot() ? { uid: t.rights.uid, gid: t.rights.gid } : {};
+  // XXX mailbox_size_limit does not bind commands: Postfix sets
+  // RLIMIT_FSIZE for the child, and Node's spawn has no rlimit option.
   const child = spawn(argv[0], argv.slice(1), {
     ...ids,
     env: t.env,

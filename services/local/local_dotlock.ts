@@ -24,6 +24,8 @@ export const LOCK_BUSY = Symbol('lock busy');
 
 // Create path.lock unless another process holds it; a lock older than
 // stale_lock_time was left by a crash and is removed first.
+// XXX O_EXCL create, not Postfix's link() of a unique file, so the lock
+// is not safe on NFS.
 export function dotlockTry(mailbox: string, staleSeconds: number): boolean {
   const lock = `${mailbox}.lock`;
   try {

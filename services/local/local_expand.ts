@@ -23,6 +23,8 @@ export function localExpand(template: string, vars: ExpandVars): Expansion {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:([?:])(.*))?$/s.exec(inner);
     if (!m) return '';
     const value = (vars[m[1].toLowerCase()] ?? '').replace(SAFE, '_');
+    // XXX the text of ${name?text} and ${name:text} is used as written,
+    // without expanding the $names inside it as Postfix does.
     if (m[2] === '?') return value ? m[3] : '';
     if (m[2] === ':') return value ? '' : m[3];
     if (!value) undefinedUsed = true;

@@ -143,6 +143,9 @@ async function deliverWithoutPasswd(
 }
 
 // mailbox_command, then home_mailbox, then mail_spool_directory/user.
+// XXX mailbox_transport(_maps), mailbox_command_maps and
+// fallback_transport(_maps) are not implemented: mail for such setups is
+// delivered by the agent itself.
 async function deliverMailbox(
   ctx: LocalContext,
   attr: DeliveryAttr,

@@ -27,6 +27,7 @@ export interface LocalSettings {
   duplicateFilterLimit: number;
   enableOriginalRecipient: boolean;
   withoutPasswd: boolean; // local_delivery_without_passwd
+  biff: boolean;
   myhostname: string;
 }
 
@@ -69,6 +70,9 @@ export function loadSettings(config: ConfigLike): LocalSettings {
     duplicateFilterLimit: config.int('duplicate_filter_limit'),
     enableOriginalRecipient: config.bool('enable_original_recipient'),
     withoutPasswd: config.bool('local_delivery_without_passwd'),
+    // XXX biff is accepted and read but no comsat notice is sent: no
+    // system here runs comsat, and Debian's main.cf sets biff = no.
+    biff: config.bool('biff'),
     myhostname: config.get('myhostname'),
   };
 }
@@ -122,6 +126,7 @@ export function defaultSettings(
     duplicateFilterLimit: 1000,
     enableOriginalRecipient: true,
     withoutPasswd: false,
+    biff: true,
     myhostname: 'localhost',
     ...overrides,
   };
