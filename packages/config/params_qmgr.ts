@@ -112,4 +112,17 @@ export const PARAMS: ParamDef[] = [
     default: 'yes',
     doc: 'Write the old "<recipient>: reason" line in status logs too',
   },
+  {
+    name: 'bounce_size_limit',
+    type: 'int',
+    default: '50000',
+    min: 1,
+    doc: 'Largest original message returned whole in a bounce',
+  },
+  {
+    name: '2bounce_notice_recipient',
+    type: 'string',
+    default: 'postmaster',
+    doc: 'Who gets notices about undeliverable bounces',
+  },
 ];

@@ -1,0 +1,173 @@
+// The text of a non-delivery notice: RFC 3464 multipart/report with a
+// human-readable part, a message/delivery-status part and the returned
+// message (whole, or its headers for RET=HDRS or over bounce_size_limit),
+// in the shape of Postfix's (postfix.md 2.7). Used by bounce_notify.ts.
+// Limits: one built-in English template; bounce_template_file is not read.
+
+import type { StatusRecord } from '../../packages/queue/status_log';
+
+export interface NoticeInput {
+  queueId: string;
+  sender: string; // the original sender, who gets the notice
+  to: string; // where the notice goes (sender, or postmaster)
+  myhostname: string;
+  myorigin: string;
+  arrivalTime: number; // seconds
+  envelopeId: string;
+  records: StatusRecord[];
+  content: Buffer[]; // the returned message's lines
+  headersOnly: boolean;
+  now: number; // seconds
+  postmasterCopy: boolean;
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = [
+  'Jan',
+  'Feb',
+  'Mar',
+  'Apr',
+  'May',
+  'Jun',
+  'Jul',
+  'Aug',
+  'Sep',
+  'Oct',
+  'Nov',
+  'Dec',
+];
+
+// RFC 5322 date in UTC, with the day of month space-padded as Postfix's
+// mail_date writes it.
+export function mailDate(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${DAYS[d.getUTCDay()]}, ${String(d.getUTCDate()).padStart(2, ' ')} ` +
+    `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
+    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:` +
+    `${two(d.getUTCSeconds())} +0000 (UTC)`
+  );
+}
+
+function headerLines(n: NoticeInput, boundary: string): string[] {
+  const subject = n.postmasterCopy
+    ? 'Postmaster Copy: Undelivered Mail'
+    : 'Undelivered Mail Returned to Sender';
+  return [
+    `From: Mail Delivery System <MAILER-DAEMON@${n.myorigin}>`,
+    `Subject: ${subject}`,
+    `To: ${n.to}`,
+    'Auto-Submitted: auto-replied',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/report; report-type=delivery-status;',
+    `\tboundary="${boundary}"`,
+    'Content-Transfer-Encoding: 8bit',
+    `Date: ${mailDate(n.now)}`,
+    '',
+    'This is a MIME-encapsulated message.',
+    '',
+  ];
+}
+
+function recipientText(r: StatusRecord): string {
+  const expanded =
+    r.originalRecipient && r.originalRecipient !== r.recipient
+      ? ` (expanded from <${r.originalRecipient}>)`
+      : '';
+  return `<${r.recipient}>${expanded}: ${r.reason}`;
+}
+
+function notificationPart(n: NoticeInput, boundary: string): string[] {
+  const lines = [
+    `--${boundary}`,
+    'Content-Description: Notification',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `This is the mail system at host ${n.myhostname}.`,
+    '',
+    'Your message could not be delivered to one or more of its',
+    'recipients; the reasons are listed below, and the message itself',
+    'is attached.',
+    '',
+    'If you need help, write to postmaster and include this report.',
+    '',
+    '                   The mail system',
+    '',
+  ];
+  for (const r of n.records) lines.push(recipientText(r), '');
+  return lines;
+}
+
+// RFC 3464 section 2.3: per-recipient fields.
+function recipientReport(r: StatusRecord): string[] {
+  const lines = [`Final-Recipient: rfc822; ${r.recipient}`];
+  const orig = r.dsnOrigRcpt.replace(/^rfc822;/i, '');
+  if (orig) lines.push(`Original-Recipient: rfc822;${orig}`);
+  lines.push('Action: failed', `Status: ${r.status}`);
+  if (r.mtaType) lines.push(`Remote-MTA: ${r.mtaType}; ${r.mtaMname}`);
+  if (r.diagType) lines.push(`Diagnostic-Code: ${r.diagType}; ${r.diagText}`);
+  else lines.push(`Diagnostic-Code: X-Postfix; ${r.reason}`);
+  return [...lines, ''];
+}
+
+// RFC 3464 section 2.2: per-message fields first.
+function statusPart(n: NoticeInput, boundary: string): string[] {
+  const lines = [
+    `--${boundary}`,
+    'Content-Description: Delivery report',
+    'Content-Type: message/delivery-status',
+    '',
+    `Reporting-MTA: dns; ${n.myhostname}`,
+  ];
+  if (n.envelopeId) lines.push(`Original-Envelope-Id: ${n.envelopeId}`);
+  lines.push(
+    `X-Postfix-Queue-ID: ${n.queueId}`,
+    `X-Postfix-Sender: rfc822; ${n.sender}`,
+    `Arrival-Date: ${mailDate(n.arrivalTime)}`,
+    '',
+  );
+  for (const r of n.records) lines.push(...recipientReport(r));
+  return lines;
+}
+
+function returnedPart(n: NoticeInput, boundary: string): Buffer[] {
+  const head = n.headersOnly
+    ? ['Undelivered Message Headers', 'text/rfc822-headers']
+    : ['Undelivered Message', 'message/rfc822'];
+  const lines = [
+    `--${boundary}`,
+    `Content-Description: ${head[0]}`,
+    `Content-Type: ${head[1]}`,
+    'Content-Transfer-Encoding: 8bit',
+    '',
+  ].map((l) => Buffer.from(l));
+  return [...lines, ...returnedContent(n)];
+}
+
+// A line that is the boundary would end the part early; the boundary
+// holds the queue ID and time, so only a hostile message has one.
+function returnedContent(n: NoticeInput): Buffer[] {
+  const out: Buffer[] = [];
+  for (const line of n.content) {
+    if (n.headersOnly && line.length === 0) break;
+    out.push(line);
+  }
+  return out;
+}
+
+// The notice as content lines without line ends, ready for N records.
+export function buildNotice(n: NoticeInput): Buffer[] {
+  const boundary = `${n.queueId}.${Math.floor(n.now)}/${n.myhostname}`;
+  const text = [
+    ...headerLines(n, boundary),
+    ...notificationPart(n, boundary),
+    ...statusPart(n, boundary),
+  ].map((l) => Buffer.from(l));
+  return [
+    ...text,
+    ...returnedPart(n, boundary),
+    Buffer.from(''),
+    Buffer.from(`--${boundary}--`),
+  ];
+}

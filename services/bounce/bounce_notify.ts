@@ -1,0 +1,119 @@
+// Sending a non-delivery notice for one message's bounce/ID records:
+// built by bounce_notice.ts, posted to cleanup from the null sender, and
+// logged as Postfix's bounce logs it. A notice about mail from the null
+// sender goes to 2bounce_notice_recipient from the double-bounce sender;
+// a failed double bounce is dropped. qmgr calls this (qmgr_bounce.ts).
+
+import { CleanupClient, CLEANUP_FLAG } from '../../packages/ipc/cleanup_client';
+import { msg } from '../../packages/log/log';
+import {
+  contentLines,
+  type QueueEnvelope,
+} from '../../packages/queue/queue_file';
+import { REC } from '../../packages/queue/record';
+import type { StatusRecord } from '../../packages/queue/status_log';
+import { buildNotice } from './bounce_notice';
+
+export interface BounceConfig {
+  get(name: string): string;
+  int(name: string): number;
+}
+
+// RFC 3461 RET=HDRS, as Postfix's DSN_RET_HDRS.
+const DSN_RET_HDRS = 2;
+
+// cleanup's line_length_limit default: longer lines go as L pieces.
+const LINE_PIECE = 2048;
+
+interface Route {
+  from: string;
+  to: string;
+  what: 'sender' | 'postmaster';
+}
+
+function route(env: QueueEnvelope, config: BounceConfig): Route | null {
+  const origin = config.get('myorigin');
+  const double = `${config.get('double_bounce_sender')}@${origin}`;
+  if (env.sender.toLowerCase() === double.toLowerCase()) return null;
+  if (env.sender) return { from: '', to: env.sender, what: 'sender' };
+  const to = config.get('2bounce_notice_recipient');
+  return {
+    from: double,
+    to: to.includes('@') ? to : `${to}@${origin}`,
+    what: 'postmaster',
+  };
+}
+
+async function readContent(env: QueueEnvelope): Promise<Buffer[]> {
+  const lines: Buffer[] = [];
+  for await (const line of contentLines(env.path, env.dataOffset))
+    lines.push(line);
+  return lines;
+}
+
+function contentRecords(lines: Buffer[]): Array<[string, Buffer]> {
+  const out: Array<[string, Buffer]> = [];
+  for (let line of lines) {
+    while (line.length > LINE_PIECE) {
+      out.push([REC.CONT, line.subarray(0, LINE_PIECE)]);
+      line = line.subarray(LINE_PIECE);
+    }
+    out.push([REC.NORM, line]);
+  }
+  return out;
+}
+
+async function post(
+  queueDir: string,
+  r: Route,
+  lines: Buffer[],
+  now: number,
+): Promise<string> {
+  const client = await CleanupClient.open(queueDir, CLEANUP_FLAG.MAP_OK);
+  const sec = Math.floor(now);
+  await client.records([
+    [REC.TIME, `${sec} ${Math.round((now - sec) * 1e6)}`],
+    [REC.ATTR, 'rewrite_context=local'],
+    [REC.SENDER, r.from],
+    [REC.ORCP, r.to],
+    [REC.RCPT, r.to],
+    [REC.MESG, ''],
+    ...contentRecords(lines),
+    [REC.XTRA, ''],
+  ]);
+  const result = await client.finish(true);
+  if (result.status !== 0)
+    throw new Error(`cleanup status ${result.status}: ${result.reason}`);
+  return client.queueId;
+}
+
+// The new queue ID, or null when no notice is due (a double bounce).
+// Throws when cleanup did not take the notice; the caller keeps the log.
+export async function sendNonDeliveryNotice(
+  queueDir: string,
+  config: BounceConfig,
+  env: QueueEnvelope,
+  records: StatusRecord[],
+): Promise<string | null> {
+  const r = route(env, config);
+  if (!r || !records.length) return null;
+  const now = Date.now() / 1000;
+  const tooBig = env.contentSize > config.int('bounce_size_limit');
+  const lines = buildNotice({
+    queueId: env.queueId,
+    sender: env.sender,
+    to: r.to,
+    myhostname: config.get('myhostname'),
+    myorigin: config.get('myorigin'),
+    arrivalTime: env.arrivalTime,
+    envelopeId: env.dsnEnvid,
+    records,
+    content: await readContent(env),
+    headersOnly: tooBig || (env.dsnRet & DSN_RET_HDRS) !== 0,
+    now,
+    postmasterCopy: r.what === 'postmaster',
+  });
+  const newId = await post(queueDir, r, lines, now);
+  msg.info(`${env.queueId}: ${r.what} non-delivery notification: ${newId}`);
+  return newId;
+}
