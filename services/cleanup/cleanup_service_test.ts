@@ -443,3 +443,19 @@ test(
     assert.deepEqual(h.triggers, []);
   }),
 );
+
+test(
+  'does keep duplicates past duplicate_filter_limit',
+  withCleanup('duplicate_filter_limit = 1', async (h) => {
+    const rcpts = [
+      'a@example.com',
+      'b@example.com',
+      'a@example.com',
+      'b@example.com',
+    ];
+    const got = await submit(h.queueDir, 0, message({ rcpts, lines: BASIC }));
+    const recs = readQueueFile(incoming(h, got.queueId));
+    const kept = recs.filter((r) => r.type === 'R').map((r) => String(r.data));
+    assert.deepEqual(kept, ['a@example.com', 'b@example.com', 'b@example.com']);
+  }),
+);

@@ -36,6 +36,7 @@ export interface CleanupSettings {
   dropHeaders: ReadonlySet<string>;
   alwaysAddMissing: boolean;
   longQueueIds: boolean;
+  duplicateFilterLimit: number;
 }
 
 export function readSettings(config: CleanupConfig): CleanupSettings {
@@ -51,6 +52,7 @@ export function readSettings(config: CleanupConfig): CleanupSettings {
     ),
     alwaysAddMissing: config.bool('always_add_missing_headers'),
     longQueueIds: config.bool('enable_long_queue_ids'),
+    duplicateFilterLimit: config.int('duplicate_filter_limit'),
   };
 }
 
@@ -147,12 +149,13 @@ export class CleanupState {
   }
 
   // false when this recipient was already given with the same details.
-  // XXX Every recipient is remembered, not the last
-  // duplicate_filter_limit ones; smtpd_recipient_limit bounds it.
+  // Like Postfix, remember at most duplicate_filter_limit recipients
+  // (0: no limit); past that, later duplicates are kept.
   isNewRecipient(orcpt: string, rcpt: string, dsn: PendingRecipient): boolean {
     const key = [orcpt, rcpt, dsn.dsnOrcpt ?? '', dsn.notify ?? ''].join('\0');
     if (this.#seenRcpts.has(key)) return false;
-    this.#seenRcpts.add(key);
+    const limit = this.settings.duplicateFilterLimit;
+    if (limit === 0 || this.#seenRcpts.size < limit) this.#seenRcpts.add(key);
     return true;
   }
 
