@@ -1,0 +1,316 @@
+// End-to-end tests of postmap, postalias and newaliases run as child
+// processes on real files, and of daemons' view of what they built
+// (dictOpen on hash:, lmdb:, cdb:). With POSTFIX_SBIN naming a folder
+// with Postfix's own postmap (and its lmdb/cdb plugins configured in
+// POSTFIX_CONFIG), files are also checked against real Postfix.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { dictOpen } from '../packages/tables/dict';
+import { initLog } from '../packages/log/log';
+
+initLog({ processName: 'tables_postmap_test', sinks: [] });
+
+const COMMANDS = path.join(__dirname, '..', 'packages', 'commands');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postmap-'));
+const configDir = path.join(dir, 'etc');
+fs.mkdirSync(configDir);
+fs.writeFileSync(
+  path.join(configDir, 'main.cf'),
+  [
+    'myhostname = mx.example.com',
+    `alias_database = hash:${dir}/aliases`,
+    'default_database_type = lmdb',
+  ].join('\n') + '\n',
+);
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], input = ''): Run {
+  const result = spawnSync(
+    process.execPath,
+    [path.join(COMMANDS, `${command}.js`), '-c', configDir, ...args],
+    { input, encoding: 'utf8', timeout: 20_000 },
+  );
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
+}
+
+function write(name: string, lines: string[]): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, lines.join('\n') + '\n', { mode: 0o640 });
+  return file;
+}
+
+const MAP_LINES = [
+  '# transport table',
+  'Example.COM     smtp:[relay.example]',
+  'user@example.com  local:',
+  'long            first',
+  '   second',
+  '"a key"         quoted',
+  'example.com     duplicate',
+  'novalue',
+];
+
+for (const type of ['lmdb', 'cdb']) {
+  test(`does build and query ${type} when postmap is run`, () => {
+    const file = write(`map-${type}`, MAP_LINES);
+    const built = run('postmap', [`${type}:${file}`]);
+    assert.equal(built.status, 0, built.stderr);
+    assert.match(
+      built.stderr,
+      new RegExp(
+        `postmap: warning: ${type}:${file}: duplicate entry: "example.com"`,
+      ),
+    );
+    assert.match(
+      built.stderr,
+      new RegExp(
+        `postmap: warning: ${file}, line 8: expected format: key whitespace value`,
+      ),
+    );
+    assert.equal(fs.statSync(`${file}.${type}`).mode & 0o777, 0o640);
+
+    const found = run('postmap', ['-q', 'EXAMPLE.com', `${type}:${file}`]);
+    assert.deepEqual(
+      [found.status, found.stdout],
+      [0, 'smtp:[relay.example]\n'],
+    );
+    assert.equal(run('postmap', ['-q', 'nope', `${type}:${file}`]).status, 1);
+    assert.equal(
+      run('postmap', [`-qlong`, `${type}:${file}`]).stdout,
+      'first second\n',
+    );
+    assert.equal(
+      run('postmap', ['-q', 'a key', `${type}:${file}`]).stdout,
+      'quoted\n',
+    );
+
+    const many = run(
+      'postmap',
+      ['-q', '-', `${type}:${file}`],
+      'example.com\nmissing\nlong\n',
+    );
+    assert.deepEqual(
+      [many.status, many.stdout],
+      [0, 'example.com\tsmtp:[relay.example]\nlong\tfirst second\n'],
+    );
+
+    const listed = run('postmap', ['-s', `${type}:${file}`])
+      .stdout.split('\n')
+      .filter(Boolean)
+      .sort();
+    assert.deepEqual(listed, [
+      'a key\tquoted',
+      'example.com\tsmtp:[relay.example]',
+      'long\tfirst second',
+      'user@example.com\tlocal:',
+    ]);
+  });
+
+  test(`does delete and add entries when postmap -d and -i run on ${type}`, () => {
+    const file = write(`edit-${type}`, ['a 1', 'b 2']);
+    assert.equal(run('postmap', [`${type}:${file}`]).status, 0);
+    assert.equal(run('postmap', ['-d', 'a', `${type}:${file}`]).status, 0);
+    assert.equal(run('postmap', ['-d', 'a', `${type}:${file}`]).status, 1);
+    const added = run('postmap', ['-i', `${type}:${file}`], 'c 3\nb 22\n');
+    assert.equal(added.status, 0);
+    assert.match(added.stderr, /duplicate entry: "b"/);
+    assert.equal(run('postmap', ['-q', 'c', `${type}:${file}`]).stdout, '3\n');
+    assert.equal(run('postmap', ['-q', 'b', `${type}:${file}`]).stdout, '2\n');
+    assert.equal(run('postmap', ['-q', 'a', `${type}:${file}`]).status, 1);
+  });
+}
+
+test('does replace or silently skip duplicates when -r or -w is given', () => {
+  const file = write('dups', ['k first', 'k second']);
+  const replaced = run('postmap', ['-r', file]);
+  assert.equal(replaced.stderr, '');
+  assert.equal(run('postmap', ['-q', 'k', file]).stdout, 'second\n');
+  const ignored = run('postmap', ['-w', file]);
+  assert.equal(ignored.stderr, '');
+  assert.equal(run('postmap', ['-q', 'k', file]).stdout, 'first\n');
+});
+
+test('does keep the key case when postmap -f builds and queries', () => {
+  const file = write('fold', ['MixedCase value']);
+  assert.equal(run('postmap', ['-f', `cdb:${file}`]).status, 0);
+  assert.equal(
+    run('postmap', ['-f', '-q', 'MixedCase', `cdb:${file}`]).stdout,
+    'value\n',
+  );
+  assert.equal(
+    run('postmap', ['-f', '-q', 'mixedcase', `cdb:${file}`]).status,
+    1,
+  );
+});
+
+test('does query pattern and inline tables when postmap -q is given them', () => {
+  const file = write('regexp', ['/^(.*)@old$/ $1@new']);
+  assert.equal(
+    run('postmap', ['-q', 'joe@old', `regexp:${file}`]).stdout,
+    'joe@new\n',
+  );
+  assert.equal(
+    run('postmap', ['-q', 'b', 'inline:{a=1}', 'inline:{b=2}']).stdout,
+    '2\n',
+  );
+});
+
+const ERROR_CASES = [
+  {
+    args: ['/nonexistent/map'],
+    stderr:
+      'postmap: fatal: open /nonexistent/map: No such file or directory\n',
+  },
+  {
+    args: ['-q', 'x', '/nonexistent/map'],
+    stderr:
+      'postmap: fatal: open database /nonexistent/map.lmdb: No such file or directory\n',
+  },
+  {
+    args: ['-Z', 'x'],
+    stderr:
+      "postmap: invalid option -- 'Z'\npostmap: fatal: usage: postmap [-bfFhimnNoprsuUvw] [-c config_dir] [-d key] [-q key] [map_type:]file...\n",
+  },
+  {
+    args: [],
+    stderr:
+      'postmap: fatal: usage: postmap [-bfFhimnNoprsuUvw] [-c config_dir] [-d key] [-q key] [map_type:]file...\n',
+  },
+  {
+    args: ['-s', 'regexp:/x'],
+    stderr:
+      'postmap: fatal: table regexp:/x: sequence operation is not supported\n',
+  },
+];
+
+for (const c of ERROR_CASES) {
+  test(`does exit 1 with Postfix's message when postmap ${c.args.join(' ') || '(no args)'} fails`, () => {
+    const got = run('postmap', c.args);
+    assert.deepEqual([got.status, got.stderr], [1, c.stderr]);
+  });
+}
+
+const ALIAS_LINES = [
+  '# aliases',
+  'Root: admin, "b c"@x.example',
+  '  continued',
+  '"Quoted Name": q',
+  'root: duplicate',
+  'bad line',
+  'postmaster: root',
+];
+
+test('does build aliases with the sentinel when postalias is run', () => {
+  const file = write('aliases', ALIAS_LINES);
+  const built = run('postalias', [`lmdb:${file}`]);
+  assert.equal(built.status, 0);
+  assert.match(
+    built.stderr,
+    new RegExp(`postalias: warning: lmdb:${file}: duplicate entry: "root"`),
+  );
+  assert.match(
+    built.stderr,
+    new RegExp(`postalias: warning: ${file}, line 6: need name:value pair`),
+  );
+  assert.equal(
+    run('postalias', ['-q', 'ROOT', `lmdb:${file}`]).stdout,
+    'admin, "b c"@x.example continued\n',
+  );
+  assert.equal(
+    run('postalias', ['-q', 'quoted name', `lmdb:${file}`]).stdout,
+    'q\n',
+  );
+  const listed = run('postalias', ['-s', `lmdb:${file}`]).stdout;
+  assert.match(listed, /^@:\t@$/m);
+  assert.match(listed, /^YP_MASTER_NAME:\tmx\.example\.com$/m);
+  assert.match(listed, /^YP_LAST_MODIFIED:\t\d+$/m);
+});
+
+test('does rebuild $alias_database when newaliases or bare postalias runs', async () => {
+  const file = write('aliases', ['root: first']);
+  const built = run('newaliases', []);
+  assert.equal(built.status, 0, built.stderr);
+  assert.match(
+    built.stderr,
+    /hash:.*Berkeley DB is not available in this build; using lmdb:/,
+  );
+  assert.ok(fs.existsSync(`${file}.lmdb`));
+  const dict = dictOpen(`hash:${file}`);
+  assert.equal(await dict.lookup('root'), 'first');
+  dict.close();
+
+  write('aliases', ['root: second']);
+  assert.equal(run('postalias', []).status, 0);
+  assert.equal(
+    run('postalias', ['-q', 'root', `hash:${file}`]).stdout,
+    'second\n',
+  );
+});
+
+test('does see a rebuilt table when a running reader looks again', async () => {
+  const file = write('live', ['k old']);
+  assert.equal(run('postmap', [`cdb:${file}`]).status, 0);
+  const dict = dictOpen(`cdb:${file}`);
+  assert.equal(await dict.lookup('k'), 'old');
+  write('live', ['k new']);
+  assert.equal(run('postmap', [`cdb:${file}`]).status, 0);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  assert.equal(await dict.lookup('k'), 'new');
+  dict.close();
+});
+
+// Postfix's own tools on our files and ours on theirs.
+const sbin = process.env.POSTFIX_SBIN;
+const pfConfig = process.env.POSTFIX_CONFIG;
+const skip =
+  !sbin || !pfConfig ? 'POSTFIX_SBIN and POSTFIX_CONFIG not set' : false;
+
+function postfix(command: string, args: string[]): Run {
+  const result = spawnSync(
+    path.join(sbin!, command),
+    ['-c', pfConfig!, ...args],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  };
+}
+
+for (const type of ['lmdb', 'cdb']) {
+  test(
+    `does share ${type} files with Postfix when both build and read them`,
+    { skip },
+    () => {
+      const ours = write(`ours-${type}`, ['Example.com smtp:[ours]', 'k v']);
+      assert.equal(run('postmap', [`${type}:${ours}`]).status, 0);
+      assert.equal(
+        postfix('postmap', ['-q', 'example.com', `${type}:${ours}`]).stdout,
+        'smtp:[ours]\n',
+      );
+
+      const theirs = write(`theirs-${type}`, ['Example.com smtp:[theirs]']);
+      assert.equal(postfix('postmap', [`${type}:${theirs}`]).status, 0);
+      assert.equal(
+        run('postmap', ['-q', 'EXAMPLE.com', `${type}:${theirs}`]).stdout,
+        'smtp:[theirs]\n',
+      );
+    },
+  );
+}
