@@ -12,7 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Config } from '../packages/config/config';
 import { deliverRequest } from '../packages/queue/delivery';
+import { CleanupClient } from '../packages/ipc/cleanup_client';
 import { makeQueueTree } from '../packages/queue/mail_queue';
+import { readEnvelope } from '../packages/queue/queue_file';
 import { REC } from '../packages/queue/record';
 import {
   maildirMessages,
@@ -219,6 +221,76 @@ test('does resubmit mail for a remote alias through cleanup', async () => {
     const data = fs.readFileSync(path.join(inst.queueDir, 'incoming', found));
     assert.ok(data.includes('friend@example.org'));
     assert.ok(data.includes('Delivered-To: far@localhost'));
+  } finally {
+    await stopInstance(inst);
+  }
+});
+
+// Submit through the real cleanup, then move the file to active/ as qmgr
+// does and ask local for it: our reader must take cleanup's records.
+async function viaCleanup(inst: Instance, rcpt: string, lines: string[]) {
+  const client = await CleanupClient.open(inst.queueDir, 0);
+  await client.records([
+    [REC.TIME, `${Math.floor(Date.now() / 1000)} 0`],
+    [REC.ATTR, 'rewrite_context=local'],
+    [REC.SENDER, 'alice@example.com'],
+    [REC.ORCP, rcpt],
+    [REC.RCPT, rcpt],
+    [REC.MESG, ''],
+    ...lines.map((l): [string, string] => [REC.NORM, l]),
+    [REC.XTRA, ''],
+  ]);
+  const result = await client.finish(true);
+  assert.equal(result.status, 0, result.reason);
+  const incoming = path.join(inst.queueDir, 'incoming');
+  const name = (fs.readdirSync(incoming, { recursive: true }) as string[]).find(
+    (f) => path.basename(f) === client.queueId,
+  )!;
+  const active = path.join(inst.queueDir, 'active', client.queueId);
+  fs.renameSync(path.join(incoming, name), active);
+  const env = await readEnvelope(active);
+  const now = Date.now() / 1000;
+  return {
+    env,
+    req: {
+      ...testRequest(
+        { file: active, dataOffset: env.dataOffset, offsets: [] },
+        {},
+        env.queueId,
+      ),
+      arrivalTime: env.arrivalTime,
+      activeArrival: now,
+      agentHandoff: now,
+      recipients: env.recipients.map((r) => ({
+        originalRecipient: r.originalRecipient,
+        recipient: r.recipient,
+        offset: r.offset,
+        dsnOrigRcpt: r.dsnOrigRcpt,
+        notifyFlags: r.notifyFlags,
+      })),
+    },
+  };
+}
+
+test('does deliver a queue file that the real cleanup wrote', async () => {
+  const inst = makeInstance();
+  try {
+    await startService(inst, 'cleanup', 'public');
+    await startService(inst, 'local', 'private');
+    const lines = [
+      'Subject: via cleanup',
+      '',
+      'From here on',
+      'x'.repeat(5000),
+    ];
+    const { env, req } = await viaCleanup(inst, 'tdave@localhost', lines);
+    const [r] = await deliverRequest(inst.queueDir, 'local', req);
+    assert.equal(r.reason, 'delivered to maildir');
+    assert.equal(typeAt(env.path, env.recipients[0].offset), REC.DONE);
+    const text = maildirMessages(`${inst.top}/mail/tdave`)[0];
+    assert.ok(text.includes('\nSubject: via cleanup\n'));
+    assert.ok(text.includes('\n\nFrom here on\n'));
+    assert.ok(text.includes('x'.repeat(5000)));
   } finally {
     await stopInstance(inst);
   }
