@@ -356,3 +356,48 @@ test('throttles a destination the agent reports as failed', async (t) => {
     ),
   );
 });
+
+test('forgets a dead destination when F arrives', async (t) => {
+  const w = await setup(t, [
+    'testagent_destination_recipient_limit = 1',
+    'testagent_destination_concurrency_failed_cohort_limit = 0',
+  ]);
+  const a = await agent(w, 'testagent', () => ({
+    action: 'delayed',
+    status: '4.4.1',
+    reason: 'connect to mx.example.com[192.0.2.1]:25: Connection refused',
+  }));
+  a.siteFailure = { status: '4.4.1', reason: 'connect refused' };
+  incoming(w, 'AAA012', { recipients: [{ address: 'bob@example.com' }] });
+  await run(w);
+  assert.equal(a.requests.length, 1);
+  incoming(w, 'AAA013', { recipients: [{ address: 'bob@example.com' }] });
+  await run(w);
+  assert.equal(a.requests.length, 1, 'dead: deferred without a try');
+  a.siteFailure = undefined;
+  await run(w, 'FAD');
+  assert.equal(a.requests.length, 3, 'both tried again after F');
+});
+
+test('scans deferred/ every queue_run_delay without a trigger', async (t) => {
+  const w = await setup(t, ['queue_run_delay = 1s']);
+  const a = await agent(w, 'testagent', () => DELIVER);
+  const file = deferredPath(w, 'AAA014');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeQueueFile(file, {
+    sender: 'alice@example.org',
+    recipients: [{ address: 'bob@example.com' }],
+  });
+  // Cooling for 1.5 s: the scan at start leaves it, a timed one takes it.
+  const soon = Date.now() / 1000 + 1.5;
+  fs.utimesSync(file, soon, soon);
+  await w.qm.start();
+  await w.qm.whenIdle();
+  assert.equal(a.requests.length, 0);
+  const until = Date.now() + 10_000;
+  while (a.delivered.length === 0 && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 100));
+  await w.qm.whenIdle();
+  assert.deepEqual(a.delivered, ['bob@example.com']);
+  assert.equal(fs.existsSync(file), false);
+});
