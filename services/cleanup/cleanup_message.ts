@@ -12,6 +12,7 @@ import { REC } from '../../packages/queue/record';
 import { CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import { CleanupState } from './cleanup_state';
 import { mailDate } from './cleanup_date';
+import { externalize } from '../../packages/address/address';
 
 interface Piece {
   type: string;
@@ -87,7 +88,7 @@ function smtpReceived(state: CleanupState, date: string): string[] {
     `with ${proto} id ${state.queueId}`;
   const first = `Received: from ${helo} (${name} [${addr}])`;
   if (state.rcptCount === 1 && state.firstRcpt !== undefined)
-    return [first, by, `\tfor <${state.firstRcpt}>; ${date}`];
+    return [first, by, `\tfor <${quoted(state.firstRcpt)}>; ${date}`];
   return [first, `${by};`, `\t${date}`];
 }
 
@@ -172,14 +173,23 @@ function messageId(state: CleanupState): string {
   return `<${stamp}.${state.queueId}@${host}>`;
 }
 
-// XXX The sender is written as stored (internal form); an address that
-// needs quoting in a header (spaces, specials) is not quoted yet.
+// An address for a header; one that cannot be parsed goes as it is.
+function quoted(address: string): string {
+  try {
+    return externalize(address);
+  } catch {
+    return address;
+  }
+}
+
+// Addresses in headers are quoted as RFC 5321 wants (quote_821_local);
+// XXX Postfix quotes a full name with specials ("J. Doe") and uses
+// RFC 5322 quoting; neither is done here.
 function fromHeader(state: CleanupState): string {
   if (!state.sender) return 'From: MAILER-DAEMON';
+  const sender = quoted(state.sender);
   const fullname = state.fullname;
-  return fullname
-    ? `From: ${fullname} <${state.sender}>`
-    : `From: ${state.sender}`;
+  return fullname ? `From: ${fullname} <${sender}>` : `From: ${sender}`;
 }
 
 // XXX Resent- headers are not looked at: Postfix adds Resent-From: etc.

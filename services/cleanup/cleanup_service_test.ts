@@ -149,7 +149,7 @@ test('does add missing headers only when local or always_add_missing_headers', a
       const got = await submit(
         h.queueDir,
         0,
-        message({ attrs: [context], lines }),
+        message({ attrs: [context], sender: 'al ice@example.org', lines }),
       );
       const out = contentLines(incoming(h, got.queueId));
       const ids = out.filter((l) => l.startsWith('Message-ID: '));
@@ -157,7 +157,7 @@ test('does add missing headers only when local or always_add_missing_headers', a
       if (added) {
         assert.match(ids[0], new RegExp(`^Message-ID: ${want}$`));
         assert.ok(out.some((l) => /^Date: \w{3}, /.test(l)));
-        assert.ok(out.includes('From: alice@example.org'));
+        assert.ok(out.includes('From: "al ice"@example.org'));
         assert.deepEqual(out.slice(-2), ['', 'body']);
         assert.ok(
           h.logs.some((l) =>
