@@ -22,6 +22,7 @@ import {
   writeQueueFile,
   type TestMessage,
 } from '../services/local/local_testkit';
+import { getpwnam } from '../services/local/local_user';
 
 const DIST = path.join(__dirname, '..', 'services');
 
@@ -68,10 +69,12 @@ function startService(
   inst: Instance,
   name: string,
   klass: 'public' | 'private',
+  ids: { uid?: number; gid?: number } = {},
 ): Promise<void> {
   const child = fork(path.join(DIST, name, `${name}.js`), ['-n', name], {
     env: { ...process.env, MAIL_CONFIG: inst.configDir },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...ids,
   });
   inst.children.push(child);
   child.on('message', (m: { t: string; line?: string }) => {
@@ -295,6 +298,41 @@ test('does deliver a queue file that the real cleanup wrote', async () => {
     await stopInstance(inst);
   }
 });
+
+// The embedded default: an ordinary user runs the instance, and every
+// name, even one in passwd such as root, gets a Maildir in the spool.
+test(
+  'does deliver root@localhost to the spool as the agent user when unprivileged',
+  { skip: process.getuid?.() !== 0 },
+  async () => {
+    const inst = makeInstance();
+    const nobody = getpwnam('nobody')!;
+    try {
+      const { q, req } = queueFile(inst, {
+        recipients: [{ recipient: 'root@localhost' }],
+      });
+      chownTree(inst.top, nobody.uid, nobody.gid);
+      await startService(inst, 'local', 'private', {
+        uid: nobody.uid,
+        gid: nobody.gid,
+      });
+      const [r] = await deliverRequest(inst.queueDir, 'local', req);
+      assert.equal(r.reason, 'delivered to maildir');
+      assert.equal(typeAt(q.file, q.offsets[0]), REC.DONE);
+      const md = `${inst.top}/mail/root`;
+      assert.equal(maildirMessages(md).length, 1);
+      assert.equal(fs.statSync(path.join(md, 'new')).uid, nobody.uid);
+    } finally {
+      await stopInstance(inst);
+    }
+  },
+);
+
+function chownTree(top: string, uid: number, gid: number): void {
+  fs.chownSync(top, uid, gid);
+  for (const name of fs.readdirSync(top, { recursive: true }) as string[])
+    fs.lchownSync(path.join(top, name), uid, gid);
+}
 
 test('does read the configuration it is given', () => {
   const inst = makeInstance();
