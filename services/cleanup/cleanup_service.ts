@@ -194,6 +194,10 @@ export async function handleCleanupClient(
   ctx: CleanupContext,
 ): Promise<void> {
   const stream = AttrStream.fromSocket(socket);
+  // A client that stops sending must not hold a queue file for ever.
+  socket.setTimeout(ctx.config.time('ipc_timeout') * 1000, () =>
+    socket.destroy(),
+  );
   let state: CleanupState;
   try {
     state = await CleanupState.create(ctx);

@@ -459,3 +459,15 @@ test(
     assert.deepEqual(kept, ['a@example.com', 'b@example.com', 'b@example.com']);
   }),
 );
+
+test(
+  'does remove the file when a client stays silent past ipc_timeout',
+  withCleanup('ipc_timeout = 1s', async (h) => {
+    const s = await rawClient(h);
+    s.write(encodeAttrs({ flags: 0 }));
+    await waitFor(() => queueFiles(h, 'incoming').length === 1);
+    await waitFor(() => queueFiles(h, 'incoming').length === 0);
+    assert.deepEqual(queueFiles(h, 'incoming'), []);
+    s.destroy();
+  }),
+);

@@ -19,6 +19,7 @@ import { QueueFileWriter } from './cleanup_out';
 export interface CleanupConfig extends QueueConfig {
   get(name: string): string;
   size(name: string): number;
+  time(name: string): number;
 }
 
 export interface CleanupContext {
