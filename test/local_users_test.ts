@@ -265,3 +265,33 @@ test(
     );
   },
 );
+
+test(
+  'does run mailbox_command as the user with its environment',
+  { skip: !ROOT },
+  async () => {
+    await withUsers(
+      () => ({}),
+      async (top, a) => {
+        const out = path.join(a.home, 'mbox-cmd');
+        const ctx = await deliver(top, `${a.name}+x@localhost`, {
+          recipientDelimiter: '+',
+          mailboxCommand: `/bin/sh -c 'cat > ${out}; env >> ${out}'`,
+        });
+        assert.equal(ctx.log[0].outcome.status, 'sent');
+        const text = fs.readFileSync(out, 'utf8');
+        assert.deepEqual(owner(out), [a.uid, a.gid]);
+        for (const line of [
+          `USER=${a.name}`,
+          `HOME=${a.home}`,
+          'EXTENSION=x',
+          'DOMAIN=localhost',
+          `RECIPIENT=${a.name}+x@localhost`,
+          'SENDER=alice@example.com',
+        ])
+          assert.ok(text.includes(`\n${line}\n`), line);
+        assert.ok(!/^MAIL_CONFIG=/m.test(text));
+      },
+    );
+  },
+);
