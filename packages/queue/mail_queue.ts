@@ -137,7 +137,10 @@ function isErrno(err: unknown, ...codes: string[]): boolean {
 
 // Give the file its ID name without ever replacing another file: link()
 // fails where rename() would silently clobber a live queue file.
-async function linkNoClobber(from: string, to: string): Promise<boolean> {
+export async function linkNoClobber(
+  from: string,
+  to: string,
+): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
       await fs.promises.link(from, to);

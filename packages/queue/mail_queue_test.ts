@@ -12,6 +12,7 @@ import {
   commitQueueFile,
   createQueueFile,
   isReady,
+  linkNoClobber,
   makeQueueTree,
   moveQueueFile,
   queuePath,
@@ -157,5 +158,22 @@ test(
       moveQueueFile(dir, 'ABCDEF1', 'incoming', 'hold', queueConfig()),
       { code: 'ENOENT' },
     );
+  }),
+);
+
+test(
+  'does not replace a file when the ID name is taken',
+  withQueue(async (dir) => {
+    const temp = path.join(dir, 'incoming', 'temp');
+    const taken = path.join(dir, 'incoming', 'ABCDEF1');
+    fs.writeFileSync(temp, 'new');
+    fs.writeFileSync(taken, 'old');
+    assert.equal(await linkNoClobber(temp, taken), false);
+    assert.equal(fs.readFileSync(taken, 'utf8'), 'old');
+    assert.ok(fs.existsSync(temp));
+    const hashed = path.join(dir, 'deferred', 'A', 'ABCDEF2');
+    assert.equal(await linkNoClobber(temp, hashed), true);
+    assert.equal(fs.readFileSync(hashed, 'utf8'), 'new');
+    assert.equal(fs.existsSync(temp), false);
   }),
 );
