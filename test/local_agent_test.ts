@@ -5,7 +5,7 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -333,6 +333,37 @@ function chownTree(top: string, uid: number, gid: number): void {
   for (const name of fs.readdirSync(top, { recursive: true }) as string[])
     fs.lchownSync(path.join(top, name), uid, gid);
 }
+
+test('does expand aliases from a file that postalias built', async () => {
+  const inst = makeInstance([]);
+  try {
+    const aliases = path.join(inst.top, 'aliases');
+    fs.writeFileSync(aliases, 'staff: tbob,\n  tcarol\n');
+    const postalias = path.join(DIST, '..', 'packages', 'commands');
+    execFileSync(
+      process.execPath,
+      [
+        path.join(postalias, 'postalias.js'),
+        '-c',
+        inst.configDir,
+        `hash:${aliases}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    const mainCf = path.join(inst.configDir, 'main.cf');
+    fs.appendFileSync(mainCf, `alias_maps = hash:${aliases}\n`);
+    await startService(inst, 'local', 'private');
+    const { req } = queueFile(inst, {
+      recipients: [{ recipient: 'staff@localhost' }],
+    });
+    const [r] = await deliverRequest(inst.queueDir, 'local', req);
+    assert.equal(r.action, 'delivered');
+    assert.equal(maildirMessages(`${inst.top}/mail/tbob`).length, 1);
+    assert.equal(maildirMessages(`${inst.top}/mail/tcarol`).length, 1);
+  } finally {
+    await stopInstance(inst);
+  }
+});
 
 test('does read the configuration it is given', () => {
   const inst = makeInstance();
