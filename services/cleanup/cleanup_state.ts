@@ -4,28 +4,18 @@
 // message and extracted handlers.
 
 import * as fs from 'node:fs';
-import {
-  createQueueFile,
-  QUEUE,
-  type QueueConfig,
-} from '../../packages/queue/mail_queue';
+import type { DaemonContext } from '../../packages/daemon/daemon';
+import { createQueueFile, QUEUE } from '../../packages/queue/mail_queue';
 import {
   CLEANUP_STAT,
   cleanupStatusReply,
 } from '../../packages/ipc/cleanup_client';
 import { QueueFileWriter } from './cleanup_out';
 
-// What cleanup reads from main.cf; Config satisfies it.
-export interface CleanupConfig extends QueueConfig {
-  get(name: string): string;
-  size(name: string): number;
-  time(name: string): number;
-}
-
-export interface CleanupContext {
-  config: CleanupConfig;
-  queueDir: string;
-}
+// What cleanup needs of the daemon skeleton's context; a test passes a
+// Config and a queue folder of its own.
+export type CleanupContext = Pick<DaemonContext, 'config' | 'queueDir'>;
+export type CleanupConfig = DaemonContext['config'];
 
 export interface CleanupSettings {
   myhostname: string;
