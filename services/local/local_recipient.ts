@@ -67,9 +67,10 @@ async function deliverSwitch(
 ): Promise<void> {
   // \user: the mailbox only, no alias and no .forward.
   if (rcpt.local.startsWith('\\')) {
-    const bare = { ...rcpt, local: rcpt.local.slice(1) };
+    const address = rcpt.address.slice(1);
+    const bare = { ...rcpt, address, local: rcpt.local.slice(1) };
     bare.user = bare.user.slice(1);
-    return deliverUser(ctx, attr, bare, false);
+    return deliverUser(ctx, { ...attr, recipient: address }, bare, false);
   }
   if (await deliverAlias(ctx, { ...attr, unmatched: '' }, rcpt, rcpt.local))
     return;

@@ -194,12 +194,12 @@ test('does deliver to the mailbox when an alias lists its own name', async () =>
   });
 });
 
-test('does mark the user mailbox only with \\user in an alias', async () => {
+test('does deliver \\user from an alias to the mailbox only', async () => {
   const aliases = () => [memoryAliases({ tbob: '\\tbob, tcarol' })];
   await run('tbob@localhost', aliases, {}, {}, (r) => {
     assert.deepEqual(
       r.log.map((l) => l.recipient),
-      ['\\tbob@localhost', 'tcarol@localhost'],
+      ['tbob@localhost', 'tcarol@localhost'],
     );
     assert.equal(r.box('tbob').length, 1);
   });
