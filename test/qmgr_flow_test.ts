@@ -401,3 +401,21 @@ test('scans deferred/ every queue_run_delay without a trigger', async (t) => {
   assert.deepEqual(a.delivered, ['bob@example.com']);
   assert.equal(fs.existsSync(file), false);
 });
+
+test('discards mail to the local double-bounce address with a warning', async (t) => {
+  const w = await setup(t, ['mydestination = $myhostname']);
+  const a = await agent(w, 'testagent', () => DELIVER);
+  const file = incoming(w, 'AAA015', {
+    sender: '',
+    recipients: [{ address: 'double-bounce@mx.test.example' }],
+  });
+  await run(w);
+  assert.equal(a.requests.length, 0);
+  assert.equal(fs.existsSync(file), false);
+  assert.ok(
+    LOG.includes(
+      'warning: AAA015: undeliverable postmaster notification discarded',
+    ),
+  );
+  assert.equal(LOG.at(-1), 'AAA015: removed');
+});

@@ -7,7 +7,11 @@
 import * as path from 'node:path';
 import { msg } from '../../packages/log/log';
 import { QUEUE } from '../../packages/queue/mail_queue';
-import { QueueFileError, readEnvelope } from '../../packages/queue/queue_file';
+import {
+  markRecipientDone,
+  QueueFileError,
+  readEnvelope,
+} from '../../packages/queue/queue_file';
 import {
   readStatusLog,
   removeStatusLog,
@@ -39,7 +43,9 @@ import {
 import { expireMessage, isExpired } from './qmgr_expire';
 import {
   buildJobs,
+  isDoubleBounce,
   QmgrMessage,
+  type QmgrRecipient,
   resolveRecipients,
   type QmgrJob,
   type Resolve,
@@ -163,6 +169,9 @@ export class QueueManager {
     }
   }
 
+  // XXX Postfix alternates incoming and deferred files while there is
+  // room in the active queue; here each scan takes its whole queue, so a
+  // large deferred queue can delay new mail by one scan.
   async #scanOnce(queue: ScanQueue): Promise<void> {
     const ignoreTime = this.#ignoreTime.delete(queue);
     const limit = this.#settings.activeLimit - this.#messages.size;
@@ -201,6 +210,9 @@ export class QueueManager {
     await this.#route(message);
   }
 
+  // XXX all of a message's recipients are read and resolved at once;
+  // Postfix reads them in batches (qmgr_message_recipient_limit) so that
+  // a message with a million recipients does not fill memory.
   async #route(message: QmgrMessage): Promise<void> {
     message.outstanding++; // held while routing
     try {
@@ -213,12 +225,32 @@ export class QueueManager {
           await bounceRecipient(this.#ctx, message, u.rcpt, u.dsn, u.reason);
         else await deferRecipient(this.#ctx, message, u.rcpt, u.dsn, u.reason);
       }
-      const jobs = buildJobs(message, routed, this.#settings.limits);
+      const deliverable = await this.#discardDoubleBounces(message, routed);
+      const jobs = buildJobs(message, deliverable, this.#settings.limits);
       for (const job of jobs) this.#enqueue(job);
     } finally {
       this.#release(message);
     }
     this.#schedule();
+  }
+
+  async #discardDoubleBounces(
+    message: QmgrMessage,
+    routed: QmgrRecipient[],
+  ): Promise<QmgrRecipient[]> {
+    const user = this.#ctx.config.get('double_bounce_sender');
+    const keep: QmgrRecipient[] = [];
+    for (const rcpt of routed) {
+      if (!isDoubleBounce(rcpt, user)) {
+        keep.push(rcpt);
+        continue;
+      }
+      await markRecipientDone(message.env.path, rcpt.offset);
+      msg.warn(
+        `${message.id}: undeliverable postmaster notification discarded`,
+      );
+    }
+    return keep;
   }
 
   #transport(name: string): QmgrTransport {
@@ -319,6 +351,8 @@ export class QueueManager {
     }
   }
 
+  // XXX delay_warning_time is not read: no "Delayed Mail (still being
+  // retried)" notice is sent and the W record is not updated.
   async #finishMessage(message: QmgrMessage): Promise<void> {
     const { queueDir, config } = this.#ctx;
     let env = await readEnvelope(message.env.path);

@@ -26,6 +26,19 @@ export interface QmgrRecipient extends QueueRecipient {
   transport: string;
   nexthop: string;
   address: string; // the resolved recipient sent to the agent
+  flags: number; // resolve flags, with the address class bit
+}
+
+// RESOLVE_CLASS.local of packages/address/resolve.ts.
+const RESOLVE_CLASS_LOCAL = 1 << 8;
+
+// Mail to the local double-bounce address is a bounce that could not be
+// delivered; Postfix discards it in qmgr so that it can never loop.
+export function isDoubleBounce(rcpt: QmgrRecipient, user: string): boolean {
+  if (!(rcpt.flags & RESOLVE_CLASS_LOCAL)) return false;
+  const at = rcpt.address.lastIndexOf('@');
+  const local = at < 0 ? rcpt.address : rcpt.address.slice(0, at);
+  return local.toLowerCase() === user.toLowerCase();
 }
 
 export interface QmgrJob {
@@ -98,6 +111,7 @@ async function resolveOne(
     transport: r.transport,
     nexthop: r.nexthop,
     address: r.recipient,
+    flags: r.flags,
   };
 }
 

@@ -47,6 +47,9 @@ export class QmgrQueue {
     this.#window = this.#cap(this.#limits.initialConcurrency);
   }
 
+  // XXX feedback is one whole unit per result; Postfix's
+  // *_concurrency_positive_feedback / negative_feedback (1/N, 1/sqrt N)
+  // and the *_rate_delay parameters are not read.
   // Positive feedback only while the window limits us (Postfix: N <
   // busy + initial), else a burst would grow it without evidence.
   success(): void {
