@@ -1,0 +1,78 @@
+// main.cf parameters read by the smtp and lmtp delivery agents
+// (services/smtp), with Postfix's names and defaults; params.ts joins them
+// into the catalog. smtp_dns_resolver_address and lmtp_dns_resolver_address
+// are ours: Postfix has no way to point its resolver at a test server.
+
+import type { ParamDef } from './param_def';
+
+function time(name: string, value: string, doc: string): ParamDef {
+  return { name, type: 'time', default: value, doc };
+}
+
+// Each smtp_*_timeout has an lmtp_* twin with the same default, as in
+// Postfix, except the connect timeout (lmtp_connect_timeout = 0s).
+const TIMEOUTS: Array<[string, string, string]> = [
+  ['mail', '300s', 'the MAIL FROM reply'],
+  ['rcpt', '300s', 'each RCPT TO reply'],
+  ['data_init', '120s', 'the DATA reply'],
+  ['data_xfer', '180s', 'sending each piece of message content'],
+  ['data_done', '600s', 'the reply to the end of the content'],
+  ['quit', '300s', 'the QUIT reply'],
+];
+
+function timeouts(prefix: 'smtp' | 'lmtp'): ParamDef[] {
+  return TIMEOUTS.map(([step, value, what]) =>
+    time(`${prefix}_${step}_timeout`, value, `time limit for ${what}`),
+  );
+}
+
+export const PARAMS: ParamDef[] = [
+  {
+    name: 'smtp_helo_name',
+    type: 'string',
+    default: '$myhostname',
+    doc: 'hostname the smtp client sends in EHLO or HELO',
+  },
+  {
+    name: 'lmtp_lhlo_name',
+    type: 'string',
+    default: '$myhostname',
+    doc: 'hostname the lmtp client sends in LHLO',
+  },
+  {
+    name: 'smtp_fallback_relay',
+    type: 'list',
+    default: '$fallback_relay',
+    doc: 'hosts to try when the nexthop destination cannot be reached',
+  },
+  {
+    name: 'fallback_relay',
+    type: 'list',
+    default: '',
+    doc: 'older name of smtp_fallback_relay',
+  },
+  {
+    name: 'lmtp_tcp_port',
+    type: 'string',
+    default: '24',
+    doc: 'default TCP port of the lmtp client',
+  },
+  {
+    name: 'smtp_dns_resolver_address',
+    type: 'string',
+    default: '',
+    doc: 'ours: DNS server (addr or addr:port) for smtp lookups; empty = system',
+  },
+  {
+    name: 'lmtp_dns_resolver_address',
+    type: 'string',
+    default: '$smtp_dns_resolver_address',
+    doc: 'ours: DNS server for lmtp lookups; empty = the system resolver',
+  },
+  time('smtp_connect_timeout', '30s', 'time limit for a TCP connection'),
+  time('lmtp_connect_timeout', '0s', 'time limit for a connection; 0 = none'),
+  time('smtp_helo_timeout', '300s', 'time limit for greeting and EHLO'),
+  time('lmtp_lhlo_timeout', '300s', 'time limit for greeting and LHLO'),
+  ...timeouts('smtp'),
+  ...timeouts('lmtp'),
+];

@@ -1,0 +1,59 @@
+// The smtp and lmtp delivery agents' entry (master.cf "smtp unix - - n -
+// - smtp" and "lmtp unix - - n - - lmtp"): one delivery request per qmgr
+// connection on private/<service>. Started as "lmtp" (or with a service
+// name beginning lmtp) it speaks LMTP and reads the lmtp_* parameters.
+
+import type * as net from 'node:net';
+import { runDaemon, type DaemonContext } from '../../packages/daemon/daemon';
+import { AttrStream } from '../../packages/ipc/ipc';
+import { msg } from '../../packages/log/log';
+import {
+  readDeliveryRequest,
+  writeDeliveryResults,
+} from '../../packages/queue/delivery';
+import { queuePath } from '../../packages/queue/mail_queue';
+import {
+  deliverSmtpRequest,
+  loadSmtpSettings,
+  type SmtpSettings,
+} from './smtp_deliver';
+
+let settings: SmtpSettings | null = null;
+
+// Postfix's smtp and lmtp are one program that looks at its own name.
+export function isLmtp(ctx: DaemonContext): boolean {
+  return ctx.processName === 'lmtp' || ctx.serviceName.startsWith('lmtp');
+}
+
+export async function serveConnection(
+  socket: net.Socket,
+  ctx: DaemonContext,
+  s: SmtpSettings,
+): Promise<void> {
+  const stream = AttrStream.fromSocket(socket);
+  try {
+    const req = await readDeliveryRequest(stream);
+    const file = queuePath(
+      ctx.queueDir,
+      req.queueName,
+      req.queueId,
+      ctx.config,
+    );
+    const out = await deliverSmtpRequest(s, req, file);
+    await writeDeliveryResults(stream, out.results, out.siteFailure);
+    stream.close();
+  } catch (err) {
+    msg.warn(`serveConnection: delivery request: ${(err as Error).message}`);
+    stream.destroy();
+  }
+}
+
+if (require.main === module)
+  runDaemon({
+    name: process.argv.includes('lmtp') ? 'lmtp' : 'smtp',
+    kind: 'stream',
+    init: (ctx) => {
+      settings = loadSmtpSettings(ctx.config, isLmtp(ctx));
+    },
+    onConnection: (socket, ctx) => void serveConnection(socket, ctx, settings!),
+  });

@@ -1,0 +1,265 @@
+// One delivery request for the smtp or lmtp client: find the hosts, try
+// them in order (then smtp_fallback_relay), send once, mark delivered
+// recipients done in the queue file and log each with Postfix's reason.
+// Used by smtp.ts and by the tests. Limits: one session per request (no
+// connection cache), 8-bit content is sent as it is to any peer.
+
+import * as fs from 'node:fs';
+import { Readable } from 'node:stream';
+import type { Config } from '../../packages/config/config';
+import {
+  logDelivery,
+  type DeliveryRequest,
+  type DeliveryRecipient,
+  type DeliveryStatus,
+  type RecipientResult,
+} from '../../packages/queue/delivery';
+import {
+  contentLines,
+  lockQueueFileShared,
+  markRecipientDone,
+} from '../../packages/queue/queue_file';
+import {
+  lookupTargets,
+  LookupError,
+  parseNexthop,
+  type LookupSettings,
+  type Target,
+} from './smtp_addr';
+import { smtpList, smtpParam, smtpTime } from './smtp_params';
+import { dsnAction, PHASE, saidReason, type Outcome } from './smtp_reason';
+import {
+  openSession,
+  sessionFailure,
+  Session,
+  type PeerError,
+  type SessionSettings,
+} from './smtp_session';
+
+export interface SmtpSettings extends SessionSettings, LookupSettings {
+  defaultPort: number;
+  fallbackRelays: string[];
+}
+
+export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
+  const p = lmtp ? 'lmtp' : 'smtp';
+  const ms = (name: string) => smtpTime(config, name) * 1000;
+  const get = (name: string) => smtpParam(config, name);
+  const steps = ['mail', 'rcpt', 'data_init', 'data_xfer', 'data_done'];
+  return {
+    lmtp,
+    heloName: get(lmtp ? 'lmtp_lhlo_name' : 'smtp_helo_name'),
+    connectTimeoutMs: ms(`${p}_connect_timeout`),
+    heloTimeoutMs: ms(lmtp ? 'lmtp_lhlo_timeout' : 'smtp_helo_timeout'),
+    sessionTimeoutMs: Math.max(...steps.map((s) => ms(`${p}_${s}_timeout`))),
+    quitTimeoutMs: ms(`${p}_quit_timeout`),
+    resolverAddress: get(`${p}_dns_resolver_address`),
+    myhostname: config.get('myhostname'),
+    timeoutMs: 5000,
+    defaultPort: lmtp ? Number(get('lmtp_tcp_port')) : 25,
+    fallbackRelays: lmtp ? [] : smtpList(config, 'smtp_fallback_relay'),
+  };
+}
+
+export interface SmtpOutcome {
+  results: RecipientResult[];
+  siteFailure?: { status: string; reason: string };
+}
+
+interface Job {
+  s: SmtpSettings;
+  req: DeliveryRequest;
+  file: string;
+  fd: number;
+  started: number;
+  setup?: number; // seconds until the session was ready
+  results: RecipientResult[];
+}
+
+export async function deliverSmtpRequest(
+  s: SmtpSettings,
+  req: DeliveryRequest,
+  file: string,
+): Promise<SmtpOutcome> {
+  const fd = fs.openSync(file, 'r+');
+  const job: Job = { s, req, file, fd, started: Date.now(), results: [] };
+  try {
+    await lockQueueFileShared(fd);
+    return await deliverJob(job);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function deliverJob(job: Job): Promise<SmtpOutcome> {
+  let targets: Target[];
+  try {
+    targets = await allTargets(job);
+  } catch (err) {
+    if (!(err instanceof LookupError)) throw err;
+    const o = { dsn: err.dsn, reason: err.message };
+    for (const r of job.req.recipients) await finish(job, r, 'none', o);
+    return { results: job.results };
+  }
+  const opened = await firstSession(targets, job.s);
+  if (!(opened instanceof Session)) {
+    for (const r of job.req.recipients) await finish(job, r, 'none', opened);
+    return {
+      results: job.results,
+      siteFailure: { status: opened.dsn, reason: opened.reason },
+    };
+  }
+  await sendMessage(job, opened);
+  return { results: job.results };
+}
+
+// The nexthop's hosts, then the fallback relays' hosts. A lookup failure
+// of the nexthop is final unless a fallback relay can be found.
+async function allTargets(job: Job): Promise<Target[]> {
+  const { s } = job;
+  const hops = [job.req.nexthop, ...s.fallbackRelays];
+  const found: Target[] = [];
+  let first: unknown;
+  for (const hop of hops) {
+    try {
+      const parsed = parseNexthop(hop, s.defaultPort, s.lmtp);
+      found.push(...(await lookupTargets(parsed, s)));
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (!found.length) throw first;
+  return found;
+}
+
+async function firstSession(
+  targets: Target[],
+  s: SmtpSettings,
+): Promise<Session | Outcome> {
+  let last: Outcome = { dsn: '4.4.1', reason: 'no hosts to try' };
+  for (const target of targets) {
+    const opened = await openSession(target, s);
+    if (opened instanceof Session) return opened;
+    last = opened;
+  }
+  return last;
+}
+
+// Postfix's DSN_RET_FULL 1 and DSN_RET_HDRS 2; notify bits NEVER 1,
+// SUCCESS 2, FAILURE 4, DELAY 8.
+function dsnOptions(req: DeliveryRequest) {
+  const ret = req.retFlags & 1 ? 'FULL' : req.retFlags & 2 ? 'HDRS' : undefined;
+  // XXX nodemailer sends one NOTIFY and ORCPT for all recipients; they
+  // are passed on only when every recipient has the same notify flags.
+  const flags = new Set(req.recipients.map((r) => r.notifyFlags));
+  const only = flags.size === 1 ? [...flags][0] : 0;
+  const notify = only & 1 ? ['NEVER'] : notifyWords(only);
+  if (!ret && !req.envelopeId && !notify.length) return undefined;
+  return {
+    ret,
+    envid: req.envelopeId || undefined,
+    notify: notify.length ? notify : undefined,
+  };
+}
+
+function notifyWords(flags: number): string[] {
+  const words: string[] = [];
+  if (flags & 2) words.push('SUCCESS');
+  if (flags & 4) words.push('FAILURE');
+  if (flags & 8) words.push('DELAY');
+  return words;
+}
+
+function body(job: Job, session: Session): Readable {
+  async function* lines() {
+    session.phase = PHASE.BODY;
+    for await (const line of contentLines(job.file, job.req.offset))
+      yield Buffer.concat([line, CRLF]);
+    session.phase = PHASE.END;
+  }
+  return Readable.from(lines());
+}
+
+const CRLF = Buffer.from('\r\n');
+
+async function sendMessage(job: Job, session: Session): Promise<void> {
+  const req = job.req;
+  job.setup = (Date.now() - job.started) / 1000;
+  const envelope = {
+    from: req.sender || (false as const),
+    to: [...new Set(req.recipients.map((r) => r.recipient))],
+    size: req.size || undefined,
+    use8BitMime: req.encoding === '8bit',
+    dsn: dsnOptions(req) as never,
+  };
+  const { err, info } = await session.send(envelope, body(job, session));
+  session.close();
+  const refused = err
+    ? [...session.envelopeErrors, ...(err.rejectedErrors ?? [])]
+    : (info!.rejectedErrors ?? []);
+  const own = rejectedOutcomes(session, refused as PeerError[]);
+  const rest = err ? outcomeOfError(session, err) : okOutcome(info!.response);
+  for (const r of req.recipients)
+    await finish(job, r, session.relay, own.get(r.recipient) ?? rest);
+}
+
+function okOutcome(response: string): Outcome {
+  const reason = response.replace(/\r?\n/g, ' ');
+  const m = /^2\d\d[ -](2\.\d{1,3}\.\d{1,3})\b/.exec(reason);
+  return { dsn: m ? m[1] : '2.0.0', reason };
+}
+
+function rejectedOutcomes(session: Session, refused: PeerError[]) {
+  const map = new Map<string, Outcome>();
+  for (const e of refused)
+    if (e.recipient && e.response)
+      map.set(e.recipient, saidReason(session.peer, e.response, stepOf(e)));
+  return map;
+}
+
+// LMTP refusals after the content are "in reply to end of DATA".
+function stepOf(e: PeerError): string {
+  return e.command === 'DATA' ? 'END' : 'RCPT TO';
+}
+
+function outcomeOfError(session: Session, err: PeerError): Outcome {
+  if (!err.response) return sessionFailure(err, session.peer, session.phase);
+  const command =
+    err.command === 'DATA' && /^Message failed/.test(err.message)
+      ? 'END'
+      : (err.command ?? 'DATA');
+  return saidReason(session.peer, err.response, command);
+}
+
+const STATUS_OF: Record<string, DeliveryStatus> = {
+  delivered: 'sent',
+  relayed: 'sent',
+  failed: 'bounced',
+  delayed: 'deferred',
+};
+
+async function finish(
+  job: Job,
+  rcpt: DeliveryRecipient,
+  relay: string,
+  o: Outcome,
+): Promise<void> {
+  const action = dsnAction(o.dsn, job.s.lmtp);
+  if (action === 'delivered' || action === 'relayed')
+    await markRecipientDone(job.fd, rcpt.offset);
+  logDelivery({
+    request: job.req,
+    recipient: rcpt,
+    relay,
+    dsn: o.dsn,
+    status: STATUS_OF[action],
+    reason: o.reason,
+    connectSetup: job.setup ?? (Date.now() - job.started) / 1000,
+  });
+  job.results.push({
+    offset: rcpt.offset,
+    status: o.dsn,
+    action,
+    reason: o.reason,
+  });
+}

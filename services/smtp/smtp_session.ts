@@ -1,0 +1,190 @@
+// One SMTP or LMTP session on nodemailer's SMTPConnection: connect (TCP
+// or a Unix socket), greeting and EHLO/LHLO, then one send. Every failure
+// becomes an Outcome in Postfix's words; nothing the peer sends may throw.
+// Limits: no STARTTLS (smtp_tls_security_level is empty here); nodemailer
+// has one inactivity timeout for the whole MAIL..end-of-data exchange.
+
+import * as net from 'node:net';
+import type { Readable } from 'node:stream';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { Target } from './smtp_addr';
+import {
+  connectReason,
+  lostReason,
+  PHASE,
+  refusedReason,
+  saidReason,
+  timeoutReason,
+  tooLongReason,
+  type Outcome,
+  type Phase,
+} from './smtp_reason';
+
+export interface SessionSettings {
+  lmtp: boolean;
+  heloName: string;
+  connectTimeoutMs: number; // 0 = none
+  heloTimeoutMs: number;
+  // XXX nodemailer keeps one inactivity timer across MAIL, RCPT and DATA,
+  // so the largest of smtp_mail/rcpt/data_*_timeout applies to each step.
+  sessionTimeoutMs: number;
+  quitTimeoutMs: number;
+}
+
+interface PeerError extends Error {
+  code?: string;
+  originalCode?: string;
+  response?: string;
+  command?: string;
+  recipient?: string;
+  rejectedErrors?: PeerError[];
+}
+
+export class Session {
+  readonly #conn: SMTPConnection;
+  readonly #quitMs: number;
+  readonly peer: string; // host[addr]
+  readonly relay: string; // host[addr]:port
+  phase: Phase = PHASE.ENVELOPE;
+
+  constructor(conn: SMTPConnection, target: Target, quitMs: number) {
+    this.#conn = conn;
+    this.#quitMs = quitMs;
+    this.peer = peerName(target);
+    this.relay =
+      target.kind === 'inet' ? `${this.peer}:${target.port}` : this.peer;
+  }
+
+  get envelopeErrors(): PeerError[] {
+    // The recipients refused so far; nodemailer keeps them on the
+    // envelope, also when a later DATA step fails the whole send.
+    const env = (
+      this.#conn as unknown as { _envelope?: { rejectedErrors?: PeerError[] } }
+    )._envelope;
+    return env?.rejectedErrors ?? [];
+  }
+
+  send(envelope: SMTPConnection.Envelope, body: Readable) {
+    return new Promise<{
+      err?: PeerError;
+      info?: SMTPConnection.SentMessageInfo;
+    }>((resolve) =>
+      this.#conn.send(envelope, body, (err, info) =>
+        resolve(err ? { err: err as PeerError } : { info }),
+      ),
+    );
+  }
+
+  // QUIT, but never wait on a peer longer than smtp_quit_timeout.
+  close(): void {
+    const conn = this.#conn;
+    const timer = setTimeout(() => conn.close(), this.#quitMs);
+    timer.unref();
+    conn.once('end', () => clearTimeout(timer));
+    try {
+      conn.quit();
+    } catch {
+      conn.close();
+    }
+  }
+}
+
+export function peerName(target: Target): string {
+  return target.kind === 'inet'
+    ? `${target.host}[${target.addr}]`
+    : `${target.host}[${target.path}]`;
+}
+
+// Connect and greet; resolves with a session or an Outcome to try the
+// next host with.
+export async function openSession(
+  target: Target,
+  s: SessionSettings,
+): Promise<Session | Outcome> {
+  const where =
+    target.kind === 'inet' ? `${peerName(target)}:${target.port}` : target.path;
+  let socket: net.Socket | undefined;
+  if (target.kind === 'unix') {
+    const opened = await connectUnix(target.path, s.connectTimeoutMs);
+    if (!(opened instanceof net.Socket)) return connectReason(where, opened);
+    socket = opened;
+  }
+  const conn = new SMTPConnection(connectionOptions(target, s, socket));
+  // An 'error' event without a listener would crash the agent.
+  conn.on('error', () => {});
+  const err = await new Promise<PeerError | undefined>((resolve) =>
+    conn.connect((e) => resolve(e as PeerError | undefined)),
+  );
+  if (!err) return new Session(conn, target, s.quitTimeoutMs);
+  conn.close();
+  return greetingOutcome(err, where, peerName(target));
+}
+
+function connectionOptions(
+  target: Target,
+  s: SessionSettings,
+  socket: net.Socket | undefined,
+): SMTPConnection.Options {
+  const connectMs = s.connectTimeoutMs || 24 * 3600_000;
+  return {
+    ...(target.kind === 'inet'
+      ? { host: target.addr, port: target.port }
+      : { connection: socket }),
+    name: s.heloName,
+    lmtp: s.lmtp,
+    ignoreTLS: true,
+    connectionTimeout: connectMs + s.heloTimeoutMs,
+    greetingTimeout: s.heloTimeoutMs,
+    socketTimeout: s.sessionTimeoutMs,
+    socketCloseTimeout: 0,
+    logger: false,
+  };
+}
+
+function connectUnix(path: string, timeoutMs: number) {
+  return new Promise<net.Socket | string>((resolve) => {
+    const socket = net.connect({ path });
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            socket.destroy();
+            resolve('ETIMEDOUT');
+          }, timeoutMs)
+        : undefined;
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(e.code ?? 'EIO');
+    });
+  });
+}
+
+// What failed before the session was ready, in Postfix's words.
+function greetingOutcome(err: PeerError, where: string, peer: string): Outcome {
+  const errno = err.originalCode ?? '';
+  if (/^E[A-Z]+$/.test(errno) && errno !== 'ETIMEDOUT')
+    return connectReason(where, errno);
+  if (err.response && /^(EHLO|HELO|LHLO)$/.test(err.command ?? ''))
+    return saidReason(peer, err.response, err.command!);
+  if (err.response) return refusedReason(peer, err.response);
+  return sessionFailure(err, peer, PHASE.CONNECT);
+}
+
+// A failure with no reply to quote: a timeout, a reply too long, or a
+// connection that went away.
+export function sessionFailure(
+  err: PeerError,
+  peer: string,
+  phase: Phase,
+): Outcome {
+  if (/exceeds maximum allowed size/.test(err.message))
+    return tooLongReason(peer);
+  if (err.code === 'ETIMEDOUT' || err.originalCode === 'ETIMEDOUT')
+    return timeoutReason(peer, phase);
+  return lostReason(peer, phase);
+}
+
+export type { PeerError };
