@@ -1,7 +1,7 @@
 // Replays the SMTP dialogues in test/dialogues/*.txt against an smtpd
 // running in-process with a real cleanup socket, one instance per file.
 // Lines: "P: name = value" main.cf setting (before the first C:), "C: x"
-// send x<CR><LF>, "R: x" send x raw with \r \n \t \0 \\ escapes, "S: x"
+// send x<CR><LF>, "R: x" send x raw with \r \n \t \0 \xHH \\ escapes, "S: x"
 // the next reply line is x, "S~ re" it matches re, "L~ re" a log line
 // matches re, "Q: n" n messages are in incoming/, "E:" server closed, "X:" we close.
 
@@ -49,7 +49,11 @@ function parseDialogue(file: string): {
 
 function unescape(text: string): string {
   const map: Record<string, string> = { r: '\r', n: '\n', t: '\t', 0: '\0' };
-  return text.replace(/\\([rnt0\\])/g, (_, c: string) => map[c] ?? '\\');
+  return text.replace(/\\(x[0-9a-fA-F]{2}|[rnt0\\])/g, (_, c: string) =>
+    c.length === 3
+      ? String.fromCharCode(parseInt(c.slice(1), 16))
+      : (map[c] ?? '\\'),
+  );
 }
 
 class Player {

@@ -37,8 +37,10 @@ export class SmtpdInput {
     return this.#ended;
   }
 
+  // The first unread line, for the pipelining log line.
   peekText(max = 100): string {
-    return this.#buffer.subarray(0, max).toString('latin1');
+    const text = this.#buffer.subarray(0, max).toString('latin1');
+    return text.split(/\r?\n/, 1)[0];
   }
 
   #onData(chunk: Buffer): void {

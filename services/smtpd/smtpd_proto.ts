@@ -91,7 +91,10 @@ export class SmtpdSession {
     const s = this.#s;
     msg.info(`connect from ${clientText(s)}`);
     try {
+      // Let bytes an early talker sent arrive before the greeting goes.
+      await new Promise((r) => setImmediate(r));
       await s.chat.send(reply(220, '', s.settings.banner));
+      if (await pipeliningViolation(s, 'CONNECT')) return;
       await commandLoop(s);
     } catch (err) {
       await endOnError(s, err);
@@ -122,7 +125,12 @@ async function dispatch(s: Session, raw: Buffer): Promise<void> {
     await s.chat.send(reply(500, '5.5.2', 'Error: bad syntax'));
     return;
   }
-  const text = raw.toString('utf8');
+  const text = decodeCommand(raw, s.settings.smtputf8);
+  if (text === null) {
+    s.state.stats.count('unknown', false);
+    await s.chat.send(reply(500, '5.5.2', 'Error: bad UTF-8 syntax'));
+    return;
+  }
   const [verbRaw] = text.split(/[ \t]/, 1);
   const verb = verbRaw.toUpperCase();
   const args = text.slice(verbRaw.length).trim();
@@ -139,6 +147,19 @@ async function dispatch(s: Session, raw: Buffer): Promise<void> {
     ok = await handler(s, args);
   } finally {
     s.state.stats.count(verb.toLowerCase(), ok);
+  }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+// With SMTPUTF8 a command must be valid UTF-8 (RFC 6531 section 3.3);
+// without it, bytes over 127 are kept as they are (latin1).
+function decodeCommand(raw: Buffer, smtputf8: boolean): string | null {
+  if (!smtputf8) return raw.toString('latin1');
+  try {
+    return UTF8.decode(raw);
+  } catch {
+    return null;
   }
 }
 
@@ -159,10 +180,10 @@ async function nonSmtp(s: Session, text: string): Promise<void> {
 // smtpd_forbid_unauth_pipelining: input waiting behind a command is only
 // allowed after EHLO, and never behind a command that ends a group.
 async function pipeliningViolation(s: Session, verb: string): Promise<boolean> {
-  if (!s.settings.forbidUnauthPipelining || s.input.pending === 0) return false;
-  if (verb === 'BDAT') return false;
+  if (!s.settings.forbidUnauthPipelining || verb === 'BDAT') return false;
+  if (s.input.pending === 0) return false;
   const negotiated = s.state.protocol === 'ESMTP';
-  if (negotiated && !MUST_BE_LAST.has(verb)) return false;
+  if (negotiated && verb !== 'CONNECT' && !MUST_BE_LAST.has(verb)) return false;
   msg.info(
     `improper command pipelining after ${verb} from ${clientText(s)}: ` +
       printable(s.input.peekText(100), 100),
@@ -266,6 +287,12 @@ async function cmdAuth(s: Session): Promise<boolean> {
   return send(s, reply(503, '5.5.1', 'Error: authentication not enabled'));
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
+function undeclaredUtf8(): Reply {
+  return reply(553, '5.6.7', 'Must declare SMTPUTF8 to send unicode address');
+}
+
 function needHelo(s: Session): boolean {
   return s.settings.heloRequired && !s.state.helo;
 }
@@ -306,6 +333,7 @@ function closingBracket(text: string): number {
 
 async function cmdMail(s: Session, args: string): Promise<boolean> {
   if (needHelo(s)) return send(s, heloFirst());
+  if (s.bdat) return send(s, reply(503, '5.5.1', 'Error: MAIL after BDAT'));
   if (s.state.inTransaction)
     return send(s, reply(503, '5.5.1', 'Error: nested MAIL command'));
   const parts = splitPathArgs(args, 'FROM');
@@ -323,6 +351,7 @@ async function cmdMail(s: Session, args: string): Promise<boolean> {
     const bad = mailParam(s, t, p);
     if (bad) return send(s, bad);
   }
+  if (!t.smtputf8 && NON_ASCII.test(sender)) return send(s, undeclaredUtf8());
   const limit = s.settings.messageSizeLimit;
   if (limit > 0 && t.size > limit)
     return send(s, reply(552, '5.3.4', 'Message size exceeds fixed limit'));
@@ -384,12 +413,15 @@ function decodeXtext(text: string): string {
 async function cmdRcpt(s: Session, args: string): Promise<boolean> {
   const t = s.state.transaction;
   if (!t) return send(s, reply(503, '5.5.1', 'Error: need MAIL command'));
+  if (s.bdat) return send(s, reply(503, '5.5.1', 'Error: RCPT after BDAT'));
   const parts = splitPathArgs(args, 'TO');
   if (!parts) return send(s, reply(501, '5.5.4', 'Syntax: RCPT TO:<address>'));
   const rcpt = parseRecipient(parts);
   if (!rcpt)
     return send(s, reply(501, '5.1.3', 'Bad recipient address syntax'));
   if ('code' in rcpt) return send(s, rcpt);
+  if (!t.smtputf8 && NON_ASCII.test(rcpt.address))
+    return send(s, undeclaredUtf8());
   if (t.recipients.length >= s.settings.recipientLimit)
     return send(s, reply(452, '4.5.3', 'Error: too many recipients'));
   const refused = await s.check.checkRcpt(s.state, rcpt.address);
@@ -413,6 +445,8 @@ function parseRecipient(parts: PathArgs): Recipient | Reply | null {
   for (const p of parts.params) {
     const [key, value = ''] = splitParam(p);
     if (key === 'NOTIFY') r.notify = notifyBits(value);
+    else if (key === 'ORCPT' && !/^[^;\s]+;\S+$/.test(value))
+      return reply(501, '5.5.4', 'Error: Bad ORCPT parameter syntax');
     else if (key === 'ORCPT') r.orcpt = decodeXtext(value);
     else return reply(555, '5.5.4', `Unsupported option: ${p}`);
     if (Number.isNaN(r.notify))
@@ -463,7 +497,7 @@ function needRecipients(s: Session): Reply | null {
 
 async function cmdData(s: Session, args: string): Promise<boolean> {
   if (args) return send(s, reply(501, '5.5.4', 'Syntax: DATA'));
-  if (s.bdat) return send(s, reply(503, '5.5.1', 'Error: BDAT in progress'));
+  if (s.bdat) return send(s, reply(503, '5.5.1', 'Error: DATA after BDAT'));
   const refused = needRecipients(s);
   if (refused) return send(s, refused);
   await s.message!.beginContent();
@@ -500,16 +534,33 @@ async function cmdBdat(s: Session, args: string): Promise<boolean> {
   if (!m) return send(s, reply(501, '5.5.4', 'Syntax: BDAT count [LAST]'));
   const count = Number(m[1]);
   const last = m[2] !== undefined;
+  if (count === 0 && !last)
+    return send(s, reply(551, '5.7.1', 'Null BDAT request'));
   // The chunk is read even when refused: it is not a command.
   const refused = s.bdat ? null : needRecipients(s);
-  if (refused) {
+  const tooBig = refused ? null : chunkTooBig(s, count);
+  if (refused || tooBig) {
     await skipBytes(s, count);
-    return send(s, refused);
+    if (tooBig) abortTransaction(s);
+    return send(s, (refused ?? tooBig)!);
   }
   if (!s.bdat) await startBdat(s);
-  const tooBig = await receiveBdat(s, count);
+  const overflow = await receiveBdat(s, count);
   if (!last) return send(s, reply(250, '2.0.0', `Ok: ${count} bytes`));
-  return endBdat(s, count, tooBig);
+  return endBdat(s, count, overflow);
+}
+
+// RFC 3030 lets us refuse a chunk by its announced size, before reading.
+function chunkTooBig(s: Session, count: number): Reply | null {
+  const limit = s.settings.messageSizeLimit;
+  const sofar = s.bdat?.bytes ?? 0;
+  if (limit <= 0 || sofar + count <= limit) return null;
+  return reply(552, '5.3.4', 'Chunk exceeds message size limit');
+}
+
+function abortTransaction(s: Session): void {
+  abortMessage(s);
+  s.state.resetTransaction();
 }
 
 async function startBdat(s: Session): Promise<void> {
