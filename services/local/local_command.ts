@@ -3,7 +3,7 @@
 // a fixed environment, feed it the message, map its exit status as
 // Postfix's sys_exits table does, and kill it after command_time_limit.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import {
   COPY_COMMAND,
@@ -88,6 +88,8 @@ function runCommand(t: CommandTarget, command: string): Promise<Finished> {
     env: t.env,
     cwd: t.cwd,
     stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group, so that the time limit reaches all of it.
+    detached: true,
   });
   const result: Finished = {
     code: null,
@@ -96,17 +98,38 @@ function runCommand(t: CommandTarget, command: string): Promise<Finished> {
     output: '',
     spawnError: '',
   };
+  keepOutput(child, result);
+  void feedCommand(child.stdin, t);
+  return waitForExit(child, result, t.settings.commandTimeLimit);
+}
+
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+function keepOutput(child: ChildProcess, result: Finished): void {
   const keep = (chunk: Buffer) => {
     if (result.output.length < OUTPUT_LIMIT)
       result.output += chunk.toString('utf8');
   };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+}
+
+// command_time_limit: the command and what it started are killed.
+function waitForExit(
+  child: ChildProcess,
+  result: Finished,
+  limitSeconds: number,
+): Promise<Finished> {
   const timer = setTimeout(() => {
     result.timedOut = true;
-    child.kill('SIGKILL');
-  }, t.settings.commandTimeLimit * 1000);
-  void feedCommand(child.stdin, t);
+    killGroup(child);
+  }, limitSeconds * 1000);
   return new Promise((resolve) => {
     child.once('error', (err) => {
       result.spawnError = err.message;

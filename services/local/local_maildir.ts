@@ -57,8 +57,12 @@ function makeSpoolMaildir(dir: string, rights: Rights): void {
 function writeMaildir(t: CopyTarget, dir: string): void {
   for (const sub of ['', 'tmp', 'new', 'cur'])
     fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
-  const now = Date.now();
-  const sec = Math.floor(now / 1000);
+  // Microseconds for the M part of the name; Date has only milliseconds.
+  const micros = Math.floor(
+    (performance.timeOrigin + performance.now()) * 1000,
+  );
+  const sec = Math.floor(micros / 1e6);
+  const usec = micros % 1e6;
   const host = maildirHost();
   const tmp = path.join(dir, 'tmp', `${sec}.P${process.pid}.${host}`);
   const fd = fs.openSync(tmp, 'wx', 0o600);
@@ -67,7 +71,6 @@ function writeMaildir(t: CopyTarget, dir: string): void {
     writeMessage(fd, t.msg, { ...t.copy, ...COPY_MAILDIR }, limit);
     fs.fsyncSync(fd);
     const st = fs.fstatSync(fd, { bigint: true });
-    const usec = (now % 1000) * 1000 + (process.hrtime()[1] % 1000);
     const name =
       `${sec}.V${st.dev.toString(16)}I${st.ino.toString(16)}` +
       `M${usec}.${host}`;
