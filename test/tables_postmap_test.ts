@@ -314,3 +314,27 @@ for (const type of ['lmdb', 'cdb']) {
     },
   );
 }
+
+test('does look up header and body lines when postmap -h -b -q - reads a message', () => {
+  const checks = write('header_checks', [
+    '/^Subject:/ REJECT subj',
+    '/^secret$/ DISCARD',
+  ]);
+  const message = 'Subject: hello\n world\nFrom: a@b\n\nbody line\nsecret\n';
+  const headers = run(
+    'postmap',
+    ['-h', '-q', '-', `regexp:${checks}`],
+    message,
+  );
+  assert.deepEqual(
+    [headers.status, headers.stdout],
+    [0, 'Subject: hello\n world\tREJECT subj\n'],
+  );
+  const body = run('postmap', ['-b', '-q', '-', `regexp:${checks}`], message);
+  assert.equal(body.stdout, 'secret\tDISCARD\n');
+  const wrong = run('postmap', ['-h', '-q', 'x', `regexp:${checks}`]);
+  assert.deepEqual(
+    [wrong.status, wrong.stderr],
+    [1, 'postmap: fatal: specify -b -h or -m only with "-q -"\n'],
+  );
+});

@@ -74,6 +74,11 @@ const OPENERS: Record<string, DictOpener> = {
   unix: openUnix,
 };
 
+// The types dictOpen knows, for postconf -m.
+export function dictTypes(): string[] {
+  return Object.keys(OPENERS).sort();
+}
+
 // Table types that live outside packages/tables (SQL, LDAP clients) add
 // themselves here, so that this package need not depend on them.
 export function registerDictType(type: string, opener: DictOpener): void {

@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import type { Dict } from './dict';
 import { DICT_FLAG } from './dict';
 import { readSourceFile, SourceLine } from './dict_source';
+import { reloading } from './dict_file';
 import { splitBracedList } from './dict_parse';
 import { msg } from '../log/log';
 
@@ -19,18 +20,24 @@ interface CidrRule {
   end: number;
 }
 
+// A file is parsed again when it changes; an inline table never does.
 export function openCidr(name: string): Dict {
-  const lines = name.trim().startsWith('{')
-    ? splitBracedList(name).map((text, i) => ({ lineNo: i + 1, text }))
-    : readSourceFile(name);
-  const rules = loadCidr(name, lines);
+  const inline = name.trim().startsWith('{');
+  const load = () => loadCidr(name, cidrLines(name, inline));
+  const initial = inline ? load() : undefined;
+  const rules = initial ? () => initial : reloading(name, load);
   return {
     type: 'cidr',
     name,
     flags: DICT_FLAG.PATTERN,
-    lookup: async (key) => evaluateCidr(rules, key),
+    lookup: async (key) => evaluateCidr(rules(), key),
     close: () => undefined,
   };
+}
+
+function cidrLines(name: string, inline: boolean): SourceLine[] {
+  if (!inline) return readSourceFile(name);
+  return splitBracedList(name).map((text, i) => ({ lineNo: i + 1, text }));
 }
 
 function evaluateCidr(rules: CidrRule[], key: string): string | undefined {

@@ -41,3 +41,14 @@ function stampOf(file: string): string {
     return 'missing';
   }
 }
+
+// A value loaded from a file and loaded again after the file changed:
+// for tables that parse their whole file (texthash, regexp, cidr).
+export function reloading<T>(file: string, load: () => T): () => T {
+  const stamp = new FileStamp(file);
+  let value = load();
+  return () => {
+    if (stamp.changed()) value = load();
+    return value;
+  };
+}

@@ -147,3 +147,19 @@ export function openReader(kind: IndexedType, file: string): IndexedReader {
     );
   }
 }
+
+// The file that holds "type:name" here ("/etc/aliases.lmdb" for
+// hash:/etc/aliases), or the name itself for non-indexed types; for
+// callers that check the owner of a table file (local's alias tables).
+export function tableFile(
+  type: string,
+  name: string,
+  config?: TableConfig,
+): string {
+  try {
+    const kind = indexedType(type, name, config);
+    return kind ? name + kind.suffix : name;
+  } catch {
+    return name;
+  }
+}

@@ -14,6 +14,7 @@
 import type { Dict } from './dict';
 import { DICT_FLAG } from './dict';
 import { readSourceFile, SourceLine } from './dict_source';
+import { reloading } from './dict_file';
 import { splitBracedList } from './dict_parse';
 import { msg } from '../log/log';
 
@@ -35,19 +36,29 @@ export function openPcre(name: string): Dict {
   return openPatternTable('pcre', name);
 }
 
+// A file is parsed again when it changes; an inline table never does.
 function openPatternTable(flavor: Flavor, name: string): Dict {
-  const rules = loadRules(flavor, name, sourceLines(name));
+  const load = () => loadRules(flavor, name, sourceLines(name));
+  const rules = isInline(name) ? constant(load()) : reloading(name, load);
   return {
     type: flavor,
     name,
     flags: DICT_FLAG.PATTERN,
-    lookup: async (key) => evaluate(rules, key),
+    lookup: async (key) => evaluate(rules(), key),
     close: () => undefined,
   };
 }
 
+function isInline(name: string): boolean {
+  return name.trim().startsWith('{');
+}
+
+function constant<T>(value: T): () => T {
+  return () => value;
+}
+
 function sourceLines(name: string): SourceLine[] {
-  if (!name.trim().startsWith('{')) return readSourceFile(name);
+  if (!isInline(name)) return readSourceFile(name);
   return splitBracedList(name).map((text, i) => ({ lineNo: i + 1, text }));
 }
 

@@ -176,3 +176,13 @@ test('does feed results along when pipemap is asked', async () => {
   assert.equal(await dict.lookup('b'), undefined);
   dict.close();
 });
+
+test('does reparse a regexp file when it changes', async () => {
+  const file = table('changing', ['/^a$/ old']);
+  const dict = dictOpen(`regexp:${file}`);
+  assert.equal(await dict.lookup('a'), 'old');
+  table('changing', ['/^a$/ new, longer']);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  assert.equal(await dict.lookup('a'), 'new, longer');
+  dict.close();
+});

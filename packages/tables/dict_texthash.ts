@@ -5,23 +5,19 @@
 
 import type { Dict, OpenContext } from './dict';
 import { DICT_FLAG } from './dict';
-import { FileStamp } from './dict_file';
+import { reloading } from './dict_file';
 import { parseMapLine, readSourceFile } from './dict_source';
 import { msg } from '../log/log';
 
 export function openTexthash(name: string, ctx: OpenContext): Dict {
   const fold = ctx.fold !== false;
-  const stamp = new FileStamp(name);
-  let table = loadTexthash(name, fold);
+  const table = reloading(name, () => loadTexthash(name, fold));
   return {
     type: 'texthash',
     name,
     flags: DICT_FLAG.FIXED,
-    lookup: async (key) => {
-      if (stamp.changed()) table = loadTexthash(name, fold);
-      return table.get(key);
-    },
-    close: () => table.clear(),
+    lookup: async (key) => table().get(key),
+    close: () => undefined,
   };
 }
 

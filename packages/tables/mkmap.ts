@@ -2,15 +2,16 @@
 // from its source file, query, delete, list and update tables, with
 // Postfix's messages. The commands parse flags and call these; failures
 // throw MkmapError with the text that follows "fatal: ".
-// Known limits: no exclusive lock during a build (the new table is
-// renamed into place, so readers never see half a table).
+// Updates hold an exclusive lock on the source file; readers need none,
+// since a new table is renamed into place whole.
 
 import * as fs from 'node:fs';
 import type { TableConfig } from './dict';
 import { DictError, dictOpen, fileErrorText } from './dict';
 import { parseDictSpec } from './dict_parse';
 import { IndexedType, indexedType, openReader } from './dict_indexed';
-import { sourceMode, TableBuild } from './dict_build';
+import { BuildMode, sourceMode, TableBuild } from './dict_build';
+import { withTableLock } from './dict_lock';
 import {
   parseAliasLine,
   parseMapLine,
@@ -77,17 +78,17 @@ export async function buildTable(
   options: MkmapOptions,
 ): Promise<void> {
   const kind = indexedOrFail(ref, options.config, 'create');
-  const text = readSource(ref.name);
+  const lines = splitLogicalLines(readSource(ref.name));
   dropPrivileges(ref.name, options);
-  const build = new TableBuild(
-    kind,
-    ref.name,
-    'create',
-    writerOptions(kind, ref.name, options),
+  await withTableLock(ref.name, () =>
+    fillAndCommit(
+      openBuild(kind, ref, 'create', options),
+      ref,
+      lines,
+      ref.name,
+      options,
+    ),
   );
-  addEntries(build, ref, splitLogicalLines(text), ref.name, options);
-  if (options.program === 'postalias') addAliasKeys(build, options.config);
-  await wrapAsync(() => build.commit());
 }
 
 // postmap -i: entries from standard input added to the table, which is
@@ -98,18 +99,32 @@ export async function updateTable(
   options: MkmapOptions,
 ): Promise<void> {
   const kind = indexedOrFail(ref, options.config, 'update');
-  const exists = fs.existsSync(ref.name + kind.suffix);
-  const mode = exists ? 'update' : 'create';
-  const build = wrap(
-    () =>
-      new TableBuild(
-        kind,
-        ref.name,
-        mode,
-        writerOptions(kind, ref.name, options),
-      ),
-  );
-  addEntries(build, ref, splitLogicalLines(input), '-', options);
+  const lines = splitLogicalLines(input);
+  await withTableLock(ref.name, () => {
+    const exists = fs.existsSync(ref.name + kind.suffix);
+    const build = openBuild(kind, ref, exists ? 'update' : 'create', options);
+    return fillAndCommit(build, ref, lines, '-', options);
+  });
+}
+
+function openBuild(
+  kind: IndexedType,
+  ref: TableRef,
+  mode: BuildMode,
+  options: MkmapOptions,
+): TableBuild {
+  const writer = writerOptions(kind, ref.name, options);
+  return wrap(() => new TableBuild(kind, ref.name, mode, writer));
+}
+
+async function fillAndCommit(
+  build: TableBuild,
+  ref: TableRef,
+  lines: SourceLine[],
+  where: string,
+  options: MkmapOptions,
+): Promise<void> {
+  addEntries(build, ref, lines, where, options);
   if (options.program === 'postalias') addAliasKeys(build, options.config);
   await wrapAsync(() => build.commit());
 }
@@ -228,18 +243,12 @@ export async function deleteKey(
   let found = false;
   for (const ref of refs) {
     const kind = indexedOrFail(ref, options.config, 'delete');
-    const build = wrap(
-      () =>
-        new TableBuild(
-          kind,
-          ref.name,
-          'update',
-          writerOptions(kind, ref.name, options),
-        ),
-    );
-    for (const key of keys)
-      if (build.remove(options.fold ? key.toLowerCase() : key)) found = true;
-    await wrapAsync(() => build.commit());
+    await withTableLock(ref.name, async () => {
+      const build = openBuild(kind, ref, 'update', options);
+      for (const key of keys)
+        if (build.remove(options.fold ? key.toLowerCase() : key)) found = true;
+      await wrapAsync(() => build.commit());
+    });
   }
   return found;
 }
@@ -254,6 +263,34 @@ export function listTable(ref: TableRef, options: MkmapOptions): string[] {
   } finally {
     reader.close();
   }
+}
+
+// postmap -h and -b with "-q -": the lookup keys that header_checks and
+// body_checks would see for a message on standard input, without MIME
+// parsing (-m): each logical header line (continuation lines kept with
+// their newline), then each body line.
+export function messageKeys(
+  text: string,
+  headers: boolean,
+  body: boolean,
+): string[] {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const keys: string[] = [];
+  let i = 0;
+  for (; i < lines.length && isHeaderStart(lines[i]); i++) {
+    let header = lines[i];
+    while (i + 1 < lines.length && /^[ \t]/.test(lines[i + 1]))
+      header += '\n' + lines[++i];
+    if (headers) keys.push(header);
+  }
+  if (i < lines.length && lines[i] === '') i++;
+  if (body) keys.push(...lines.slice(i));
+  return keys;
+}
+
+function isHeaderStart(line: string): boolean {
+  return /^[\x21-\x39\x3b-\x7e]+:/.test(line);
 }
 
 export { DictError };

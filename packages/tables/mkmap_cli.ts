@@ -2,7 +2,8 @@
 // (getopt style), the choice of operation, exit codes and messages.
 // Exit 0 on success and found keys, 1 on "not found" (-q, -d) and on
 // every fatal error, as Postfix 3.7 does (its usage error exits 1 too).
-// XXX -b, -h and -m (header and body queries) are not implemented.
+// XXX -m (MIME parsing for -h and -b) is not implemented: attachment
+// headers are looked up as body lines.
 
 import * as fs from 'node:fs';
 import { Config, ConfigError } from '../config/config';
@@ -13,6 +14,7 @@ import {
   deleteKey,
   listTable,
   MkmapError,
+  messageKeys,
   MkmapOptions,
   Program,
   queryTables,
@@ -77,8 +79,12 @@ function fatal(text: string): void {
 async function runParsed(program: Program, parsed: Parsed): Promise<number> {
   const { flags } = parsed;
   if (flags.has('v')) setVerbose(flags.get('v')!.length);
-  if (['b', 'h', 'm'].some((f) => flags.has(f))) {
-    fatal('-b, -h and -m (header and body queries) are not supported');
+  if (flags.has('m')) {
+    fatal('-m (MIME parsing of header and body queries) is not supported');
+    return 1;
+  }
+  if ((flags.has('b') || flags.has('h')) && flags.get('q')?.at(-1) !== '-') {
+    fatal('specify -b -h or -m only with "-q -"');
     return 1;
   }
   const config = Config.load({ configDir: flags.get('c')?.at(-1) });
@@ -128,7 +134,7 @@ async function dispatch(
 ): Promise<number> {
   const base64 = flags.has('F');
   if (flags.has('q'))
-    return query(refs, flags.get('q')!.at(-1)!, options, base64);
+    return query(refs, flags.get('q')!.at(-1)!, options, flags);
   if (flags.has('d')) return remove(refs, flags.get('d')!, options);
   if (flags.has('s')) return list(refs, options, base64);
   if (flags.has('i')) {
@@ -144,8 +150,9 @@ async function query(
   refs: TableRef[],
   key: string,
   options: MkmapOptions,
-  base64: boolean,
+  flags: Map<string, string[]>,
 ): Promise<number> {
+  const base64 = flags.has('F');
   if (key !== '-') {
     const value = await queryTables(refs, key, options);
     if (value === undefined) return 1;
@@ -153,13 +160,20 @@ async function query(
     return 0;
   }
   let found = false;
-  for (const line of readKeys()) {
+  for (const line of keysFromInput(flags)) {
     const value = await queryTables(refs, line, options);
     if (value === undefined) continue;
     found = true;
     process.stdout.write(`${line}\t${decode(value, base64)}\n`);
   }
   return found ? 0 : 1;
+}
+
+// With -h or -b the input is a message; else one key per line.
+function keysFromInput(flags: Map<string, string[]>): string[] {
+  if (!flags.has('h') && !flags.has('b')) return readKeys();
+  const text = fs.readFileSync(0, 'utf8');
+  return messageKeys(text, flags.has('h'), flags.has('b'));
 }
 
 // -q - and -d - read one key per line; the key is the first word.
