@@ -15,6 +15,10 @@ import { addLogSink, initLog } from '../packages/log/log';
 import { makeQueueTree, queuePath } from '../packages/queue/mail_queue';
 import { readStatusLog } from '../packages/queue/status_log';
 import type { Rec } from '../packages/queue/record';
+import {
+  requestBounceFlush,
+  serveBounce,
+} from '../services/bounce/bounce_service';
 import { QueueManager } from '../services/qmgr/qmgr_manager';
 import {
   DELIVER,
@@ -168,4 +172,38 @@ test('keeps message and bounce log while cleanup is away, then sends', async (t)
   assert.equal(w.cleanup.messages.length, 1);
   assert.equal(fs.existsSync(deferred), false);
   assert.equal(LOG.at(-1), 'BNC001: removed');
+});
+
+test('asks the bounce service on private/bounce for the flush', async (t) => {
+  const w = await setup(t);
+  await w.cleanup.listen(w.queueDir);
+  let served = 0;
+  const bounce = net.createServer((s) => {
+    served++;
+    void serveBounce(s, w.queueDir, w.config);
+  });
+  const where = path.join(w.queueDir, 'private', 'bounce');
+  await new Promise<void>((res) => bounce.listen(where, res));
+  t.after(() => new Promise<void>((res) => bounce.close(() => res())));
+  w.qm.trigger('I');
+  await w.qm.whenIdle();
+  assert.equal(served, 1);
+  assert.equal(w.cleanup.messages.length, 1);
+  assert.ok(LOG.includes('BNC001: sender non-delivery notification: NEW1'));
+  assert.equal(LOG.at(-1), 'BNC001: removed');
+});
+
+test('answers status 1 to a bad bounce request without crashing', async (t) => {
+  const w = await setup(t);
+  const bounce = net.createServer(
+    (s) => void serveBounce(s, w.queueDir, w.config),
+  );
+  const where = path.join(w.queueDir, 'private', 'bounce');
+  await new Promise<void>((res) => bounce.listen(where, res));
+  t.after(() => new Promise<void>((res) => bounce.close(() => res())));
+  assert.equal(await requestBounceFlush(w.queueDir, 'active', '../etc'), false);
+  assert.equal(await requestBounceFlush(w.queueDir, 'active', 'NOSUCH'), false);
+  assert.ok(
+    LOG.some((l) => l.startsWith('warning: serveBounce: bad queue name or ID')),
+  );
 });

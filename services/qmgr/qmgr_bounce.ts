@@ -1,11 +1,17 @@
 // Where qmgr hands bounce/ID to the bounce part: one call per message
-// pass whose bounce log has records. The default sends a non-delivery
-// notice through services/bounce in this process; tests may pass their
-// own notifier. Limits: no private/bounce daemon yet (see XXX below).
+// pass whose bounce log has records. The default asks the bounce daemon
+// on private/bounce for a flush, as Postfix's qmgr does; with no bounce
+// service listening (tests, a minimal master.cf) it sends the notice
+// itself. Tests may pass their own notifier.
 
 import { msg } from '../../packages/log/log';
+import { QUEUE } from '../../packages/queue/mail_queue';
 import type { StatusRecord } from '../../packages/queue/status_log';
 import { sendNonDeliveryNotice } from '../bounce/bounce_notify';
+import {
+  BounceUnavailableError,
+  requestBounceFlush,
+} from '../bounce/bounce_service';
 import type { QmgrContext } from './qmgr_defer';
 import type { QmgrMessage } from './qmgr_message';
 
@@ -17,13 +23,26 @@ export type BounceNotifier = (
   records: StatusRecord[],
 ) => Promise<boolean>;
 
-// XXX Postfix asks its bounce daemon over private/bounce, so the notice
-// line is logged as postfix/bounce; here qmgr builds and posts the
-// notice itself, so the line carries qmgr's tag.
+async function flushHere(
+  ctx: QmgrContext,
+  message: QmgrMessage,
+  records: StatusRecord[],
+): Promise<boolean> {
+  await sendNonDeliveryNotice(ctx.queueDir, ctx.config, message.env, records);
+  return true;
+}
+
 export const notifyBounce: BounceNotifier = async (ctx, message, records) => {
   try {
-    await sendNonDeliveryNotice(ctx.queueDir, ctx.config, message.env, records);
-    return true;
+    return await requestBounceFlush(ctx.queueDir, QUEUE.ACTIVE, message.id);
+  } catch (err) {
+    if (!(err instanceof BounceUnavailableError)) {
+      msg.warn(`${message.id}: notifyBounce: ${(err as Error).message}`);
+      return false;
+    }
+  }
+  try {
+    return await flushHere(ctx, message, records);
   } catch (err) {
     msg.warn(`${message.id}: notifyBounce: ${(err as Error).message}`);
     return false;
