@@ -92,6 +92,7 @@ export class SmtpdCheck {
   #virtualDomains: DomainList[];
   #localRecipients: Maps;
   #lists: Record<string, string[]>;
+  #relayFirst: boolean;
 
   constructor(config: Config) {
     this.#config = config;
@@ -120,6 +121,7 @@ export class SmtpdCheck {
       config,
     );
     this.#lists = readLists(config);
+    this.#relayFirst = config.bool('smtpd_relay_before_recipient_restrictions');
   }
 
   get config(): Config {
@@ -157,10 +159,9 @@ export class SmtpdCheck {
       ],
     ];
     const rcptSubject = { klass: 'Recipient address', value: rcpt };
-    const lists =
-      this.#lists.relayFirst[0] === 'yes'
-        ? ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
-        : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
+    const lists = this.#relayFirst
+      ? ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
+      : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
     for (const name of lists) order.push([name, rcptSubject]);
     for (const [name, subject] of order) {
       const ctx = { state, recipient: rcpt, subject };
@@ -273,8 +274,6 @@ function readLists(config: Config): Record<string, string[]> {
     'smtpd_recipient_restrictions',
   ])
     lists[name] = config.list(name);
-  const before = config.bool('smtpd_relay_before_recipient_restrictions');
-  lists.relayFirst = [before ? 'yes' : 'no'];
   return lists;
 }
 

@@ -17,14 +17,16 @@ export class SmtpdInput {
   #buffer: Buffer = Buffer.alloc(0);
   #waiter: ((err?: Error) => void) | null = null;
   #ended = false;
+  #timeoutMs: number;
 
   constructor(socket: Socket, timeoutMs: number) {
     this.#socket = socket;
+    this.#timeoutMs = timeoutMs;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
     socket.on('close', () => this.#onEnd());
     socket.on('error', () => this.#onEnd());
-    socket.setTimeout(timeoutMs, () => this.#wake(new InputTimeout()));
+    socket.on('timeout', () => this.#wake(new InputTimeout()));
   }
 
   // Bytes the client sent that no command has read yet: the evidence of
@@ -63,8 +65,12 @@ export class SmtpdInput {
     waiter?.(err);
   }
 
+  // smtpd_timeout counts from when we start to wait for the client, not
+  // from the last byte: time spent waiting for cleanup is not the
+  // client's, and a timeout that fired then must not be lost.
   #wait(): Promise<void> {
     if (this.#ended) return Promise.reject(new InputClosed());
+    this.#socket.setTimeout(this.#timeoutMs);
     this.#socket.resume();
     return new Promise((resolve, reject) => {
       this.#waiter = (err) => (err ? reject(err) : resolve());
@@ -104,6 +110,27 @@ export class SmtpdInput {
   unshift(bytes: Buffer): void {
     if (bytes.length === 0) return;
     this.#buffer = Buffer.concat([bytes, this.#buffer]);
+  }
+
+  // Wait until the client has read our replies, so that one that sends
+  // without reading cannot make us buffer replies without end.
+  async writable(): Promise<void> {
+    const socket = this.#socket;
+    if (!socket.writableNeedDrain || socket.destroyed) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => done(new InputTimeout()), this.#timeoutMs);
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        socket.off('drain', onDrain);
+        socket.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(new InputClosed());
+      socket.once('drain', onDrain);
+      socket.once('close', onClose);
+    });
   }
 
   // Drop what the client sent ahead; for a reply that ends the session.

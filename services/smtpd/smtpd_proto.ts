@@ -114,6 +114,7 @@ async function commandLoop(s: Session): Promise<void> {
       close(s);
       return;
     }
+    await s.input.writable();
     const line = await s.input.readLine(s.settings.lineLengthLimit);
     await dispatch(s, line);
   }
