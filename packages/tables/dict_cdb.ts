@@ -77,45 +77,59 @@ function* decodeAll(data: Buffer): Iterable<[string, string]> {
 }
 
 // The whole file image: header, records, then per bucket a table twice
-// as long as its entry count, so that probes end at an empty slot.
-export function cdbImage(entries: Iterable<[Buffer, Buffer]>): Buffer {
-  const records: Buffer[] = [];
-  const buckets: Array<Array<[number, number]>> = Array.from(
-    { length: 256 },
-    () => [],
-  );
-  let pos = HEADER_SIZE;
-  for (const [key, value] of entries) {
-    const head = Buffer.alloc(8);
-    head.writeUInt32LE(key.length, 0);
-    head.writeUInt32LE(value.length, 4);
-    records.push(head, key, value);
-    const h = cdbHash(key);
-    buckets[h & 255].push([h, pos]);
-    pos += 8 + key.length + value.length;
-  }
-  const header = Buffer.alloc(HEADER_SIZE);
-  const tables = buckets.map((bucket, i) => {
-    const table = hashTable(bucket);
-    header.writeUInt32LE(pos, i * 8);
-    header.writeUInt32LE(table.length / 8, i * 8 + 4);
-    pos += table.length;
-    return table;
-  });
-  if (pos > MAX_SIZE) throw new Error('cdb file would exceed 4 GB');
-  return Buffer.concat([header, ...records, ...tables]);
+// as long as its entry count, so that probes end at an empty slot. One
+// buffer is filled in place: a table may hold millions of entries.
+export function cdbImage(
+  entries: Array<[string, string]>,
+  nul: boolean,
+): Buffer {
+  const extra = nul ? 1 : 0;
+  let size = HEADER_SIZE + entries.length * 24; // record heads and 2 slots each
+  for (const [key, value] of entries)
+    size += Buffer.byteLength(key) + Buffer.byteLength(value) + 2 * extra;
+  if (size > MAX_SIZE) throw new Error('cdb file would exceed 4 GB');
+  const image = Buffer.alloc(size);
+  const buckets = writeRecords(image, entries, extra);
+  writeTables(image, buckets);
+  return image;
 }
 
-function hashTable(bucket: Array<[number, number]>): Buffer {
-  const slots = bucket.length * 2;
-  const table = Buffer.alloc(slots * 8);
-  for (const [h, recordPos] of bucket) {
-    let slot = (h >>> 8) % slots;
-    while (table.readUInt32LE(slot * 8 + 4) !== 0) slot = (slot + 1) % slots;
-    table.writeUInt32LE(h, slot * 8);
-    table.writeUInt32LE(recordPos, slot * 8 + 4);
+// Records from HEADER_SIZE on; returns (hash, position) pairs per bucket.
+function writeRecords(
+  image: Buffer,
+  entries: Array<[string, string]>,
+  extra: number,
+): number[][] {
+  const buckets: number[][] = Array.from({ length: 256 }, () => []);
+  let pos = HEADER_SIZE;
+  for (const [key, value] of entries) {
+    const klen = image.write(key, pos + 8) + extra;
+    const vlen = image.write(value, pos + 8 + klen) + extra;
+    image.writeUInt32LE(klen, pos);
+    image.writeUInt32LE(vlen, pos + 4);
+    const h = cdbHash(image.subarray(pos + 8, pos + 8 + klen));
+    buckets[h & 255].push(h, pos);
+    pos += 8 + klen + vlen;
   }
-  return table;
+  image.writeUInt32LE(pos, 0); // where the tables start, for writeTables
+  return buckets;
+}
+
+function writeTables(image: Buffer, buckets: number[][]): void {
+  let pos = image.readUInt32LE(0);
+  buckets.forEach((pairs, i) => {
+    const slots = pairs.length; // two slots per entry
+    image.writeUInt32LE(pos, i * 8);
+    image.writeUInt32LE(slots, i * 8 + 4);
+    for (let j = 0; j < pairs.length; j += 2) {
+      let slot = (pairs[j] >>> 8) % slots;
+      while (image.readUInt32LE(pos + slot * 8 + 4) !== 0)
+        slot = (slot + 1) % slots;
+      image.writeUInt32LE(pairs[j], pos + slot * 8);
+      image.writeUInt32LE(pairs[j + 1], pos + slot * 8 + 4);
+    }
+    pos += slots * 8;
+  });
 }
 
 async function cdbBuild(
@@ -123,12 +137,9 @@ async function cdbBuild(
   entries: Map<string, string>,
   options: WriterOptions,
 ): Promise<void> {
-  const encoded = [...entries].map(([key, value]): [Buffer, Buffer] => [
-    encodeText(key, options.nul),
-    encodeText(value, options.nul),
-  ]);
   const temp = `${file}.${process.pid}.tmp`;
-  writeDurably(temp, cdbImage(encoded), options.mode ?? 0o644);
+  const image = cdbImage([...entries], options.nul);
+  writeDurably(temp, image, options.mode ?? 0o644);
   fs.renameSync(temp, file);
   fsyncDir(path.dirname(file));
 }
