@@ -164,7 +164,7 @@ test(
           mailSpoolDirectory: spool,
         });
         assert.equal(ctx.log[0].outcome.status, 'deferred');
-        assert.match(ctx.log[0].outcome.reason, /file has wrong owner/);
+        assert.match(ctx.log[0].outcome.reason, /is not owned by recipient/);
       },
     );
   },

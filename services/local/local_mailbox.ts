@@ -130,9 +130,10 @@ function checkMailbox(
       ),
     );
   if (st.isCharacterDevice()) return;
-  if (!st.isFile()) throw why('file is not a regular file');
-  if (st.nlink > 1) throw why(`file has ${st.nlink} hard links`);
-  if (inSpool && st.uid !== t.rights.uid) throw why('file has wrong owner');
+  if (!st.isFile()) throw why(`destination ${file} is not a regular file`);
+  if (st.nlink > 1) throw why(`destination ${file} has ${st.nlink} links`);
+  if (inSpool && st.uid !== t.rights.uid)
+    throw why(`destination ${file} is not owned by recipient`);
 }
 
 // Append, fsync; on failure put the file back as it was.

@@ -105,6 +105,8 @@ async function deliverUser(
   if (home) return ctx.record(attr, home);
   const own = { ...attr, rights: user };
   if (dotForward && (await deliverDotForward(ctx, own, rcpt, user))) return;
+  // One copy per mailbox, however many expansions lead to it.
+  if (beenHere(ctx, `mailbox ${rcpt.user}`)) return;
   ctx.record(attr, await deliverMailbox(ctx, own, rcpt, user));
 }
 
@@ -138,6 +140,7 @@ async function deliverWithoutPasswd(
     ctx.record(attr, bounced('5.1.3', `bad user name: "${rcpt.user}"`));
     return;
   }
+  if (beenHere(ctx, `mailbox ${rcpt.user}`)) return;
   const self = selfRights();
   const own = { ...attr, rights: self };
   ctx.record(attr, await deliverSpool(ctx, own, rcpt.user, self));
@@ -154,7 +157,7 @@ async function deliverMailbox(
   user: Rights,
 ): Promise<Outcome> {
   const s = ctx.settings;
-  const rights = mailboxRights(ctx, attr, user);
+  const rights = user;
   if (s.mailboxCommand) {
     const cmd = localExpand(s.mailboxCommand, forwardVars(ctx, rcpt, user));
     return runCommand(ctx, { ...attr, rights }, rcpt, cmd.text);
@@ -169,16 +172,6 @@ async function deliverMailbox(
     });
   }
   return deliverSpool(ctx, attr, rcpt.user, rights);
-}
-
-// Root's mail is written with default_privs, as in Postfix.
-function mailboxRights(
-  ctx: LocalContext,
-  attr: DeliveryAttr,
-  user: Rights,
-): Rights {
-  if (user.uid !== 0 || !isRoot()) return user;
-  return privsFor(ctx, { ...attr, rights: null });
 }
 
 function mailboxTarget(ctx: LocalContext, attr: DeliveryAttr, rights: Rights) {
