@@ -1,0 +1,143 @@
+// sendmail -bs: an SMTP session on standard input and output, run by our
+// smtpd's session code in this process. smtpd wants a socket, so stdin
+// and stdout are joined to a loopback TCP pair (the client is then
+// localhost[127.0.0.1], as Postfix's stand-alone smtpd says); and the
+// user may not reach public/cleanup, so a cleanup stand-in in a private
+// folder turns each message into postdrop records, as Postfix's
+// stand-alone mode submits through postdrop. Used by sendmail.ts.
+
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { once } from 'node:events';
+import { Config } from '../config/config';
+import { AttrStream } from '../ipc/attr';
+import { CLEANUP_STAT } from '../ipc/cleanup_client';
+import { REC, encodeRecord } from '../queue/record';
+import { parseReplies, programPath, spawnProgram } from './submit_postdrop';
+import { prepareSmtpd } from '../../services/smtpd/smtpd_service';
+import { handleConnection } from '../../services/smtpd/smtpd_proto';
+import { CommandExit, EX } from './submit_exit';
+
+// What postdrop accepts (Postfix's rec_type.h), per segment.
+const POSTDROP_TYPES = {
+  envelope: 'MCFSRVAin',
+  content: 'XLN',
+  extracted: 'EAR',
+};
+const USER_ATTRS = /^(envelope_id|ret_flags|notify_flags|dsn_orig_rcpt)=/;
+
+type Segment = keyof typeof POSTDROP_TYPES;
+
+function keep(segment: Segment, type: string, data: Buffer): boolean {
+  if (!POSTDROP_TYPES[segment].includes(type)) return false;
+  return type !== REC.ATTR || USER_ATTRS.test(data.toString('utf8'));
+}
+
+// One message from smtpd: greet with postdrop's queue ID, copy records
+// until E, answer with postdrop's verdict in cleanup's words.
+async function serveCleanup(config: Config, socket: net.Socket): Promise<void> {
+  const stream = new AttrStream(socket);
+  const where = programPath(
+    config.get('command_directory'),
+    'postdrop',
+    config.configDir,
+  );
+  const child = spawnProgram(where, ['-r'], 'pipe');
+  child.stdin!.on('error', () => undefined);
+  const out: Buffer[] = [];
+  child.stdout!.on('data', (c: Buffer) => out.push(c));
+  const closed = once(child, 'close');
+  while (!parseReplies(Buffer.concat(out)).queue_id && child.exitCode === null)
+    await Promise.race([once(child.stdout!, 'data'), closed]);
+  stream.writeAttrs({
+    protocol: 'cleanup_protocol',
+    queue_id: parseReplies(Buffer.concat(out)).queue_id ?? 'NOQUEUE',
+  });
+  try {
+    await copyToPostdrop(stream, child.stdin!);
+  } catch {
+    child.stdin!.destroy();
+    return;
+  }
+  const [code] = await closed;
+  const ok = code === 0 && parseReplies(Buffer.concat(out)).status === '0';
+  stream.writeAttrs(
+    ok
+      ? { status: 0, reason: '' }
+      : { status: CLEANUP_STAT.WRITE, reason: 'queue file write error' },
+  );
+}
+
+async function copyToPostdrop(
+  stream: AttrStream,
+  sink: NodeJS.WritableStream,
+): Promise<void> {
+  await stream.readAttrs(); // flags: postdrop and pickup decide for us
+  let segment: Segment = 'envelope';
+  for (;;) {
+    const rec = await stream.readRecord();
+    if (rec.type === REC.MESG) segment = 'content';
+    if (rec.type === REC.XTRA) segment = 'extracted';
+    if (
+      keep(segment, rec.type, rec.data) &&
+      !sink.write(encodeRecord(rec.type, rec.data))
+    )
+      await once(sink, 'drain');
+    if (rec.type === REC.END) return void sink.end();
+  }
+}
+
+function listen(server: net.Server, where: string | number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    if (typeof where === 'string') server.listen(where, resolve);
+    else server.listen(where, '127.0.0.1', resolve);
+  });
+}
+
+// stdin -> client end, client end -> stdout; the server end is smtpd's.
+async function loopbackPair(): Promise<{
+  server: net.Server;
+  inner: net.Socket;
+  outer: net.Socket;
+}> {
+  const server = net.createServer();
+  await listen(server, 0);
+  const port = (server.address() as net.AddressInfo).port;
+  const accepted = once(server, 'connection');
+  const outer = net.connect(port, '127.0.0.1');
+  const [inner] = (await accepted) as [net.Socket];
+  return { server, inner, outer };
+}
+
+export async function runSmtpOnStdio(config: Config): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sendmail-bs-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'public'));
+    const cleanup = net.createServer(
+      (s) => void serveCleanup(config, s).catch(() => s.destroy()),
+    );
+    await listen(cleanup, path.join(dir, 'public', 'cleanup'));
+    let service;
+    try {
+      service = prepareSmtpd(config, dir);
+    } catch (err) {
+      throw new CommandExit(EX.CONFIG, (err as Error).message);
+    }
+    const pair = await loopbackPair();
+    process.stdin.pipe(pair.outer);
+    pair.outer.pipe(process.stdout);
+    const drained = once(pair.outer, 'close');
+    await handleConnection(pair.inner, service.settings, service.check);
+    await drained;
+    process.stdin.unpipe(pair.outer);
+    process.stdin.destroy();
+    cleanup.close();
+    pair.server.close();
+    return EX.OK;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,208 @@
+// One maildrop file through cleanup. A file that postdrop wrote is read
+// record by record and checked again (the user owns it and could have
+// changed it): only the records postdrop may write, one-line envelope
+// values, and a few DSN attributes. A file that postsuper -r moved here
+// (owned by mail_owner, not world-readable) is a full queue file, read
+// with queue_file.ts. Used by pickup_scan.ts.
+
+import * as fs from 'node:fs';
+import { CleanupClient, CLEANUP_FLAG } from '../../packages/ipc/cleanup_client';
+import { RecordReader, REC } from '../../packages/queue/record';
+import { contentRecords, readEnvelope } from '../../packages/queue/queue_file';
+import { msg } from '../../packages/log/log';
+
+// Postfix's rec_type.h sets for files in maildrop/.
+const ALLOWED = { envelope: 'MCFSRVAin', content: 'XLN', extracted: 'EAR' };
+type Phase = keyof typeof ALLOWED;
+const NEXT_PHASE: Record<string, Phase> = { M: 'content', X: 'extracted' };
+
+// Attributes a local user may give (sendmail -N -R -V -bv -v); others,
+// such as log_client_address, would forge the Received: header.
+const USER_ATTRS = new Set([
+  'envelope_id',
+  'ret_flags',
+  'notify_flags',
+  'trace_flags',
+  'dsn_orig_rcpt',
+]);
+
+// Queue-file attributes cleanup writes anew for the new queue ID.
+const REQUEUE_SKIP_ATTRS = new Set(['create_time', 'log_ident']);
+
+export const PICKUP_RESULT = {
+  DONE: 'done', // cleanup has it: remove the maildrop file
+  RETRY: 'retry', // cleanup unavailable: keep the file for later
+  REJECT: 'reject', // bad file or rejected message: set it aside
+} as const;
+export type PickupResult = (typeof PICKUP_RESULT)[keyof typeof PICKUP_RESULT];
+
+export class PickupError extends Error {}
+
+interface Source {
+  uid: number;
+  requeued: boolean;
+}
+
+export function isRequeued(stat: fs.Stats, mailOwnerUid: number): boolean {
+  return stat.uid === mailOwnerUid && (stat.mode & 0o004) === 0;
+}
+
+async function send(
+  client: CleanupClient,
+  type: string,
+  data: Buffer | string,
+) {
+  if (!client.record(type, data)) await client.drain();
+}
+
+function oneLine(data: Buffer): boolean {
+  return !data.includes(0) && !data.includes(10) && !data.includes(13);
+}
+
+// Check one record of a user's file; false: skip it (a warned attribute).
+function checkUserRecord(
+  src: Source,
+  phase: Phase,
+  type: string,
+  data: Buffer,
+): boolean {
+  if (!ALLOWED[phase].includes(type))
+    throw new PickupError(
+      `uid=${src.uid}: unexpected record type: ${type.charCodeAt(0)}`,
+    );
+  if (phase !== 'content' && !oneLine(data))
+    throw new PickupError(
+      `uid=${src.uid}: malformed record type: ${type.charCodeAt(0)}`,
+    );
+  if (type !== REC.ATTR) return true;
+  const name = data.toString('utf8').split('=')[0];
+  if (USER_ATTRS.has(name)) return true;
+  msg.warn(`uid=${src.uid}: ignoring attribute record: ${name}`);
+  return false;
+}
+
+// The envelope header pickup adds: local rewriting, and the uid that
+// cleanup names in "Received: by ... (Postfix, from userid N)".
+async function sendLocalAttrs(
+  client: CleanupClient,
+  uid: number,
+): Promise<void> {
+  await send(client, REC.ATTR, 'rewrite_context=local');
+  await send(client, REC.ATTR, `submit_uid=${uid}`);
+}
+
+async function copyUserFile(
+  client: CleanupClient,
+  file: string,
+  src: Source,
+): Promise<void> {
+  const reader = new RecordReader();
+  let phase: Phase = 'envelope';
+  let started = false;
+  for await (const chunk of fs.createReadStream(file, {
+    highWaterMark: 256 * 1024,
+  })) {
+    reader.push(chunk as Buffer);
+    for (let rec = reader.take(); rec; rec = reader.take()) {
+      if (rec.type === REC.TIME && !started) {
+        started = true;
+        await send(client, REC.TIME, rec.data);
+        await sendLocalAttrs(client, src.uid);
+        continue;
+      }
+      if (!started)
+        throw new PickupError(`uid=${src.uid}: no arrival time record`);
+      if (!checkUserRecord(src, phase, rec.type, rec.data)) continue;
+      if (rec.type === REC.SENDER)
+        logSender(client.queueId, src, rec.data.toString('utf8'));
+      phase = NEXT_PHASE[rec.type] ?? phase;
+      await send(client, rec.type, rec.data);
+      if (rec.type === REC.END) return;
+    }
+  }
+  throw new PickupError(`uid=${src.uid}: premature end of file`);
+}
+
+function logSender(
+  queueId: string,
+  src: Source,
+  sender: string,
+  origId = '',
+): void {
+  const orig = origId ? ` orig_id=${origId}` : '';
+  msg.info(`${queueId}: uid=${src.uid} from=<${sender}>${orig}`);
+}
+
+// A requeued queue file: its pending recipients and content again, with
+// cleanup's own bookkeeping (C, create_time, log_ident, done ones) left out.
+async function copyRequeued(
+  client: CleanupClient,
+  file: string,
+  src: Source,
+): Promise<void> {
+  const env = await readEnvelope(file);
+  const sec = Math.floor(env.arrivalTime);
+  await send(
+    client,
+    REC.TIME,
+    `${sec} ${Math.round((env.arrivalTime - sec) * 1e6)}`,
+  );
+  for (const [name, value] of Object.entries(env.attrs))
+    if (!REQUEUE_SKIP_ATTRS.has(name))
+      await send(client, REC.ATTR, `${name}=${value}`);
+  if (env.fullname) await send(client, REC.FULLNAME, env.fullname);
+  await send(client, REC.SENDER, env.sender);
+  logSender(client.queueId, src, env.sender, env.attrs.log_ident ?? '');
+  for (const r of env.recipients) {
+    if (r.dsnOrigRcpt)
+      await send(client, REC.ATTR, `dsn_orig_rcpt=${r.dsnOrigRcpt}`);
+    if (r.notifyFlags)
+      await send(client, REC.ATTR, `notify_flags=${r.notifyFlags}`);
+    await send(client, REC.ORCP, r.originalRecipient || r.recipient);
+    await send(client, REC.RCPT, r.recipient);
+  }
+  await send(client, REC.MESG, '');
+  for await (const rec of contentRecords(file, env.dataOffset))
+    await send(client, rec.type, rec.data);
+  await send(client, REC.XTRA, '');
+  await send(client, REC.END, '');
+}
+
+// Temporary cleanup failures keep the file; anything else sets it aside.
+const TEMPORARY = 256 | 2; // CLEANUP_STAT DEFER | WRITE
+
+export async function pickupFile(
+  queueDir: string,
+  file: string,
+  stat: fs.Stats,
+  mailOwnerUid: number,
+): Promise<PickupResult> {
+  const src = { uid: stat.uid, requeued: isRequeued(stat, mailOwnerUid) };
+  let client: CleanupClient;
+  try {
+    client = await CleanupClient.open(queueDir, CLEANUP_FLAG.BOUNCE);
+  } catch (err) {
+    msg.warn(`pickupFile: connect to cleanup: ${(err as Error).message}`);
+    return PICKUP_RESULT.RETRY;
+  }
+  try {
+    await (src.requeued ? copyRequeued : copyUserFile)(client, file, src);
+  } catch (err) {
+    client.abort();
+    if (!(err instanceof PickupError)) throw err;
+    msg.warn(`${client.queueId}: ${err.message}`);
+    return PICKUP_RESULT.REJECT;
+  }
+  return verdict(client);
+}
+
+async function verdict(client: CleanupClient): Promise<PickupResult> {
+  const { status, reason } = await client.finish();
+  if (status === 0) return PICKUP_RESULT.DONE;
+  // XXX cleanup cannot bounce yet (CLEANUP_FLAG_BOUNCE is ignored), so a
+  // rejected local message is set aside in corrupt/ instead of returned.
+  msg.warn(
+    `${client.queueId}: message rejected by cleanup: ${reason || status}`,
+  );
+  return status & TEMPORARY ? PICKUP_RESULT.RETRY : PICKUP_RESULT.REJECT;
+}
