@@ -65,6 +65,12 @@ type ScanQueue = typeof QUEUE.INCOMING | typeof QUEUE.DEFERRED;
 
 const now = () => Date.now() / 1000;
 
+// Files taken into active/ at once during a scan: each move waits for
+// directory fsyncs, which overlap. Measured here (2 vCPU, one-recipient
+// messages, a test agent): 120 msg/s one at a time, 170-240 with 4 to 16
+// (noisy shared machine), so a middle value.
+const TAKE_PARALLEL = 8;
+
 export class QueueManager {
   readonly #ctx: QmgrContext;
   readonly #settings: QmgrSettings;
@@ -178,10 +184,12 @@ export class QueueManager {
     if (limit <= 0) return;
     const dir = path.join(this.#ctx.queueDir, queue);
     const ids = await scanQueue(dir, { ignoreTime, now: now(), limit });
-    for (const id of ids) {
-      if (this.#stopped) return;
-      if (!this.#messages.has(id)) await this.#take(id, queue);
-    }
+    const next = () => ids.shift();
+    const worker = async () => {
+      for (let id = next(); id && !this.#stopped; id = next())
+        if (!this.#messages.has(id)) await this.#take(id, queue);
+    };
+    await Promise.all(Array.from({ length: TAKE_PARALLEL }, worker));
   }
 
   // Into active/ first, then read: a file is never read in a queue
