@@ -295,3 +295,26 @@ test(
     );
   },
 );
+
+test(
+  'does ignore a .forward that others may write',
+  { skip: !ROOT },
+  async () => {
+    await withUsers(
+      () => ({}),
+      async (top, a) => {
+        const fwd = path.join(a.home, '.forward');
+        fs.writeFileSync(fwd, '/dev/null\n');
+        fs.chownSync(fwd, a.uid, a.gid);
+        fs.chmodSync(fwd, 0o666);
+        const ctx = await deliver(top, `${a.name}@localhost`, {
+          homeMailbox: 'Maildir/',
+        });
+        assert.deepEqual(
+          ctx.log.map((l) => l.outcome.reason),
+          ['delivered to maildir'],
+        );
+      },
+    );
+  },
+);
