@@ -18,7 +18,6 @@ import {
   deferred,
   type AliasTable,
   type DeliveryAttr,
-  type LocalAddress,
   type LocalContext,
   type Rights,
 } from './local_state';
@@ -33,7 +32,6 @@ class TableError extends Error {}
 export async function deliverAlias(
   ctx: LocalContext,
   attr: DeliveryAttr,
-  rcpt: LocalAddress,
   name: string,
 ): Promise<boolean> {
   // "name: name, ..." means the user's own mailbox, as in sendmail.
@@ -46,7 +44,7 @@ export async function deliverAlias(
   try {
     const hit = await findAlias(ctx.aliases, name);
     if (!hit) return false;
-    await expandAlias(ctx, attr, rcpt, name, hit);
+    await expandAlias(ctx, attr, name, hit);
   } catch (err) {
     if (!(err instanceof TableError)) throw err;
     msg.warn(`${ctx.msg.queueId}: alias lookup of ${name}: ${err.message}`);
@@ -79,7 +77,6 @@ async function findAlias(
 async function expandAlias(
   ctx: LocalContext,
   attr: DeliveryAttr,
-  rcpt: LocalAddress,
   name: string,
   hit: AliasHit,
 ): Promise<void> {
@@ -89,18 +86,8 @@ async function expandAlias(
     ctx.record(attr, deferred('4.3.0', 'cannot find alias database owner'));
     return;
   }
-  const owner = await ownerSender(ctx, name, rcpt.domain);
-  const next: DeliveryAttr = {
-    ...attr,
-    origin: 'alias',
-    expFrom: name,
-    rights,
-    level: attr.level + 1,
-    owner: owner ?? '',
-    sender: owner ?? attr.sender,
-    // A list with an owner is a new message: no X-Original-To from ours.
-    origRecipient: owner ? '' : attr.origRecipient,
-  };
+  const owner = await ownerSender(ctx, name);
+  const next = aliasAttr(attr, name, rights, owner);
   // XXX DSN: NOTIFY=SUCCESS is not turned into an "expanded" (or, with
   // an owner, "delivered") report, and ENVID/ORCPT are not reset for a
   // list with an owner.
@@ -111,6 +98,25 @@ async function expandAlias(
   }
 }
 
+function aliasAttr(
+  attr: DeliveryAttr,
+  name: string,
+  rights: Rights | null,
+  owner: string | null,
+): DeliveryAttr {
+  return {
+    ...attr,
+    origin: 'alias',
+    expFrom: name,
+    rights,
+    level: attr.level + 1,
+    owner: owner ?? '',
+    sender: owner ?? attr.sender,
+    // A list with an owner is a new message: no X-Original-To from ours.
+    origRecipient: owner ? '' : attr.origRecipient,
+  };
+}
+
 // The rights of the table's owner; null for root's (default_privs), and
 // undefined when the owner has no passwd entry.
 function aliasRights(table: AliasTable): Rights | null | undefined {
@@ -119,11 +125,11 @@ function aliasRights(table: AliasTable): Rights | null | undefined {
 }
 
 // owner-name, when that alias exists, becomes the sender of the expanded
-// copies (owner_request_special), or its expansion (expand_owner_alias).
+// copies (owner_request_special), or its expansion (expand_owner_alias),
+// with @$myorigin appended as address rewriting would.
 async function ownerSender(
   ctx: LocalContext,
   name: string,
-  domain: string,
 ): Promise<string | null> {
   if (!ctx.settings.ownerRequestSpecial || name.startsWith('owner-'))
     return null;
@@ -131,7 +137,7 @@ async function ownerSender(
   const hit = await findAlias(ctx.aliases, owner);
   if (!hit) return null;
   const who = ctx.settings.expandOwnerAlias ? hit.value.trim() : owner;
-  return who.includes('@') ? who : `${who}@${domain || ctx.myorigin}`;
+  return who.includes('@') ? who : `${who}@${ctx.myorigin}`;
 }
 
 // alias_maps as local's tables, each with the owner of its file. A table

@@ -72,12 +72,11 @@ async function deliverSwitch(
     bare.user = bare.user.slice(1);
     return deliverUser(ctx, { ...attr, recipient: address }, bare, false);
   }
-  if (await deliverAlias(ctx, { ...attr, unmatched: '' }, rcpt, rcpt.local))
-    return;
+  if (await deliverAlias(ctx, { ...attr, unmatched: '' }, rcpt.local)) return;
   if (rcpt.extension) {
     const prop = ctx.settings.propagateUnmatchedExtensions.includes('alias');
     const withExt = { ...attr, unmatched: prop ? rcpt.extension : '' };
-    if (await deliverAlias(ctx, withExt, rcpt, rcpt.user)) return;
+    if (await deliverAlias(ctx, withExt, rcpt.user)) return;
   }
 
   // Mail that an owner- alias or another user's .forward sends on to
