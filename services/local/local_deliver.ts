@@ -154,7 +154,8 @@ function newContext(
 function topAttr(req: DeliveryRequest, rcpt: DeliveryRecipient): DeliveryAttr {
   return {
     recipient: rcpt.recipient,
-    origRecipient: rcpt.originalRecipient || rcpt.recipient,
+    // No O record means no X-Original-To: and no orig_to=, as in Postfix.
+    origRecipient: rcpt.originalRecipient,
     delivered: rcpt.recipient,
     sender: req.sender,
     owner: '',
