@@ -36,11 +36,18 @@ export interface LocalDeps {
   resolve(address: string): Promise<ResolvedAddress>;
 }
 
+// Postfix's DEL_REQ_FLAG_MTA_VRFY and DEL_REQ_FLAG_USR_VRFY: probe only.
+const DEL_REQ_FLAG_VERIFY = (1 << 8) | (1 << 9);
+
 export async function deliverLocalRequest(
   deps: LocalDeps,
   req: DeliveryRequest,
   queueFile: string,
 ): Promise<RecipientResult[]> {
+  // XXX address verification (sendmail -bv, verify probes) is refused
+  // rather than answered "deliverable": a probe must never be delivered.
+  if (req.flags & DEL_REQ_FLAG_VERIFY)
+    return allDeferred(req, 'address verification is not supported');
   let fd: number;
   try {
     fd = fs.openSync(queueFile, 'r+');
