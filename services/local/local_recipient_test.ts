@@ -339,3 +339,31 @@ test('does drop an extension that holds a slash', async () => {
     },
   );
 });
+
+const HEADERS: Array<[string, Partial<LocalSettings>, RegExp, RegExp]> = [
+  ['by default', {}, /Delivered-To: tbob@localhost\n/, /Delivered-To:/],
+  [
+    'without file in prepend_delivered_header',
+    { prependDeliveredHeader: ['command'] },
+    /^(?![\s\S]*Delivered-To:)/,
+    /Delivered-To:/,
+  ],
+  [
+    'with enable_original_recipient = no',
+    { enableOriginalRecipient: false },
+    /^(?![\s\S]*X-Original-To:)/,
+    /^(?![\s\S]*X-Original-To:)/,
+  ],
+];
+
+for (const [when, settings, file, mailbox] of HEADERS) {
+  test(`does write the envelope headers ${when}`, async () => {
+    const aliases = (dir: string) => [
+      memoryAliases({ tbob: `tbob, ${publicDir(dir)}/copy` }),
+    ];
+    await run('tbob@localhost', aliases, settings, {}, (r) => {
+      assert.match(fs.readFileSync(`${r.dir}/pub/copy`, 'utf8'), file);
+      assert.match(r.box('tbob')[0], mailbox);
+    });
+  });
+}
