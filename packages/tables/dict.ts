@@ -56,22 +56,24 @@ export type DictOpener = (name: string, ctx: OpenContext) => Dict;
 
 export class DictError extends Error {}
 
+// Each opener is called through a function so that a table module that
+// is loaded before this one (and imports it) is found complete.
 const OPENERS: Record<string, DictOpener> = {
   btree: (name, ctx) => indexedOpener('btree')(name, ctx),
   cdb: (name, ctx) => indexedOpener('cdb')(name, ctx),
-  cidr: openCidr,
-  environ: openEnviron,
+  cidr: (name) => openCidr(name),
+  environ: (name) => openEnviron(name),
   hash: (name, ctx) => indexedOpener('hash')(name, ctx),
   lmdb: (name, ctx) => indexedOpener('lmdb')(name, ctx),
-  inline: openInline,
-  pcre: openPcre,
-  pipemap: openPipe,
-  proxy: openProxy,
-  regexp: openRegexp,
-  static: openStatic,
-  texthash: openTexthash,
-  unionmap: openUnion,
-  unix: openUnix,
+  inline: (name, ctx) => openInline(name, ctx),
+  pcre: (name) => openPcre(name),
+  pipemap: (name, ctx) => openPipe(name, ctx),
+  proxy: (name, ctx) => openProxy(name, ctx),
+  regexp: (name) => openRegexp(name),
+  static: (name) => openStatic(name),
+  texthash: (name, ctx) => openTexthash(name, ctx),
+  unionmap: (name, ctx) => openUnion(name, ctx),
+  unix: (name) => openUnix(name),
 };
 
 // The types dictOpen knows, for postconf -m.

@@ -49,10 +49,13 @@ export interface IndexedType {
   ): Promise<void>;
 }
 
-const TYPES: Record<string, IndexedType> = {
-  lmdb: LMDB_TYPE,
-  cdb: CDB_TYPE,
-};
+// Looked up at call time: the type modules import this one, and a
+// module-level table could catch one of them half loaded.
+function knownType(type: string): IndexedType | undefined {
+  if (type === 'lmdb') return LMDB_TYPE;
+  if (type === 'cdb') return CDB_TYPE;
+  return undefined;
+}
 
 const REDIRECTS = {
   hash: 'default_database_type',
@@ -68,10 +71,10 @@ export function indexedType(
   name: string,
   config?: TableConfig,
 ): IndexedType | undefined {
-  if (!(type in REDIRECTS)) return TYPES[type];
+  if (!(type in REDIRECTS)) return knownType(type);
   const param = REDIRECTS[type as keyof typeof REDIRECTS];
   const target = configValue(config, param, 'lmdb');
-  const found = TYPES[target];
+  const found = knownType(target);
   if (!found)
     throw new DictError(
       `unsupported dictionary type: ${type}: no Berkeley DB in this ` +
