@@ -40,6 +40,17 @@ interface PeerError extends Error {
   rejectedErrors?: PeerError[];
 }
 
+interface SendResult {
+  err?: PeerError;
+  info?: SMTPConnection.SentMessageInfo;
+}
+
+function closedError(): PeerError {
+  return Object.assign(new Error('connection closed'), {
+    code: 'ECONNECTION',
+  });
+}
+
 export class Session {
   readonly #conn: SMTPConnection;
   readonly #quitMs: number;
@@ -64,15 +75,17 @@ export class Session {
     return env?.rejectedErrors ?? [];
   }
 
+  // Resolves once: nodemailer's callback, or a close that it did not
+  // report (checked a moment later, so that its own error wins).
   send(envelope: SMTPConnection.Envelope, body: Readable) {
-    return new Promise<{
-      err?: PeerError;
-      info?: SMTPConnection.SentMessageInfo;
-    }>((resolve) =>
+    return new Promise<SendResult>((resolve) => {
+      const lost = () =>
+        setTimeout(() => resolve({ err: closedError() }), 100).unref();
+      this.#conn.once('end', lost);
       this.#conn.send(envelope, body, (err, info) =>
         resolve(err ? { err: err as PeerError } : { info }),
-      ),
-    );
+      );
+    });
   }
 
   // QUIT, but never wait on a peer longer than smtp_quit_timeout.
@@ -110,14 +123,21 @@ export async function openSession(
     socket = opened;
   }
   const conn = new SMTPConnection(connectionOptions(target, s, socket));
-  // An 'error' event without a listener would crash the agent.
-  conn.on('error', () => {});
-  const err = await new Promise<PeerError | undefined>((resolve) =>
-    conn.connect((e) => resolve(e as PeerError | undefined)),
-  );
+  const err = await greet(conn);
   if (!err) return new Session(conn, target, s.quitTimeoutMs);
   conn.close();
   return greetingOutcome(err, where, peerName(target));
+}
+
+// Some failures (a refusing greeting) reach only the 'error' or 'end'
+// event, not the connect callback: the first of the three decides. The
+// 'error' listener stays, as an unheard 'error' would end the agent.
+function greet(conn: SMTPConnection): Promise<PeerError | undefined> {
+  return new Promise((resolve) => {
+    conn.on('error', (e) => resolve(e as PeerError));
+    conn.once('end', () => resolve(closedError()));
+    conn.connect((e) => resolve(e as PeerError | undefined));
+  });
 }
 
 function connectionOptions(

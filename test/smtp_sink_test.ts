@@ -1,0 +1,233 @@
+// The smtp client against a scripted peer on loopback (test/sink): what
+// each recipient's result, D mark and log line say for good replies,
+// refusals, and peers that misbehave (issue 5 points 1 and 8). Runs the
+// delivery routine in this process over real sockets and queue files.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { addLogSink } from '../packages/log/log';
+import { REC } from '../packages/queue/record';
+import {
+  testRequest,
+  writeQueueFile,
+  type TestMessage,
+} from '../services/local/local_testkit';
+import {
+  deliverSmtpRequest,
+  type SmtpSettings,
+} from '../services/smtp/smtp_deliver';
+import { startSink, type SinkScript } from './sink/smtp_sink';
+
+const LOG: string[] = [];
+addLogSink((line) => LOG.push(line));
+
+function settings(extra: Partial<SmtpSettings> = {}): SmtpSettings {
+  return {
+    lmtp: false,
+    heloName: 'client.example',
+    connectTimeoutMs: 2000,
+    heloTimeoutMs: 2000,
+    sessionTimeoutMs: 2000,
+    quitTimeoutMs: 1000,
+    resolverAddress: '',
+    myhostname: 'client.example',
+    timeoutMs: 2000,
+    defaultPort: 25,
+    fallbackRelays: [],
+    ...extra,
+  };
+}
+
+const TWO: TestMessage = {
+  recipients: [
+    { recipient: 'bob@example.net' },
+    { recipient: 'carol@example.net' },
+  ],
+};
+
+interface Run {
+  results: Awaited<ReturnType<typeof deliverSmtpRequest>>;
+  types: string[]; // R or D per recipient after the delivery
+  log: string[];
+}
+
+async function deliver(
+  nexthop: string,
+  m: TestMessage = TWO,
+  s = settings(),
+): Promise<Run> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-sink-'));
+  try {
+    const q = writeQueueFile(dir, m);
+    const req = { ...testRequest(q, m, 'QID1'), nexthop };
+    const from = LOG.length;
+    const results = await deliverSmtpRequest(s, req, q.file);
+    const bytes = fs.readFileSync(q.file);
+    const types = q.offsets.map((o) => String.fromCharCode(bytes[o]));
+    return { results, types, log: LOG.slice(from) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function withSink(
+  script: SinkScript,
+  body: (
+    hop: string,
+    sink: Awaited<ReturnType<typeof startSink>>,
+  ) => Promise<void>,
+) {
+  const sink = await startSink(script);
+  try {
+    await body(`[127.0.0.1]:${sink.port}`, sink);
+  } finally {
+    await sink.close();
+  }
+}
+
+function summary(run: Run) {
+  return run.results.results.map((r) => [r.status, r.action, r.reason]);
+}
+
+test('does relay to [host]:port, mark D and log sent', async () => {
+  await withSink({}, async (hop, sink) => {
+    const run = await deliver(hop);
+    assert.deepEqual(run.types, [REC.DONE, REC.DONE]);
+    const reason = '250 2.0.0 Ok: queued as SINK1';
+    assert.deepEqual(summary(run), [
+      ['2.0.0', 'relayed', reason],
+      ['2.0.0', 'relayed', reason],
+    ]);
+    assert.equal(sink.messages.length, 1);
+    assert.deepEqual(
+      sink.messages[0].to,
+      TWO.recipients!.map((r) => r.recipient),
+    );
+    assert.match(sink.messages[0].data, /^From: alice@example.com\r\n/m);
+    assert.ok(sink.commands.includes('EHLO client.example'));
+    assert.match(
+      run.log[0],
+      new RegExp(
+        `: QID1: to=<bob@example.net>, relay=127.0.0.1\\[127.0.0.1\\]:${sink.port}, ` +
+          'delay=[\\d.]+, delays=[\\d.]+/[\\d.]+/[\\d.]+/[\\d.]+, ' +
+          'dsn=2\\.0\\.0, status=sent \\(250 2\\.0\\.0 Ok: queued as SINK1\\)$',
+      ),
+    );
+  });
+});
+
+// Each row: a script, then what every recipient should get.
+const REPLIES: Array<[string, SinkScript, Array<[string, string, RegExp]>]> = [
+  [
+    'keep per-recipient replies when one RCPT is refused',
+    {
+      rcpt: (a) =>
+        a.startsWith('bob')
+          ? `550 5.1.1 <${a}>: Recipient address rejected: User unknown\r\n`
+          : '250 2.1.5 Ok\r\n',
+    },
+    [
+      [
+        '5.1.1',
+        'failed',
+        /^host 127\.0\.0\.1\[127\.0\.0\.1\] said: 550 5\.1\.1 <bob@example\.net>: Recipient address rejected: User unknown \(in reply to RCPT TO command\)$/,
+      ],
+      ['2.0.0', 'relayed', /^250 2\.0\.0 Ok: queued as SINK1$/],
+    ],
+  ],
+  [
+    'defer all on a 4xx reply to MAIL FROM',
+    { mail: '451 4.3.0 Try later\r\n' },
+    [
+      [
+        '4.3.0',
+        'delayed',
+        /said: 451 4\.3\.0 Try later \(in reply to MAIL FROM command\)$/,
+      ],
+      [
+        '4.3.0',
+        'delayed',
+        /said: 451 4\.3\.0 Try later \(in reply to MAIL FROM command\)$/,
+      ],
+    ],
+  ],
+  [
+    'bounce all on a 5xx reply to the end of DATA',
+    { dot: '554 5.7.1 Spam\r\n' },
+    [
+      [
+        '5.7.1',
+        'failed',
+        /said: 554 5\.7\.1 Spam \(in reply to end of DATA command\)$/,
+      ],
+      [
+        '5.7.1',
+        'failed',
+        /said: 554 5\.7\.1 Spam \(in reply to end of DATA command\)$/,
+      ],
+    ],
+  ],
+  [
+    'join a multi-line reply and add a class DSN when it has none',
+    { rcpt: '550-no such\r\n550 user here\r\n' },
+    [
+      [
+        '5.0.0',
+        'failed',
+        /said: 550 no such user here \(in reply to RCPT TO command\)$/,
+      ],
+      [
+        '5.0.0',
+        'failed',
+        /said: 550 no such user here \(in reply to RCPT TO command\)$/,
+      ],
+    ],
+  ],
+  [
+    'say refused to talk to me on a 554 greeting',
+    { greeting: '554 5.7.1 go away\r\n' },
+    [
+      [
+        '5.7.1',
+        'failed',
+        /^host 127\.0\.0\.1\[127\.0\.0\.1\] refused to talk to me: 554 5\.7\.1 go away$/,
+      ],
+      ['5.7.1', 'failed', /refused to talk to me/],
+    ],
+  ],
+];
+
+for (const [name, script, want] of REPLIES)
+  test(`does ${name}`, async () => {
+    await withSink(script, async (hop) => {
+      const run = await deliver(hop);
+      const got = summary(run);
+      assert.equal(got.length, want.length);
+      want.forEach(([dsn, action, reason], i) => {
+        assert.equal(got[i][0], dsn, `dsn ${i}: ${got[i][2]}`);
+        assert.equal(got[i][1], action);
+        assert.match(got[i][2], reason);
+      });
+      const done = want.map(([d]) => (d.startsWith('2') ? REC.DONE : REC.RCPT));
+      assert.deepEqual(run.types, done);
+    });
+  });
+
+test('does defer with dsn 4.4.1 when the connection is refused', async () => {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  const run = await deliver(`[127.0.0.1]:${port}`);
+  const reason = `connect to 127.0.0.1[127.0.0.1]:${port}: Connection refused`;
+  assert.deepEqual(summary(run), [
+    ['4.4.1', 'delayed', reason],
+    ['4.4.1', 'delayed', reason],
+  ]);
+  assert.deepEqual(run.results.siteFailure, { status: '4.4.1', reason });
+  assert.match(run.log[0], /relay=none, .*status=deferred \(connect to /);
+});
