@@ -18,6 +18,7 @@ import type { TableConfig } from '../tables/dict';
 import { DICT_FLAG, Maps } from '../tables/dict';
 import {
   addressLiteral,
+  canonicalDomain,
   joinAddress,
   splitAddress,
   splitExtension,
@@ -207,9 +208,11 @@ export class Resolver {
     return list;
   }
 
-  // transport(5): "In order of decreasing precedence, the nexthop is
-  // taken from transport_maps, the class's transport, relayhost (relay
-  // and default only), or the recipient domain."
+  // The nexthop, as transport(5) ranks the sources: transport_maps (done
+  // later), then the class's own transport:nexthop, then relayhost for
+  // relay and default mail, then the recipient domain, lower-cased so
+  // that qmgr keeps Example.COM and example.com in one queue. The domain is lower-
+  // cased so that qmgr puts Example.COM and example.com in one queue.
   #classDefault(klass: AddressClass, domain: string): TransportSpec {
     const config = this.#config;
     if (klass === 'virtual_alias')
@@ -224,7 +227,7 @@ export class Resolver {
       (klass === 'relay' || klass === 'default') && relayhost;
     return {
       transport: spec.transport,
-      nexthop: viaRelayhost ? relayhost : domain,
+      nexthop: viaRelayhost ? relayhost : canonicalDomain(domain),
     };
   }
 
@@ -238,7 +241,7 @@ export class Resolver {
     // to the recipient domain; an empty transport keeps the transport.
     if (transport) {
       result.transport = transport;
-      result.nexthop = nexthop || domain;
+      result.nexthop = nexthop || canonicalDomain(domain);
     } else if (nexthop) {
       result.nexthop = nexthop;
     }

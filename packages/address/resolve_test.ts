@@ -372,3 +372,11 @@ for (const c of REWRITE_CASES) {
     assert.equal(got, c.want);
   });
 }
+
+test('does lower-case the nexthop when it comes from the recipient domain', async () => {
+  const got = await resolveAddress('Joe@Far.EXAMPLE', config());
+  assert.deepEqual(
+    [got.nexthop, got.recipient],
+    ['far.example', 'Joe@Far.EXAMPLE'],
+  );
+});
