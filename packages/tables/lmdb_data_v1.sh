@@ -15,5 +15,12 @@ nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
 gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
 [ -f "$nodedir/include/node/node_version.h" ] || nodedir=/usr
 cd "$lmdb"
-LMDB_DATA_V1=true node "$gyp" rebuild --nodedir="$nodedir" >/dev/null
+log=$(mktemp)
+if ! LMDB_DATA_V1=true node "$gyp" rebuild --nodedir="$nodedir" >"$log" 2>&1; then
+  tail -20 "$log" >&2
+  rm -f "$log"
+  echo "lmdb_data_v1: build failed" >&2
+  exit 1
+fi
+rm -f "$log"
 node -e "const v=require('$lmdb').version; if (v.patch >= 90) process.exit(1); console.log('lmdb_data_v1: ' + v.versionString)"
