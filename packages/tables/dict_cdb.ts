@@ -3,7 +3,8 @@
 // (key length, value length, key, value), then the 256 hash tables of
 // (hash, position) slots; numbers are 32-bit little-endian. Read-only
 // once built, rebuilt whole and renamed into place, as Postfix does.
-// Known limit: the reader loads the whole file into memory.
+// XXX the reader loads the whole file into memory, which is fine for
+// alias and transport tables but not for tables of millions of keys.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -7,6 +7,7 @@
 // by default), with a warning naming both, so "hash:/etc/aliases" opens
 // the /etc/aliases.lmdb that "postalias hash:/etc/aliases" built.
 // Used by dict.ts (lookups) and the postmap/postalias commands (builds).
+// XXX Postfix's non_bdb_custom_mapping (other redirections) is not read.
 
 import type { Dict, OpenContext, TableConfig } from './dict';
 import { DICT_FLAG, DictError, fileErrorText } from './dict';

@@ -2,6 +2,8 @@
 // (getopt style), the choice of operation, exit codes and messages.
 // Exit 0 on success and found keys, 1 on "not found" (-q, -d) and on
 // every fatal error, as Postfix 3.7 does (its usage error exits 1 too).
+// XXX warnings go to standard error only, not also to maillog_file
+// through postlog as Postfix's syslog copy would.
 // XXX -m (MIME parsing for -h and -b) is not implemented: attachment
 // headers are looked up as body lines.
 
