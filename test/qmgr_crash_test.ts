@@ -58,11 +58,16 @@ function makeWorld(t: { after: (fn: () => void) => void }, extra: string[]) {
   return { queueDir, configDir };
 }
 
+// The children's log lines, shown when an assertion fails.
+let childLog = '';
+
 function startQmgr(configDir: string): child.ChildProcess {
-  return child.spawn(process.execPath, ['-e', CHILD], {
+  const proc = child.spawn(process.execPath, ['-e', CHILD], {
     env: { ...process.env, MAIL_CONFIG: configDir },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  proc.stdout?.on('data', (chunk: Buffer) => (childLog += chunk));
+  return proc;
 }
 
 async function waitFor(what: () => boolean, ms = 30_000): Promise<void> {
@@ -81,11 +86,15 @@ function kill(proc: child.ChildProcess, signal: NodeJS.Signals) {
   });
 }
 
+// Files only, listed without a stat: qmgr removes files meanwhile.
 function queueEmpty(queueDir: string): boolean {
   const files = (q: string) =>
     fs
-      .readdirSync(path.join(queueDir, q), { recursive: true })
-      .filter((n) => fs.statSync(path.join(queueDir, q, String(n))).isFile());
+      .readdirSync(path.join(queueDir, q), {
+        recursive: true,
+        withFileTypes: true,
+      })
+      .filter((ent) => ent.isFile());
   return ['incoming', 'active', 'deferred'].every((q) => !files(q).length);
 }
 
@@ -121,7 +130,7 @@ test('delivers every recipient once when qmgr is killed mid-delivery', async (t)
   proc = startQmgr(configDir);
   await waitFor(() => queueEmpty(queueDir) && agent.busy === 0);
   await kill(proc, 'SIGTERM');
-  assert.deepEqual([...agent.delivered].sort(), want.sort());
+  assert.deepEqual([...agent.delivered].sort(), want.sort(), childLog);
 });
 
 test('leaves a file for later while an agent holds its lock', async (t) => {
