@@ -48,12 +48,17 @@ export async function serveConnection(
   }
 }
 
-if (require.main === module)
+// Also the entry of an lmtp service: services/lmtp/lmtp.ts may call
+// runSmtpAgent('lmtp') so that master.cf's "lmtp" command works.
+export function runSmtpAgent(name: 'smtp' | 'lmtp'): void {
   runDaemon({
-    name: process.argv.includes('lmtp') ? 'lmtp' : 'smtp',
+    name,
     kind: 'stream',
     init: (ctx) => {
       settings = loadSmtpSettings(ctx.config, isLmtp(ctx));
     },
     onConnection: (socket, ctx) => void serveConnection(socket, ctx, settings!),
   });
+}
+
+if (require.main === module) runSmtpAgent('smtp');
