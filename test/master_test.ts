@@ -212,7 +212,7 @@ test('max_use and max_idle end a child; the next client gets a new one', async (
       .readFileSync(cf, 'utf8')
       .replace(
         /^(127\.0\.0\.1:\d+ inet .* smtpd)$/m,
-        '$1 -o max_use=3 -o max_idle=2s',
+        '$1 -o max_use=3 -o max_idle=2s -o max_clients_per_process=1',
       );
     fs.writeFileSync(cf, text);
     assert.equal(mta.postfix('start').code, 0);

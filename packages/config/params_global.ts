@@ -262,7 +262,7 @@ export const PARAMS: ParamDef[] = [
     type: 'int',
     default: '100',
     min: 1,
-    doc: 'Clients one Node worker serves at once (ours, not Postfix)',
+    doc: 'Clients one Node worker serves at once; it retires after max_use times this (ours)',
   },
   {
     name: 'service_throttle_time',

@@ -80,7 +80,11 @@ class Daemon {
     this.#maxIdle = spec.resident
       ? 0
       : (args.maxIdle ?? config.time('max_idle'));
-    this.#maxUse = spec.resident ? 0 : (args.maxUse ?? config.int('max_use'));
+    // One of our processes serves up to maxClients clients at once, where
+    // Postfix runs that many processes; each of those would serve max_use
+    // clients, so ours retires after max_use times maxClients.
+    const maxUse = args.maxUse ?? config.int('max_use');
+    this.#maxUse = spec.resident ? 0 : maxUse * this.#maxClients;
   }
 
   get ctx(): DaemonContext {
