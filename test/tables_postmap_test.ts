@@ -338,3 +338,31 @@ test('does look up header and body lines when postmap -h -b -q - reads a message
     [1, 'postmap: fatal: specify -b -h or -m only with "-q -"\n'],
   );
 });
+
+// As root, postmap works as the source file's owner unless -o is given.
+const nobody = fs
+  .readFileSync('/etc/passwd', 'utf8')
+  .split('\n')
+  .find((line) => line.startsWith('nobody:'));
+const asRoot =
+  process.getuid?.() === 0 && nobody ? false : 'needs root and user nobody';
+
+test(
+  'does write tables as the source owner when root runs postmap',
+  { skip: asRoot },
+  (t) => {
+    const [, , uid, gid] = nobody!
+      .split(':')
+      .map((f, i) => (i > 1 ? Number(f) : f));
+    const owned = fs.mkdtempSync(path.join(os.tmpdir(), 'postmap-owned-'));
+    t.after(() => fs.rmSync(owned, { recursive: true, force: true }));
+    fs.chmodSync(owned, 0o777);
+    const file = path.join(owned, 'map');
+    fs.writeFileSync(file, 'k v\n');
+    fs.chownSync(file, uid as number, gid as number);
+    assert.equal(run('postmap', [`cdb:${file}`]).status, 0);
+    assert.equal(fs.statSync(`${file}.cdb`).uid, uid);
+    assert.equal(run('postmap', ['-o', `cdb:${file}`]).status, 0);
+    assert.equal(fs.statSync(`${file}.cdb`).uid, 0);
+  },
+);
