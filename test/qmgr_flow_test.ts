@@ -419,3 +419,24 @@ test('discards mail to the local double-bounce address with a warning', async (t
   );
   assert.equal(LOG.at(-1), 'AAA015: removed');
 });
+
+test('expires mail from the null sender by bounce_queue_lifetime', async (t) => {
+  const w = await setup(t, ['bounce_queue_lifetime = 0']);
+  await agent(w, 'testagent', () => ({
+    action: 'delayed',
+    status: '4.4.1',
+    reason: 'connection refused',
+  }));
+  incoming(w, 'AAA016', { sender: '' });
+  incoming(w, 'AAA017', {});
+  await run(w, 'W');
+  assert.ok(
+    LOG.includes('AAA016: from=<>, status=expired, returned to sender'),
+  );
+  assert.ok(
+    !LOG.some((l) =>
+      l.startsWith('AAA017: from=<alice@example.org>, status=expired'),
+    ),
+  );
+  assert.ok(fs.existsSync(deferredPath(w, 'AAA017')));
+});
