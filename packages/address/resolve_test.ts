@@ -380,3 +380,12 @@ test('does lower-case the nexthop when it comes from the recipient domain', asyn
     ['far.example', 'Joe@Far.EXAMPLE'],
   );
 });
+
+test('does give regexp transport_maps the full address only', async () => {
+  const cfg = config({
+    transport_maps:
+      'regexp:{ {/^x\\.example$/ smtp:[domain-key]}, {/^b@/ smtp:[full]} }',
+  });
+  assert.equal((await resolveAddress('a@x.example', cfg)).nexthop, 'x.example');
+  assert.equal((await resolveAddress('b@x.example', cfg)).nexthop, '[full]');
+});
