@@ -68,33 +68,31 @@ function processLimits(config: QmgrConfig): Map<string, number> {
   return limits;
 }
 
+function transportLimits(
+  config: QmgrConfig,
+  procs: Map<string, number>,
+  transport: string,
+): TransportLimits {
+  const own = (suffix: string) => perTransport(config, transport, suffix);
+  return {
+    processLimit: procs.get(transport) ?? config.int('default_process_limit'),
+    concurrencyLimit: own('destination_concurrency_limit'),
+    recipientLimit: own('destination_recipient_limit'),
+    initialConcurrency: config.int('initial_destination_concurrency'),
+    failedCohortLimit: own('destination_concurrency_failed_cohort_limit'),
+  };
+}
+
 export function loadSettings(config: QmgrConfig): QmgrSettings {
   const procs = processLimits(config);
   const cache = new Map<string, TransportLimits>();
   const limits = (transport: string): TransportLimits => {
-    const known = cache.get(transport);
-    if (known) return known;
-    const made: TransportLimits = {
-      processLimit: procs.get(transport) ?? config.int('default_process_limit'),
-      concurrencyLimit: perTransport(
-        config,
-        transport,
-        'destination_concurrency_limit',
-      ),
-      recipientLimit: perTransport(
-        config,
-        transport,
-        'destination_recipient_limit',
-      ),
-      initialConcurrency: config.int('initial_destination_concurrency'),
-      failedCohortLimit: perTransport(
-        config,
-        transport,
-        'destination_concurrency_failed_cohort_limit',
-      ),
-    };
-    cache.set(transport, made);
-    return made;
+    let known = cache.get(transport);
+    if (!known) {
+      known = transportLimits(config, procs, transport);
+      cache.set(transport, known);
+    }
+    return known;
   };
   return {
     queueRunDelay: config.time('queue_run_delay'),

@@ -7,6 +7,7 @@ import { msg } from '../../packages/log/log';
 import {
   markRecipientDone,
   type QueueEnvelope,
+  type QueueRecipient,
 } from '../../packages/queue/queue_file';
 import {
   appendStatus,
@@ -49,6 +50,20 @@ function failedStatus(rec: StatusRecord | undefined): string {
   return `5${rec.status.slice(1)}`;
 }
 
+function expiredRecord(rcpt: QueueRecipient, rec: StatusRecord | undefined) {
+  return {
+    recipient: rcpt.recipient,
+    originalRecipient: rcpt.originalRecipient,
+    offset: rcpt.offset,
+    dsnOrigRcpt: rcpt.dsnOrigRcpt,
+    notifyFlags: rcpt.notifyFlags,
+    status: failedStatus(rec),
+    action: 'failed',
+    reason: rec?.reason || EXPIRED_REASON,
+  };
+}
+
+// Each bounce record is on disk before its recipient is marked done.
 export async function expireMessage(
   ctx: QmgrContext,
   message: QmgrMessage,
@@ -59,25 +74,11 @@ export async function expireMessage(
   msg.info(
     `${message.id}: from=<${env.sender}>, status=${how}, returned to sender`,
   );
-  const deferred = await readStatusLog(
-    queueDir,
-    STATUS_LOG.DEFER,
-    message.id,
-    config,
-  );
+  const log = STATUS_LOG.DEFER;
+  const deferred = await readStatusLog(queueDir, log, message.id, config);
   const byOffset = new Map(deferred.map((r) => [r.offset, r]));
   for (const rcpt of env.recipients) {
-    const rec = byOffset.get(rcpt.offset);
-    const record = {
-      recipient: rcpt.recipient,
-      originalRecipient: rcpt.originalRecipient,
-      offset: rcpt.offset,
-      dsnOrigRcpt: rcpt.dsnOrigRcpt,
-      notifyFlags: rcpt.notifyFlags,
-      status: failedStatus(rec),
-      action: 'failed',
-      reason: rec?.reason || EXPIRED_REASON,
-    };
+    const record = expiredRecord(rcpt, byOffset.get(rcpt.offset));
     await appendStatus(queueDir, STATUS_LOG.BOUNCE, message.id, record, config);
     await markRecipientDone(env.path, rcpt.offset);
   }
