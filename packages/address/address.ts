@@ -52,6 +52,9 @@ function stripSourceRoute(text: string): { rest: string; routed: boolean } {
 // External to internal: remove the quotes and backslash escapes of a
 // quoted local part; the domain (name or [literal]) is kept as written.
 export function internalize(text: string): string {
+  // RFC 5321 allows no control characters, quoted or not.
+  if (/[\x00-\x1f\x7f]/.test(text))
+    throw new AddressError('control character in address');
   if (!text.startsWith('"')) {
     checkUnquoted(text);
     return text;

@@ -38,6 +38,8 @@ for (const c of PATH_CASES) {
 }
 
 const BAD_PATHS = [
+  '<a\x00b@x>',
+  '<"a\tb"@x>',
   '<a b@x>',
   '<user@example.com',
   '<"open@x>',
@@ -106,4 +108,20 @@ test('does accept names and literals when checking domains', () => {
   assert.ok(validDomain('[IPv6:2001:db8::1]'));
   assert.ok(!validDomain('bad..example'));
   assert.ok(!validDomain('-bad.example'));
+});
+
+test('does throw only AddressError when the path is random bytes', () => {
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  const alphabet = '<>@"\\:,.[]() abc\x00\xff!%';
+  for (let n = 0; n < 5000; n++) {
+    let text = '';
+    for (let i = next() % 20; i > 0; i--)
+      text += alphabet[next() % alphabet.length];
+    try {
+      parsePath(text);
+    } catch (err) {
+      assert.ok(err instanceof AddressError, `${JSON.stringify(text)}: ${err}`);
+    }
+  }
 });
