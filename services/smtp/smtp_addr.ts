@@ -77,8 +77,9 @@ export async function lookupTargets(
   s: LookupSettings,
   resolver = makeResolver(s),
 ): Promise<Target[]> {
+  // Postfix names a Unix-domain peer after this host: myhostname[path].
   if (hop.kind === 'unix')
-    return [{ kind: 'unix', host: hop.host, path: hop.host }];
+    return [{ kind: 'unix', host: s.myhostname, path: hop.host }];
   const hosts = hop.mx ? await mxHosts(hop.host, s, resolver) : [hop.host];
   const targets: Target[] = [];
   let last: LookupError | undefined;

@@ -198,9 +198,29 @@ async function sendMessage(job: Job, session: Session): Promise<void> {
     ? [...session.envelopeErrors, ...(err.rejectedErrors ?? [])]
     : (info!.rejectedErrors ?? []);
   const own = rejectedOutcomes(session, refused as PeerError[]);
+  if (!err && job.s.lmtp) lmtpOutcomes(session, envelope.to, refused, own);
   const rest = err ? outcomeOfError(session, err) : okOutcome(info!.response);
   for (const r of req.recipients)
     await finish(job, r, session.relay, own.get(r.recipient) ?? rest);
+}
+
+// An LMTP server answers the content once per recipient it took at RCPT;
+// those that were not refused after DATA get their own 2xx reply.
+function lmtpOutcomes(
+  session: Session,
+  to: string[],
+  refused: PeerError[],
+  own: Map<string, Outcome>,
+): void {
+  const atRcpt = new Set(
+    refused.filter((e) => e.command !== 'DATA').map((e) => e.recipient),
+  );
+  const taken = to.filter((addr) => !atRcpt.has(addr));
+  const replies = session.lastReplies(taken.length);
+  taken.forEach((addr, i) => {
+    if (!own.has(addr) && replies[i]?.startsWith('2'))
+      own.set(addr, okOutcome(replies[i]));
+  });
 }
 
 function okOutcome(response: string): Outcome {

@@ -58,12 +58,26 @@ export class Session {
   readonly relay: string; // host[addr]:port
   phase: Phase = PHASE.ENVELOPE;
 
-  constructor(conn: SMTPConnection, target: Target, quitMs: number) {
+  readonly #replies: string[];
+
+  constructor(
+    conn: SMTPConnection,
+    target: Target,
+    quitMs: number,
+    replies: string[],
+  ) {
     this.#conn = conn;
+    this.#replies = replies;
     this.#quitMs = quitMs;
     this.peer = peerName(target);
     this.relay =
       target.kind === 'inet' ? `${this.peer}:${target.port}` : this.peer;
+  }
+
+  // The last n server replies, oldest first: for LMTP, one per recipient
+  // accepted at RCPT, in RCPT order (RFC 2033 section 4.2).
+  lastReplies(n: number): string[] {
+    return n > 0 ? this.#replies.slice(-n) : [];
   }
 
   get envelopeErrors(): PeerError[] {
@@ -122,11 +136,35 @@ export async function openSession(
     if (!(opened instanceof net.Socket)) return connectReason(where, opened);
     socket = opened;
   }
-  const conn = new SMTPConnection(connectionOptions(target, s, socket));
+  const replies: string[] = [];
+  const options = connectionOptions(target, s, socket);
+  const conn = new SMTPConnection({ ...options, ...replyLogger(replies) });
   const err = await greet(conn);
-  if (!err) return new Session(conn, target, s.quitTimeoutMs);
+  if (!err) return new Session(conn, target, s.quitTimeoutMs, replies);
   conn.close();
   return greetingOutcome(err, where, peerName(target));
+}
+
+const MAX_KEPT_REPLIES = 1000;
+
+// nodemailer tells each whole server reply only to its transaction log;
+// LMTP needs them to give each recipient its own reply after DATA.
+function replyLogger(replies: string[]) {
+  const record = (entry: { tnx?: string }, text: unknown) => {
+    if (entry?.tnx !== 'server') return;
+    replies.push(String(text));
+    if (replies.length > MAX_KEPT_REPLIES) replies.shift();
+  };
+  const quiet = () => {};
+  const logger = {
+    debug: record,
+    trace: quiet,
+    info: quiet,
+    warn: quiet,
+    error: quiet,
+    fatal: quiet,
+  };
+  return { logger: logger as never, transactionLog: true };
 }
 
 // Some failures (a refusing greeting) reach only the 'error' or 'end'
@@ -157,7 +195,6 @@ function connectionOptions(
     greetingTimeout: s.heloTimeoutMs,
     socketTimeout: s.sessionTimeoutMs,
     socketCloseTimeout: 0,
-    logger: false,
   };
 }
 

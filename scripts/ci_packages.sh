@@ -1,0 +1,16 @@
+#!/bin/sh
+# Debian packages that the tests need beyond Node: Dovecot's LMTP server
+# for test/lmtp_dovecot_test.ts. .ci/run calls this before the tests; it
+# runs apt-get only when a binary is missing, so a warm machine pays nothing.
+set -e
+
+need_install=
+command -v dovecot >/dev/null 2>&1 || need_install="$need_install dovecot-lmtpd"
+
+if [ -n "$need_install" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y $need_install || {
+    apt-get update
+    apt-get install -y $need_install
+  }
+fi
