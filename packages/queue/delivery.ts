@@ -9,8 +9,11 @@
 //   const req: DeliveryRequest = await readDeliveryRequest(stream);
 //     // writes protocol=delivery_protocol first, then reads the request
 //     // and its req.recipients (DeliveryRecipient[], offset = R record)
+//   const fh = await openForDelivery(queuePath(queueDir, req.queueName,
+//     req.queueId, config));   // queue_file.ts: r+ and a shared flock
 //   ... deliver; for a delivered recipient call
-//     markRecipientDone(queueFilePath, rcpt.offset) (queue_file.ts) ...
+//     markRecipientDone(fh.fd, rcpt.offset) (queue_file.ts) ...
+//   await fh.close();          // after the last mark: drops the lock
 //   logDelivery({ request: req, recipient: rcpt, relay: 'local',
 //                 dsn: '2.0.0', status: 'sent',
 //                 reason: 'delivered to mailbox' });

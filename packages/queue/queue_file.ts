@@ -478,3 +478,19 @@ export async function lockQueueFileShared(
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+// For agents: the queue file of a request, open for marking recipients
+// done and share-locked until the handle is closed, so that a restarted
+// qmgr leaves it alone while the delivery runs.
+export async function openForDelivery(
+  file: string,
+): Promise<fs.promises.FileHandle> {
+  const fh = await fs.promises.open(file, 'r+');
+  try {
+    await lockQueueFileShared(fh.fd);
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}

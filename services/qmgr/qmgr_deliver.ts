@@ -148,7 +148,7 @@ export async function deliverJob(
     const unavailable = err instanceof TransportUnavailableError;
     const text = (err as Error).message;
     if (unavailable) msg.warn(text);
-    else msg.warn(`deliverJob: ${job.message.id}: ${text}`);
+    else msg.warn(`${job.message.id}: deliverJob: ${text}`);
     await deferJob(
       ctx,
       job,

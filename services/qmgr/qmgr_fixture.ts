@@ -16,8 +16,8 @@ import {
   type DeliveryRequest,
 } from '../../packages/queue/delivery';
 import {
-  lockQueueFileShared,
   markRecipientDone,
+  openForDelivery,
 } from '../../packages/queue/queue_file';
 import { encodeRecord, REC } from '../../packages/queue/record';
 
@@ -199,9 +199,8 @@ export class TestAgent {
   // As a real agent: the queue file open and share-locked throughout.
   async #deliver(req: DeliveryRequest) {
     const file = path.join(this.#queueDir, req.queueName, req.queueId);
-    const fh = await fs.promises.open(file, 'r+');
+    const fh = await openForDelivery(file);
     try {
-      await lockQueueFileShared(fh.fd);
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
       const results = [];
       for (const rcpt of req.recipients)
