@@ -366,3 +366,27 @@ test(
     assert.equal(fs.statSync(`${file}.cdb`).uid, 0);
   },
 );
+
+test('does store alias lists as Postfix writes them when commas vary', () => {
+  const file = write('aliases-commas', [
+    'a1: x,y',
+    'a2: x , y',
+    'a3: "|/usr/bin/prog a,b"',
+    'a4: Joe <joe@x>, (c,d) e',
+    'a5: x,',
+  ]);
+  assert.equal(run('postalias', [`cdb:${file}`]).status, 0);
+  const want = [
+    'x, y',
+    'x, y',
+    '"|/usr/bin/prog a,b"',
+    'Joe <joe@x>, (c,d) e',
+    'x, ',
+  ];
+  want.forEach((value, i) =>
+    assert.equal(
+      run('postalias', ['-q', `a${i + 1}`, `cdb:${file}`]).stdout,
+      `${value}\n`,
+    ),
+  );
+});

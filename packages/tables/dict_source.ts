@@ -84,3 +84,35 @@ export function parseAliasLine(line: SourceLine): SourceEntry | undefined {
   if (!key || !value) return undefined;
   return { lineNo: line.lineNo, key, value };
 }
+
+// postalias stores a value the way Postfix's RFC 822 tokenizer writes it
+// back: list elements trimmed and joined with ", " ("a,b" and "a , b"
+// become "a, b"; a trailing comma leaves "a, "). Commas inside quotes,
+// <> and comments do not split.
+// XXX the rest of that rewriting (such as "group: a" becoming "group:a")
+// is not done: values are otherwise stored as written.
+export function normalizeAliasValue(value: string): string {
+  return splitTopLevel(value, ',')
+    .map((part) => part.trim())
+    .join(', ');
+}
+
+function splitTopLevel(text: string, sep: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\\') i++;
+    else if (ch === '"') quoted = !quoted;
+    else if (!quoted && (ch === '<' || ch === '(')) depth++;
+    else if (!quoted && (ch === '>' || ch === ')') && depth > 0) depth--;
+    else if (!quoted && depth === 0 && ch === sep) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
+}

@@ -13,6 +13,7 @@ import { IndexedType, indexedType, openReader } from './dict_indexed';
 import { BuildMode, sourceMode, TableBuild } from './dict_build';
 import { withTableLock } from './dict_lock';
 import {
+  normalizeAliasValue,
   parseAliasLine,
   parseMapLine,
   SourceEntry,
@@ -167,7 +168,11 @@ function addEntries(
         msg.warn(`${ref.spec}: duplicate entry: "${key}"`);
       continue;
     }
-    build.put(key, entry.value);
+    const value =
+      options.program === 'postalias'
+        ? normalizeAliasValue(entry.value)
+        : entry.value;
+    build.put(key, value);
   }
 }
 
