@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { addLogSink } from '../packages/log/log';
+import type { DeliveryRequest } from '../packages/queue/delivery';
 import { REC } from '../packages/queue/record';
 import {
   testRequest,
@@ -59,11 +60,12 @@ async function deliver(
   nexthop: string,
   m: TestMessage = TWO,
   s = settings(),
+  extra: Partial<DeliveryRequest> = {},
 ): Promise<Run> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-sink-'));
   try {
     const q = writeQueueFile(dir, m);
-    const req = { ...testRequest(q, m, 'QID1'), nexthop };
+    const req = { ...testRequest(q, m, 'QID1'), nexthop, ...extra };
     const from = LOG.length;
     const results = await deliverSmtpRequest(s, req, q.file);
     const bytes = fs.readFileSync(q.file);
@@ -230,4 +232,106 @@ test('does defer with dsn 4.4.1 when the connection is refused', async () => {
   ]);
   assert.deepEqual(run.results.siteFailure, { status: '4.4.1', reason });
   assert.match(run.log[0], /relay=none, .*status=deferred \(connect to /);
+});
+
+const EHLO_WITHOUT = (ext: string) =>
+  '250-sink.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n' +
+  '250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n'
+    .split('\r\n')
+    .filter((l) => !l.includes(ext))
+    .join('\r\n');
+
+test('does bounce with 5.3.4 when the message exceeds the peer SIZE', async () => {
+  await withSink(
+    { ehlo: EHLO_WITHOUT('none').replace('SIZE 1000', 'SIZE 10') },
+    async (hop, sink) => {
+      const run = await deliver(hop, TWO, settings(), { size: 100 });
+      const reason =
+        'message size 100 exceeds size limit 10 of server 127.0.0.1[127.0.0.1]';
+      assert.deepEqual(summary(run)[0], ['5.3.4', 'failed', reason]);
+      assert.equal(sink.messages.length, 0);
+    },
+  );
+});
+
+test('does bounce UTF-8 mail with 5.6.7 when the peer lacks SMTPUTF8', async () => {
+  const m = { recipients: [{ recipient: 'jürgen@example.net' }] };
+  await withSink({ ehlo: EHLO_WITHOUT('SMTPUTF8') }, async (hop, sink) => {
+    const run = await deliver(hop, m);
+    assert.deepEqual(summary(run)[0], [
+      '5.6.7',
+      'failed',
+      'SMTPUTF8 is required, but was not offered by host 127.0.0.1[127.0.0.1]',
+    ]);
+    assert.equal(sink.messages.length, 0);
+  });
+  await withSink({}, async (hop, sink) => {
+    const run = await deliver(hop, m);
+    assert.equal(summary(run)[0][1], 'relayed');
+    assert.ok(sink.commands.some((c) => /^MAIL FROM:<.*> .*SMTPUTF8/.test(c)));
+  });
+});
+
+test('does pass BODY=8BITMIME and the DSN parameters on', async () => {
+  await withSink({}, async (hop, sink) => {
+    const m = { recipients: [{ recipient: 'bob@example.net' }] };
+    const q = { encoding: '8bit', envelopeId: 'ENV42', retFlags: 2 };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-sink-'));
+    try {
+      const file = writeQueueFile(dir, m);
+      const req = { ...testRequest(file, m, 'QID1'), ...q };
+      req.nexthop = hop;
+      req.recipients[0].notifyFlags = 4 | 8;
+      await deliverSmtpRequest(settings(), req, file.file);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const mail = sink.commands.find((c) => c.startsWith('MAIL FROM'))!;
+    assert.match(mail, /BODY=8BITMIME/);
+    assert.match(mail, /RET=HDRS/);
+    assert.match(mail, /ENVID=ENV42/);
+    const rcpt = sink.commands.find((c) => c.startsWith('RCPT TO'))!;
+    assert.match(rcpt, /NOTIFY=FAILURE,DELAY/);
+  });
+});
+
+test('does fall back to HELO when EHLO is refused', async () => {
+  await withSink({ ehlo: '502 5.5.2 no EHLO here\r\n' }, async (hop, sink) => {
+    const run = await deliver(hop);
+    assert.equal(summary(run)[0][1], 'relayed');
+    assert.ok(sink.commands.includes('HELO client.example'));
+  });
+});
+
+test('does send the null sender as MAIL FROM:<>', async () => {
+  await withSink({}, async (hop, sink) => {
+    await deliver(hop, { ...TWO, sender: '' }, settings(), { sender: '' });
+    assert.ok(sink.commands.some((c) => /^MAIL FROM:<>/.test(c)));
+  });
+});
+
+test('does time out with smtp_helo_timeout when the peer never greets', async () => {
+  await withSink({ greeting: { send: '' } }, async (hop) => {
+    const started = Date.now();
+    const run = await deliver(hop, TWO, settings({ heloTimeoutMs: 500 }));
+    assert.ok(Date.now() - started < 1900);
+    assert.deepEqual(summary(run)[0], [
+      '4.4.2',
+      'delayed',
+      'conversation with host 127.0.0.1[127.0.0.1] timed out while receiving the initial server greeting',
+    ]);
+  });
+});
+
+test('does go on to smtp_fallback_relay when the nexthop refuses', async () => {
+  const dead = net.createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const port = (dead.address() as net.AddressInfo).port;
+  await new Promise((r) => dead.close(r));
+  await withSink({}, async (hop, sink) => {
+    const s = settings({ fallbackRelays: [hop] });
+    const run = await deliver(`[127.0.0.1]:${port}`, TWO, s);
+    assert.equal(summary(run)[0][1], 'relayed');
+    assert.equal(sink.messages.length, 1);
+  });
 });

@@ -189,9 +189,18 @@ async function sendMessage(job: Job, session: Session): Promise<void> {
     from: req.sender || (false as const),
     to: [...new Set(req.recipients.map((r) => r.recipient))],
     size: req.size || undefined,
+    // XXX 8-bit content goes as it is to a peer without 8BITMIME:
+    // Postfix would first convert it to quoted-printable.
     use8BitMime: req.encoding === '8bit',
     dsn: dsnOptions(req) as never,
   };
+  const refusal = beforeSend(job, session, envelope.to);
+  if (refusal) {
+    session.close();
+    for (const r of req.recipients)
+      await finish(job, r, session.relay, refusal);
+    return;
+  }
   const { err, info } = await session.send(envelope, body(job, session));
   session.close();
   const refused = err
@@ -202,6 +211,34 @@ async function sendMessage(job: Job, session: Session): Promise<void> {
   const rest = err ? outcomeOfError(session, err) : okOutcome(info!.response);
   for (const r of req.recipients)
     await finish(job, r, session.relay, own.get(r.recipient) ?? rest);
+}
+
+// Postfix's smtputf8.h: the message has UTF-8 headers.
+const SMTPUTF8_FLAG_HEADER = 2;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+// What Postfix refuses before MAIL FROM: a message over the peer's SIZE
+// (RFC 1870) and UTF-8 mail to a peer without SMTPUTF8 (RFC 6531).
+function beforeSend(
+  job: Job,
+  session: Session,
+  to: string[],
+): Outcome | undefined {
+  const limit = session.sizeLimit;
+  if (limit && job.req.size > limit)
+    return {
+      dsn: '5.3.4',
+      reason: `message size ${job.req.size} exceeds size limit ${limit} of server ${session.peer}`,
+    };
+  const utf8 =
+    (job.req.sendopts & SMTPUTF8_FLAG_HEADER) !== 0 ||
+    [job.req.sender, ...to].some((a) => NON_ASCII.test(a));
+  if (utf8 && !session.extensions.includes('SMTPUTF8'))
+    return {
+      dsn: '5.6.7',
+      reason: `SMTPUTF8 is required, but was not offered by host ${session.peer}`,
+    };
+  return undefined;
 }
 
 // An LMTP server answers the content once per recipient it took at RCPT;

@@ -80,6 +80,18 @@ export class Session {
     return n > 0 ? this.#replies.slice(-n) : [];
   }
 
+  // What EHLO offered, read from nodemailer's own fields (it has no
+  // public accessor): the extension names and the SIZE limit (0 = none).
+  get extensions(): string[] {
+    const c = this.#conn as unknown as { _supportedExtensions?: string[] };
+    return c._supportedExtensions ?? [];
+  }
+
+  get sizeLimit(): number {
+    const c = this.#conn as unknown as { _maxAllowedSize?: number };
+    return c._maxAllowedSize ?? 0;
+  }
+
   get envelopeErrors(): PeerError[] {
     // The recipients refused so far; nodemailer keeps them on the
     // envelope, also when a later DATA step fails the whole send.
