@@ -1,9 +1,8 @@
 // Replays the SMTP dialogues in test/dialogues/*.txt against an smtpd
-// running in-process with a real cleanup socket, one instance per file.
-// Lines: "P: name = value" main.cf setting (before the first C:), "C: x"
-// send x<CR><LF>, "R: x" send x raw with \r \n \t \0 \xHH \\ escapes, "S: x"
-// the next reply line is x, "S~ re" it matches re, "L~ re" a log line
-// matches re, "Q: n" n messages are in incoming/, "E:" server closed, "X:" we close.
+// in-process with the real cleanup, one instance per file. "P: k = v"
+// main.cf; "C: x" send x<CR><LF>; "R: x" send raw (\r \n \t \0 \xHH \\);
+// "S: x" next reply line is x; "S~ re" it matches; "L~ re" a log line
+// matches; "Q: n" n queue files; "E:" server closed; "X:" we close.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,10 +1,12 @@
-// Access policy for smtpd: the restriction lists (smtpd_client, helo,
-// sender, relay and recipient restrictions), mynetworks, the relay check
-// (reject_unauth_destination) and the implicit unknown-local-user check
-// (local_recipient_maps), with Postfix's reply texts and reject log line.
-// Used by smtpd_proto.ts at RCPT. Limits: smtpd_delay_reject=no is read
-// but lists still run at RCPT; access(5) tables, DNS and policy checks
-// are not implemented and answer 451 4.3.5 like any unknown restriction.
+// Access policy for smtpd: restriction lists, mynetworks, the relay
+// check and the implicit unknown-local-user check (local_recipient_maps),
+// with Postfix's reply texts and reject log line. Used by smtpd_proto.ts
+// at RCPT. Limits: only the restrictions in RESTRICTIONS; any other
+// answers 451 4.3.5, as Postfix does for an unknown one.
+
+// XXX smtpd_delay_reject=no is not honoured: client, HELO and sender
+// lists always run at RCPT. access(5) checks (check_*_access), DNS-based
+// restrictions and check_policy_service are not written yet.
 
 import * as net from 'node:net';
 import { Config } from '../../packages/config/config';

@@ -1,9 +1,8 @@
-// How smtpd hands a message to cleanup: open the stream at the first
-// accepted recipient (Postfix's smtpd_delay_open_until_valid_rcpt), send
-// the envelope records in the order INTERNALS.md gives, stream each
-// content line as it arrives with backpressure, and turn cleanup's status
-// into the final SMTP reply. Used by smtpd_proto.ts. cleanup, not smtpd,
-// writes the Received: header, from the log_client_* attributes.
+// How smtpd hands a message to cleanup: open at the first accepted
+// recipient (Postfix's smtpd_delay_open_until_valid_rcpt), envelope
+// records in INTERNALS.md's order, each content line streamed with
+// backpressure, cleanup's status turned into the SMTP reply. Used by
+// smtpd_proto.ts. cleanup, not smtpd, writes the Received: header.
 
 import {
   CleanupClient,

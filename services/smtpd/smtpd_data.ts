@@ -1,9 +1,8 @@
-// The DATA and BDAT content transforms of smtpd: raw bytes from the client
-// in, content lines out (without their line ends, cut into pieces at
-// line_length_limit), as cleanup's N and L records want them.
-// DataDecoder ends DATA only at <CR><LF>.<CR><LF> unless the client is
-// under smtpd_forbid_bare_newline=no (CVE-2023-51764); BdatDecoder counts
-// nothing and ends nothing: the BDAT sizes do that.
+// The DATA and BDAT content transforms of smtpd: raw client bytes in,
+// content lines out (no line ends, cut at line_length_limit) as cleanup's
+// N and L records want them. DataDecoder ends DATA only at
+// <CR><LF>.<CR><LF> (CVE-2023-51764) unless bare <LF> may end it; BDAT
+// needs no end line: its byte counts say where a chunk ends.
 
 export const LINE_END = {
   CRLF: 'crlf',

@@ -1,11 +1,15 @@
 // The SMTP session of smtpd (RFC 5321 with Postfix's replies and limits):
-// a command loop over a state machine with one small handler per command.
+// a command loop over named states with one small handler per command.
 // SmtpdSession runs one client socket, from a plain net.Server or from
-// the daemon skeleton alike. Why not smtp-server's SMTPConnection: its
-// command table, reply texts, parser and DATA stream are closed to
-// change (no BDAT, no view of unread input for the pipelining check, no
-// per-reply error count, dot handling keyed on bare LF), so Postfix's
-// behaviour could only be had by replacing nearly every method of it.
+// the daemon skeleton alike. Limits: no STARTTLS, AUTH, milters, policy
+// service, anvil or ETRN queueing (each marked XXX below).
+
+// Why not smtp-server's SMTPConnection: its command table, reply texts,
+// parser and DATA stream are closed to change (no BDAT, no view of the
+// unread input for the pipelining check, no per-reply error count, dot
+// handling keyed on bare LF), so Postfix's behaviour could only be had
+// by replacing nearly every method of it. The package stays a dependency
+// of the project for other parts; smtpd does not load it.
 
 import type { Socket } from 'node:net';
 import { msg, printable } from '../../packages/log/log';
@@ -753,6 +757,8 @@ const COMMANDS: Record<string, Handler> = {
 
 // One client, from accept to close: look up its name, then run the
 // session. Used by smtpd.ts and by tests on a plain net.Server.
+// XXX no anvil client (smtpd_client_connection_count_limit and the rate
+// limits are not enforced), no milters and no check_policy_service.
 export async function handleConnection(
   socket: Socket,
   settings: SmtpdSettings,
