@@ -6,6 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Config } from '../packages/config/config';
@@ -439,4 +440,30 @@ test('expires mail from the null sender by bounce_queue_lifetime', async (t) => 
     ),
   );
   assert.ok(fs.existsSync(deferredPath(w, 'AAA017')));
+});
+
+test('defers recipients when the agent answers nonsense, and goes on', async (t) => {
+  const w = await setup(t);
+  const where = path.join(w.queueDir, 'private', 'testagent');
+  const server = net.createServer((s) => {
+    s.write('protocol\0delivery_protocol\0\0');
+    s.once('data', () => s.end('offset\x001\0status\0x.y\0action\0won\0\0'));
+  });
+  await new Promise<void>((res) => server.listen(where, res));
+  t.after(() => new Promise<void>((res) => server.close(() => res())));
+  incoming(w, 'AAA018', {});
+  await run(w);
+  assert.ok(fs.existsSync(deferredPath(w, 'AAA018')));
+  assert.ok(
+    LOG.some((l) =>
+      /^warning: AAA018: deliverJob: bad action in result: won$/.test(l),
+    ),
+  );
+  assert.ok(
+    LOG.some((l) =>
+      /^AAA018: to=<bob@example\.com>, .*status=deferred \(unknown mail transport error\)$/.test(
+        l,
+      ),
+    ),
+  );
 });

@@ -61,10 +61,17 @@ class RecordFile {
   #base = 0;
   #filePos = 0;
   #eof = false;
+  #visited = new Set<number>();
   jumps = 0;
 
   constructor(fh: fs.promises.FileHandle) {
     this.#fh = fh;
+  }
+
+  // A fresh start at offset: pointers may be followed again from here.
+  restart(offset: number): void {
+    this.#visited = new Set();
+    this.seek(offset);
   }
 
   seek(offset: number): void {
@@ -102,7 +109,9 @@ class RecordFile {
       }
       const target = parsePointer(rec.data);
       if (target === 0) continue;
-      if (++this.jumps > MAX_JUMPS) throw new QueueFileError('pointer loop');
+      if (this.#visited.has(target) || ++this.jumps > MAX_JUMPS)
+        throw new QueueFileError(`pointer loop at offset ${rec.offset}`);
+      this.#visited.add(target);
       this.seek(target);
     }
   }
@@ -273,10 +282,10 @@ async function readEnvelopeSegment(rf: RecordFile, st: ReadState) {
 // Find the X record: where the C record says it is, else by reading the
 // content (a file whose content holds pointer records).
 async function seekExtracted(rf: RecordFile, env: QueueEnvelope) {
-  rf.seek(env.dataOffset + env.contentSize);
+  rf.restart(env.dataOffset + env.contentSize);
   const rec = await rf.next().catch(() => null);
   if (rec?.type === REC.XTRA) return;
-  rf.seek(env.dataOffset);
+  rf.restart(env.dataOffset);
   for (;;) {
     const r = await rf.nextFollowing();
     if (!r) throw new QueueFileError('no extracted_info record');
@@ -356,7 +365,7 @@ export async function* contentRecords(
   const fh = await fs.promises.open(file, 'r');
   try {
     const rf = new RecordFile(fh);
-    rf.seek(dataOffset);
+    rf.restart(dataOffset);
     for (;;) {
       const rec = await rf.nextFollowing();
       if (!rec) throw new QueueFileError(`${file}: no extracted_info record`);

@@ -62,11 +62,20 @@ test('reads the envelope and follows pointer records', async (t) => {
   assert.equal(bytes[env.dataOffset - 2], 0x4d); // M
 });
 
+// A Postfix-layout file whose p record (before M) points at itself.
+function selfPointer(): Buffer {
+  const buf = Buffer.from(buildQueueFile({ ...SPEC, heapRecipients: [] }));
+  const at = buf.indexOf(Buffer.from('p\x0f'));
+  buf.write(String(at).padStart(15, ' '), at + 2, 'latin1');
+  return buf;
+}
+
 const CORRUPT: Array<[string, () => Buffer | FixtureSpec]> = [
   ['the file is mode 0600', () => ({ ...SPEC, mode: 0o600 })],
   ['the E record is missing', () => ({ ...SPEC, omitEnd: true })],
   ['a record is truncated', () => buildQueueFile(SPEC).subarray(0, 40)],
   ['there is no sender', () => Buffer.from('C\x05    0')],
+  ['a pointer record points at itself', () => selfPointer()],
 ];
 
 for (const [when, make] of CORRUPT) {
