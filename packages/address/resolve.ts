@@ -15,7 +15,7 @@
 
 import * as os from 'node:os';
 import type { TableConfig } from '../tables/dict';
-import { DICT_FLAG, Maps } from '../tables/dict';
+import { DICT_FLAG, DictError, Maps } from '../tables/dict';
 import {
   addressLiteral,
   canonicalDomain,
@@ -32,7 +32,7 @@ import {
 } from './config_values';
 import type { TransportSpec } from './config_values';
 import { DomainList } from './domain_list';
-import { rewriteAddress } from './rewrite';
+import { rewriteAddress, unrouteBare } from './rewrite';
 
 export { rewriteAddress } from './rewrite';
 export type { RewriteContext } from './rewrite';
@@ -121,9 +121,10 @@ export class Resolver {
     const canonical = await rewriteAddress(input, 'local', this.#config);
     try {
       return await this.#route(canonical);
-    } catch {
+    } catch (err) {
       // A table could not answer: qmgr and smtpd defer on FAIL.
-      return failed(canonical);
+      if (err instanceof DictError) return failed(canonical);
+      throw err;
     }
   }
 
@@ -154,26 +155,13 @@ export class Resolver {
     let routed = false;
     for (let hops = 0; hops < 10; hops++) {
       if (domain !== '' && !(await this.#isLocal(domain))) break;
-      const next = this.#unrouteOnce(local);
-      if (!next) break;
+      const next = unrouteBare(local, this.#config);
+      if (next.domain === '') break;
       ({ local, domain } = next);
       routed = true;
     }
     if (domain === '') domain = this.#config.get('myhostname');
     return { local, domain, routed };
-  }
-
-  #unrouteOnce(local: string): { local: string; domain: string } | undefined {
-    const bang = local.indexOf('!');
-    if (bang > 0 && configBool(this.#config, 'swap_bangpath'))
-      return { local: local.slice(bang + 1), domain: local.slice(0, bang) };
-    const percent = local.lastIndexOf('%');
-    if (percent > 0 && configBool(this.#config, 'allow_percent_hack'))
-      return {
-        local: local.slice(0, percent),
-        domain: local.slice(percent + 1),
-      };
-    return undefined;
   }
 
   async #classify(domain: string): Promise<AddressClass> {

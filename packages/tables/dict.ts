@@ -114,7 +114,7 @@ function sharedHandle(cacheKey: string, entry: CacheEntry): Dict {
     type: dict.type,
     name: dict.name,
     flags: dict.flags,
-    lookup: (key) => dict.lookup(key),
+    lookup: (key) => dict.lookup(key).catch((err) => failure(dict, err)),
     close: () => {
       if (!open) return;
       open = false;
@@ -123,6 +123,14 @@ function sharedHandle(cacheKey: string, entry: CacheEntry): Dict {
       dict.close();
     },
   };
+}
+
+// Any lookup failure reaches callers as DictError, so that they defer
+// on it and treat every other exception as a bug.
+function failure(dict: Dict, err: unknown): never {
+  if (err instanceof DictError) throw err;
+  const why = err instanceof Error ? err.message : String(err);
+  throw new DictError(`${dict.type}:${dict.name}: lookup error: ${why}`);
 }
 
 function openUncached(spec: string, options: DictOptions): Dict {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { open } from 'lmdb';
-import { dictOpen } from './dict';
+import { DictError, dictOpen } from './dict';
 import { indexedType } from './dict_indexed';
 import { TableBuild } from './dict_build';
 import { cdbFind, cdbImage } from './dict_cdb';
@@ -150,4 +150,13 @@ test('does find every key when many cdb keys share buckets', () => {
   const image = cdbImage(entries, false);
   for (let i = 0; i < 2000; i += 37)
     assert.equal(cdbFind(image, Buffer.from(`k${i}`))?.toString(), `v${i}`);
+});
+
+test('does reject with DictError when a cdb file is corrupt', async (t) => {
+  const name = path.join(tempDir(t), 'corrupt');
+  const image = Buffer.alloc(4096, 0xff);
+  fs.writeFileSync(`${name}.cdb`, image);
+  const dict = dictOpen(`cdb:${name}`);
+  await assert.rejects(dict.lookup('x'), DictError);
+  dict.close();
 });
