@@ -22,7 +22,8 @@ export interface ErrorVerdict {
 }
 
 // "5.1.1 text" gives its code; a bare text gets 5.0.0 (error) or 4.0.0
-// (retry). The retry service never bounces: its code is always class 4.
+// (retry). The class follows the service, so that status and action
+// agree: error always bounces (5.x.x), retry always defers (4.x.x).
 export function errorVerdict(nexthop: string, retry: boolean): ErrorVerdict {
   const m = /^([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)(.*)$/s.exec(
     nexthop.trim(),

@@ -40,6 +40,8 @@ export function parseNexthop(text: string, defaultPort: number, lmtp = false) {
   const rest = text.startsWith('inet:') ? text.slice(5) : text;
   const m = /^\[([^\]]+)\](?::(\w+))?$/.exec(rest);
   if (m) return inet(m[1], m[2], defaultPort, false);
+  if (rest.startsWith('['))
+    throw new LookupError('5.3.5', `bad nexthop destination: ${text}`);
   const colon = rest.lastIndexOf(':');
   if (colon > 0 && !net.isIPv6(rest))
     return inet(
