@@ -106,3 +106,27 @@ test('does log timeout after DATA with the bytes so far when the client stalls i
     assert.equal(queueFiles(inst.queueDir).length, 0);
   });
 });
+
+test('does answer random bytes with errors and stay up for the next client', async () => {
+  const from = LOG.length;
+  const inst = await startInstance({ smtpd_hard_error_limit: '1000' });
+  try {
+    let seed = 12345;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) & 0xff;
+    const junk = Buffer.alloc(200_000);
+    for (let i = 0; i < junk.length; i++) junk[i] = random();
+    const c = await SmtpTestClient.connect(inst.port);
+    await c.reply();
+    c.write(junk);
+    c.write('\r\nQUIT\r\n');
+    for (let r = await c.reply(10000); r; r = await c.reply(10000))
+      assert.match(r[r.length - 1], /^[2-5]\d\d /);
+    const next = await SmtpTestClient.connect(inst.port);
+    assert.deepEqual(await next.reply(), ['220 mx.example.com ESMTP Postfix']);
+    next.close();
+    const internal = LOG.slice(from).filter((l) => /^(error|panic): /.test(l));
+    assert.deepEqual(internal, []);
+  } finally {
+    await inst.close();
+  }
+});
