@@ -32,7 +32,9 @@ function settings(extra: Partial<SmtpSettings> = {}): SmtpSettings {
     heloName: 'client.example',
     connectTimeoutMs: 2000,
     heloTimeoutMs: 2000,
-    sessionTimeoutMs: 2000,
+    envelopeTimeoutMs: 2000,
+    xferTimeoutMs: 2000,
+    doneTimeoutMs: 2000,
     quitTimeoutMs: 1000,
     resolverAddress: '',
     myhostname: 'client.example',
@@ -333,5 +335,33 @@ test('does go on to smtp_fallback_relay when the nexthop refuses', async () => {
     const run = await deliver(`[127.0.0.1]:${port}`, TWO, s);
     assert.equal(summary(run)[0][1], 'relayed');
     assert.equal(sink.messages.length, 1);
+  });
+});
+
+test('does bounce with 5.4.6 when the peer greets with our own name', async () => {
+  await withSink(
+    { greeting: '220 client.example ESMTP\r\n' },
+    async (hop, sink) => {
+      const run = await deliver(hop);
+      assert.deepEqual(summary(run)[0], [
+        '5.4.6',
+        'failed',
+        `mail for ${hop} loops back to myself`,
+      ]);
+      assert.equal(sink.messages.length, 0);
+    },
+  );
+});
+
+test('does time out with smtp_data_done_timeout after the content', async () => {
+  await withSink({ dot: { send: '' } }, async (hop) => {
+    const s = settings({ doneTimeoutMs: 300 });
+    const run = await deliver(hop, TWO, s);
+    assert.deepEqual(summary(run)[0], [
+      '4.4.2',
+      'delayed',
+      'conversation with host 127.0.0.1[127.0.0.1] timed out while sending end of data -- message may be sent more than once',
+    ]);
+    assert.deepEqual(run.types, [REC.RCPT, REC.RCPT]);
   });
 });

@@ -45,13 +45,15 @@ export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
   const p = lmtp ? 'lmtp' : 'smtp';
   const ms = (name: string) => smtpTime(config, name) * 1000;
   const get = (name: string) => smtpParam(config, name);
-  const steps = ['mail', 'rcpt', 'data_init', 'data_xfer', 'data_done'];
+  const steps = ['mail', 'rcpt', 'data_init'];
   return {
     lmtp,
     heloName: get(lmtp ? 'lmtp_lhlo_name' : 'smtp_helo_name'),
     connectTimeoutMs: ms(`${p}_connect_timeout`),
     heloTimeoutMs: ms(lmtp ? 'lmtp_lhlo_timeout' : 'smtp_helo_timeout'),
-    sessionTimeoutMs: Math.max(...steps.map((s) => ms(`${p}_${s}_timeout`))),
+    envelopeTimeoutMs: Math.max(...steps.map((s) => ms(`${p}_${s}_timeout`))),
+    xferTimeoutMs: ms(`${p}_data_xfer_timeout`),
+    doneTimeoutMs: ms(`${p}_data_done_timeout`),
     quitTimeoutMs: ms(`${p}_quit_timeout`),
     resolverAddress: get(`${p}_dns_resolver_address`),
     myhostname: config.get('myhostname'),
@@ -194,7 +196,8 @@ async function sendMessage(job: Job, session: Session): Promise<void> {
     use8BitMime: req.encoding === '8bit',
     dsn: dsnOptions(req) as never,
   };
-  const refusal = beforeSend(job, session, envelope.to);
+  const refusal =
+    loopsBack(job, session) ?? beforeSend(job, session, envelope.to);
   if (refusal) {
     session.close();
     for (const r of req.recipients)
@@ -211,6 +214,19 @@ async function sendMessage(job: Job, session: Session): Promise<void> {
   const rest = err ? outcomeOfError(session, err) : okOutcome(info!.response);
   for (const r of req.recipients)
     await finish(job, r, session.relay, own.get(r.recipient) ?? rest);
+}
+
+// A peer that greets or answers EHLO with our own name is ourselves
+// (Postfix's smtp loop detection; lmtp does not do it).
+function loopsBack(job: Job, session: Session): Outcome | undefined {
+  if (job.s.lmtp) return undefined;
+  const me = job.s.myhostname.toLowerCase();
+  const names = session.greetings.map((r) =>
+    (/^\d{3}[ -](\S+)/.exec(r)?.[1] ?? '').toLowerCase(),
+  );
+  if (!names.includes(me)) return undefined;
+  const reason = `mail for ${job.req.nexthop} loops back to myself`;
+  return { dsn: '5.4.6', reason };
 }
 
 // Postfix's smtputf8.h: the message has UTF-8 headers.

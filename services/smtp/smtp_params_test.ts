@@ -22,7 +22,9 @@ test('does take Postfix defaults when main.cf sets nothing', () => {
     assert.equal(s.heloName, 'mx.example.org');
     assert.equal(s.connectTimeoutMs, 30_000);
     assert.equal(s.heloTimeoutMs, 300_000);
-    assert.equal(s.sessionTimeoutMs, 600_000); // smtp_data_done_timeout
+    assert.equal(s.envelopeTimeoutMs, 300_000);
+    assert.equal(s.xferTimeoutMs, 180_000);
+    assert.equal(s.doneTimeoutMs, 600_000);
     assert.equal(s.quitTimeoutMs, 300_000);
     assert.equal(s.defaultPort, 25);
     assert.deepEqual(s.fallbackRelays, []);
@@ -49,7 +51,8 @@ test('does read main.cf values and the lmtp_* twins', () => {
     const s = loadSmtpSettings(config, false);
     assert.equal(s.heloName, 'helo.example.org');
     assert.equal(s.connectTimeoutMs, 5000);
-    assert.equal(s.sessionTimeoutMs, 300_000); // smtp_rcpt_timeout is the largest
+    assert.equal(s.envelopeTimeoutMs, 300_000); // smtp_rcpt_timeout
+    assert.equal(s.doneTimeoutMs, 60_000);
     assert.deepEqual(s.fallbackRelays, [
       '[relay1.example.org]',
       'relay2.example.org:2525',

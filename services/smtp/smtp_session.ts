@@ -25,9 +25,11 @@ export interface SessionSettings {
   heloName: string;
   connectTimeoutMs: number; // 0 = none
   heloTimeoutMs: number;
-  // XXX nodemailer keeps one inactivity timer across MAIL, RCPT and DATA,
-  // so the largest of smtp_mail/rcpt/data_*_timeout applies to each step.
-  sessionTimeoutMs: number;
+  // XXX with PIPELINING nodemailer sends MAIL, RCPT and DATA at once, so
+  // the largest of smtp_mail/rcpt/data_init_timeout covers all three.
+  envelopeTimeoutMs: number;
+  xferTimeoutMs: number; // smtp_data_xfer_timeout
+  doneTimeoutMs: number; // smtp_data_done_timeout
   quitTimeoutMs: number;
 }
 
@@ -56,22 +58,46 @@ export class Session {
   readonly #quitMs: number;
   readonly peer: string; // host[addr]
   readonly relay: string; // host[addr]:port
-  phase: Phase = PHASE.ENVELOPE;
+  #phase: Phase = PHASE.ENVELOPE;
+  readonly #timeouts: Record<Phase, number>;
 
   readonly #replies: string[];
 
   constructor(
     conn: SMTPConnection,
     target: Target,
-    quitMs: number,
+    s: SessionSettings,
     replies: string[],
   ) {
     this.#conn = conn;
     this.#replies = replies;
-    this.#quitMs = quitMs;
+    this.#quitMs = s.quitTimeoutMs;
+    this.#timeouts = {
+      [PHASE.CONNECT]: s.heloTimeoutMs,
+      [PHASE.ENVELOPE]: s.envelopeTimeoutMs,
+      [PHASE.BODY]: s.xferTimeoutMs,
+      [PHASE.END]: s.doneTimeoutMs,
+    };
     this.peer = peerName(target);
     this.relay =
       target.kind === 'inet' ? `${this.peer}:${target.port}` : this.peer;
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  // Each step has its own smtp_*_timeout: nodemailer's inactivity timer
+  // on its socket is set anew (its 'timeout' listener stays).
+  set phase(phase: Phase) {
+    this.#phase = phase;
+    const c = this.#conn as unknown as { _socket?: net.Socket | false };
+    if (c._socket) c._socket.setTimeout(this.#timeouts[phase]);
+  }
+
+  // The replies to the greeting and to EHLO (or HELO/LHLO).
+  get greetings(): string[] {
+    return this.#replies.slice(0, 2);
   }
 
   // The last n server replies, oldest first: for LMTP, one per recipient
@@ -104,6 +130,7 @@ export class Session {
   // Resolves once: nodemailer's callback, or a close that it did not
   // report (checked a moment later, so that its own error wins).
   send(envelope: SMTPConnection.Envelope, body: Readable) {
+    this.phase = PHASE.ENVELOPE;
     return new Promise<SendResult>((resolve) => {
       const lost = () =>
         setTimeout(() => resolve({ err: closedError() }), 100).unref();
@@ -152,7 +179,7 @@ export async function openSession(
   const options = connectionOptions(target, s, socket);
   const conn = new SMTPConnection({ ...options, ...replyLogger(replies) });
   const err = await greet(conn);
-  if (!err) return new Session(conn, target, s.quitTimeoutMs, replies);
+  if (!err) return new Session(conn, target, s, replies);
   conn.close();
   return greetingOutcome(err, where, peerName(target));
 }
@@ -205,7 +232,7 @@ function connectionOptions(
     ignoreTLS: true,
     connectionTimeout: connectMs + s.heloTimeoutMs,
     greetingTimeout: s.heloTimeoutMs,
-    socketTimeout: s.sessionTimeoutMs,
+    socketTimeout: s.heloTimeoutMs,
     socketCloseTimeout: 0,
   };
 }
