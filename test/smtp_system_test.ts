@@ -1,7 +1,8 @@
 // End to end through master (test/harness): mail routed by transport_maps
 // to smtp:[127.0.0.1]:port reaches a scripted sink and leaves the queue;
 // error:, retry: and discard: nexthops bounce, defer and drop with the
-// nexthop text as the reason (issue 5 points 1 and 7).
+// nexthop text as the reason (issue 5 points 1 and 7); other remote mail
+// goes to relayhost.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,10 @@ test.before(async () => {
     '{ void.example = discard:silently dropped }',
   ];
   mta = await startInstance({
-    main: { transport_maps: `inline:{ ${routes.join(', ')} }` },
+    main: {
+      transport_maps: `inline:{ ${routes.join(', ')} }`,
+      relayhost: `[127.0.0.1]:${sink.port}`,
+    },
   });
 });
 
@@ -91,4 +95,17 @@ test('does discard and log the nexthop as reason', async () => {
     ),
   );
   await mta.waitForLog(new RegExp(`qmgr\\[\\d+\\]: ${id}: removed`));
+});
+
+test('does send other remote mail to relayhost', async () => {
+  const id = await submit(['zoe@far.example'], 'far');
+  await mta.waitForLog(new RegExp(`qmgr\\[\\d+\\]: ${id}: removed`));
+  const got = sink.messages.find((m) => m.to.includes('zoe@far.example'));
+  assert.ok(got, 'the sink got the message');
+  assert.match(
+    mta.log(),
+    new RegExp(
+      LINE(id, 'smtp', 'zoe@far.example') + 'dsn=2\\.0\\.0, status=sent',
+    ),
+  );
 });

@@ -61,7 +61,7 @@ export const PARAMS: ParamDef[] = [
     name: 'smtp_dns_resolver_address',
     type: 'string',
     default: '',
-    doc: 'ours: DNS server (addr or addr:port) for smtp lookups; empty = system',
+    doc: 'ours: DNS server addr[:port] for smtp lookups; empty = system',
   },
   {
     name: 'lmtp_dns_resolver_address',
