@@ -199,6 +199,28 @@ export const PARAMS: ParamDef[] = [
     doc: 'reply code for an unknown user in a local domain',
   },
   {
+    name: 'access_map_reject_code',
+    type: 'int',
+    default: '554',
+    min: 400,
+    max: 599,
+    doc: 'reply code of an access(5) REJECT action',
+  },
+  {
+    name: 'access_map_defer_code',
+    type: 'int',
+    default: '450',
+    min: 400,
+    max: 599,
+    doc: 'reply code of an access(5) DEFER action',
+  },
+  {
+    name: 'smtpd_null_access_lookup_key',
+    type: 'string',
+    default: '<>',
+    doc: 'the access(5) lookup key for the null sender address',
+  },
+  {
     name: 'reject_code',
     type: 'int',
     default: '554',

@@ -1,12 +1,13 @@
 // Access policy for smtpd: restriction lists, mynetworks, the relay
 // check and the implicit unknown-local-user check (local_recipient_maps),
 // with Postfix's reply texts and reject log line. Used by smtpd_proto.ts
-// at RCPT. Limits: only the restrictions in RESTRICTIONS; any other
-// answers 451 4.3.5, as Postfix does for an unknown one.
+// at RCPT. Limits: only the restrictions in RESTRICTIONS (access(5)
+// tables included); any other answers 451 4.3.5 and is logged.
 
 // XXX smtpd_delay_reject=no is not honoured: client, HELO and sender
-// lists always run at RCPT. access(5) checks (check_*_access), DNS-based
-// restrictions and check_policy_service are not written yet.
+// lists always run at RCPT. DNS-based restrictions (reject_rbl_client,
+// reject_unknown_*), check_policy_service and restriction classes are not
+// written yet.
 
 import * as net from 'node:net';
 import { Config } from '../../packages/config/config';
@@ -17,6 +18,14 @@ import { msg } from '../../packages/log/log';
 import { Reply, reply, replyText } from './smtpd_chat';
 import { SmtpdState } from './smtpd_state';
 import { param } from './smtpd_settings';
+import {
+  ACCESS,
+  accessAction,
+  addressKeys,
+  clientKeys,
+  heloKeys,
+  lookupKeys,
+} from './smtpd_access';
 
 export const DECISION = {
   PERMIT: 'permit',
@@ -67,7 +76,26 @@ export function relayGuardError(relay: string[], rcpt: string[]): string {
 const PASS: Verdict = { decision: DECISION.DUNNO };
 const PERMIT: Verdict = { decision: DECISION.PERMIT };
 
-type Restriction = (check: SmtpdCheck, ctx: CheckContext) => Promise<Verdict>;
+type Restriction = (
+  check: SmtpdCheck,
+  ctx: CheckContext,
+  table?: string,
+) => Promise<Verdict>;
+
+// Restrictions whose next word in the list is a table.
+const ACCESS_CHECKS: Record<string, AccessKind> = {
+  check_client_access: 'client',
+  check_helo_access: 'helo',
+  check_sender_access: 'sender',
+  check_recipient_access: 'recipient',
+};
+
+type AccessKind = 'client' | 'helo' | 'sender' | 'recipient';
+
+const accessCheck =
+  (kind: AccessKind): Restriction =>
+  (check, ctx, table) =>
+    check.accessCheck(kind, table!, ctx);
 
 const RESTRICTIONS: Record<string, Restriction> = {
   permit: async () => PERMIT,
@@ -84,7 +112,19 @@ const RESTRICTIONS: Record<string, Restriction> = {
     check.unauthDestination(ctx, 0),
   defer_unauth_destination: async (check, ctx) =>
     check.unauthDestination(ctx, 100),
+  check_client_access: accessCheck('client'),
+  check_helo_access: accessCheck('helo'),
+  check_sender_access: accessCheck('sender'),
+  check_recipient_access: accessCheck('recipient'),
 };
+
+function configError(why: string): Verdict {
+  msg.warn(why);
+  return {
+    decision: DECISION.REJECT,
+    reply: reply(451, '4.3.5', 'Server configuration error'),
+  };
+}
 
 export class SmtpdCheck {
   #config: Config;
@@ -95,6 +135,7 @@ export class SmtpdCheck {
   #localRecipients: Maps;
   #lists: Record<string, string[]>;
   #relayFirst: boolean;
+  #tables = new Map<string, Maps>();
 
   constructor(config: Config) {
     this.#config = config;
@@ -175,19 +216,82 @@ export class SmtpdCheck {
 
   // Left to right until permit or a reply; the end of a list permits.
   async #runList(words: string[], ctx: CheckContext): Promise<Verdict> {
-    for (const word of words) {
-      const handler = RESTRICTIONS[word.toLowerCase()];
-      if (!handler) {
-        msg.warn(`unknown smtpd restriction: "${word}"`);
-        return {
-          decision: DECISION.REJECT,
-          reply: reply(451, '4.3.5', 'Server configuration error'),
-        };
-      }
-      const verdict = await handler(this, ctx);
+    for (let i = 0; i < words.length; i++) {
+      const name = words[i].toLowerCase();
+      const handler = RESTRICTIONS[name];
+      if (!handler)
+        return configError(`unknown smtpd restriction: "${words[i]}"`);
+      const table = name in ACCESS_CHECKS ? words[++i] : undefined;
+      if (name in ACCESS_CHECKS && !table)
+        return configError(`restriction ${name} requires a table argument`);
+      const verdict = await handler(this, ctx, table);
       if (verdict.decision !== DECISION.DUNNO) return verdict;
     }
     return PERMIT;
+  }
+
+  // check_*_access: the table's action for the first key it knows.
+  async accessCheck(
+    kind: AccessKind,
+    table: string,
+    ctx: CheckContext,
+  ): Promise<Verdict> {
+    const { keys, subject } = this.#accessSubject(kind, ctx);
+    const value = await lookupKeys(this.#accessMaps(table), keys);
+    if (value === undefined) return PASS;
+    const result = accessAction(value, subject, {
+      rejectCode: this.#config.int('access_map_reject_code'),
+      deferCode: this.#config.int('access_map_defer_code'),
+    });
+    if (result.kind === ACCESS.PERMIT) return PERMIT;
+    if (result.kind === ACCESS.DUNNO) return PASS;
+    if (result.kind === ACCESS.REPLY)
+      return { decision: DECISION.REJECT, reply: result.reply };
+    const named = result.restriction?.toLowerCase() ?? '';
+    if (RESTRICTIONS[named] && !(named in ACCESS_CHECKS))
+      return RESTRICTIONS[named](this, ctx);
+    return configError(`${table}: unsupported access action: "${value}"`);
+  }
+
+  #accessSubject(
+    kind: AccessKind,
+    ctx: CheckContext,
+  ): { keys: ReturnType<typeof heloKeys>; subject: Subject } {
+    const state = ctx.state;
+    const sender = state.transaction?.sender ?? '';
+    const nullKey = this.#config.get('smtpd_null_access_lookup_key');
+    switch (kind) {
+      case 'client':
+        return {
+          keys: clientKeys(state.client.name, state.client.addr),
+          subject: { klass: 'Client host', value: state.clientText() },
+        };
+      case 'helo':
+        return {
+          keys: heloKeys(state.helo),
+          subject: { klass: 'Helo command', value: state.helo },
+        };
+      case 'sender':
+        return {
+          keys: addressKeys(sender, nullKey),
+          subject: { klass: 'Sender address', value: sender },
+        };
+      case 'recipient':
+        return {
+          keys: addressKeys(ctx.recipient, nullKey),
+          subject: { klass: 'Recipient address', value: ctx.recipient },
+        };
+    }
+  }
+
+  // One Maps per table named in the lists, opened on first use.
+  #accessMaps(table: string): Maps {
+    let maps = this.#tables.get(table);
+    if (!maps) {
+      maps = new Maps(table, this.#config);
+      this.#tables.set(table, maps);
+    }
+    return maps;
   }
 
   simpleReject(ctx: CheckContext, codeParam: string): Verdict {
