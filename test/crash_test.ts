@@ -22,6 +22,7 @@ const VICTIMS = ['smtpd', 'cleanup', 'qmgr', 'local'];
 interface Tally {
   accepted: Set<string>;
   ids: Map<string, string>; // token to queue ID
+  samples: string[]; // the first refusals, to explain a failure
   refused: number;
   broken: number;
   kills: Record<string, number>;
@@ -125,6 +126,7 @@ test('no message that got 250 is lost or delivered twice when daemons are killed
     const tally: Tally = {
       accepted: new Set(),
       ids: new Map(),
+      samples: [],
       refused: 0,
       broken: 0,
       kills: {},
@@ -157,6 +159,7 @@ test('no message that got 250 is lost or delivered twice when daemons are killed
         `lost=${lost.length} doubled=${doubled.length} ` +
         `kills=${JSON.stringify(tally.kills)} queue_empty=${queueEmpty(mta)}`,
     );
+    if (tally.samples.length) t.diagnostic(`refusals: ${tally.samples.join(' | ')}`);
     if (lost.length) {
       const ids = lost.map((tok) => tally.ids.get(tok)!);
       t.diagnostic(
