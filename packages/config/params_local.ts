@@ -10,7 +10,8 @@ export const PARAMS: ParamDef[] = [
   {
     name: 'alias_maps',
     type: 'list',
-    default: 'hash:/etc/aliases, nis:mail.aliases',
+    // A build without NIS, as Postfix's default is build dependent.
+    default: 'hash:/etc/aliases',
     doc: 'alias databases used by local delivery, searched in order',
   },
   {

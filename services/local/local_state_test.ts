@@ -25,7 +25,7 @@ test('does match defaultSettings when main.cf is empty', () => {
   const { aliasMaps: _a, myhostname: _m, ...rest } = got;
   const { aliasMaps: _b, myhostname: _n, ...wantRest } = want;
   assert.deepEqual(rest, wantRest);
-  assert.deepEqual(got.aliasMaps, ['hash:/etc/aliases', 'nis:mail.aliases']);
+  assert.deepEqual(got.aliasMaps, ['hash:/etc/aliases']);
 });
 
 test('does parse values and keep forward_path unexpanded', () => {
