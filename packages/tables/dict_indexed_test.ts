@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { open } from 'lmdb';
 import { DictError, dictOpen } from './dict';
 import { indexedType } from './dict_indexed';
 import { TableBuild } from './dict_build';
 import { cdbFind, cdbImage } from './dict_cdb';
+import { LmdbReader } from './lmdb_reader';
+import { lmdbImage } from './lmdb_writer';
 import { initLog } from '../log/log';
 
 const logged: string[] = [];
@@ -83,31 +84,21 @@ for (const type of ['lmdb', 'cdb']) {
 test('does store keys and values with a trailing NUL when lmdb is built', async (t) => {
   const name = path.join(tempDir(t), 'map');
   await build('lmdb', name, [['key', 'value']]);
-  const db = open<Buffer, Buffer>({
-    path: `${name}.lmdb`,
-    noSubdir: true,
-    readOnly: true,
-    encoding: 'binary',
-    keyEncoding: 'binary',
-  });
-  const raw = [...db.getRange({})].map(({ key, value }) => [
-    (key as Buffer).toString('latin1'),
+  const reader = new LmdbReader(`${name}.lmdb`);
+  const raw = [...reader.entries()].map(([key, value]) => [
+    key.toString('latin1'),
     value.toString('latin1'),
   ]);
-  await db.close();
+  reader.close();
   assert.deepEqual(raw, [['key\0', 'value\0']]);
 });
 
 test('does find keys without NUL when another program built the lmdb file', async (t) => {
   const name = path.join(tempDir(t), 'map');
-  const db = open<Buffer, Buffer>({
-    path: `${name}.lmdb`,
-    noSubdir: true,
-    encoding: 'binary',
-    keyEncoding: 'binary',
-  });
-  db.putSync(Buffer.from('plain'), Buffer.from('yes'));
-  await db.close();
+  fs.writeFileSync(
+    `${name}.lmdb`,
+    lmdbImage([[Buffer.from('plain'), Buffer.from('yes')]]),
+  );
   const dict = dictOpen(`lmdb:${name}`);
   assert.equal(await dict.lookup('plain'), 'yes');
   dict.close();
