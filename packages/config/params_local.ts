@@ -148,6 +148,13 @@ export const PARAMS: ParamDef[] = [
     default: 'yes',
     doc: 'notify comsat of new mail (accepted, but no comsat is sent)',
   },
+  // Ours, for an unprivileged (embedded) instance. no: Postfix's rule, a
+  // local name needs a passwd entry or it is an unknown user (5.1.1,
+  // after luser_relay). yes: a name with no passwd entry, or when the
+  // agent is not root one whose uid is not the agent's, skips .forward
+  // and home_mailbox and goes to mail_spool_directory/<name> with the
+  // agent's own rights; a trailing / on mail_spool_directory makes that
+  // a Maildir. Names unsafe as file names are bounced (5.1.3).
   {
     name: 'local_delivery_without_passwd',
     type: 'bool',
