@@ -169,6 +169,8 @@ function usable(name: string): boolean {
 
 // texthash reads postmap's "key value" form; an aliases(5) file read that
 // way keeps the colon on its keys, so "name:" is tried as well.
+// XXX "name:value" with no space after the colon is not found this way;
+// texthash would need to parse aliases(5) lines when used as alias_maps.
 async function lookupAlias(
   dict: Dict,
   type: string,
