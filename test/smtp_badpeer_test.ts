@@ -30,6 +30,7 @@ const SETTINGS: SmtpSettings = {
   timeoutMs: 2000,
   defaultPort: 25,
   fallbackRelays: [],
+  mimeConversion: true,
 };
 
 const PEER = '127.0.0.1[127.0.0.1]';

@@ -65,6 +65,7 @@ function settings(): SmtpSettings {
     timeoutMs: 1000,
     defaultPort: 25,
     fallbackRelays: [],
+    mimeConversion: true,
   };
 }
 

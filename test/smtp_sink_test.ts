@@ -41,6 +41,7 @@ function settings(extra: Partial<SmtpSettings> = {}): SmtpSettings {
     timeoutMs: 2000,
     defaultPort: 25,
     fallbackRelays: [],
+    mimeConversion: true,
     ...extra,
   };
 }
@@ -364,4 +365,54 @@ test('does time out with smtp_data_done_timeout after the content', async () => 
     ]);
     assert.deepEqual(run.types, [REC.RCPT, REC.RCPT]);
   });
+});
+
+const EIGHT_BIT: TestMessage = {
+  recipients: [{ recipient: 'bob@example.net' }],
+  lines: [
+    'From: alice@example.com',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    '--b1',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Grüße aus Köln',
+    '--b1',
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    'plain ascii',
+    '--b1--',
+  ],
+};
+
+async function send8bit(script: SinkScript, convert = true) {
+  let data = '';
+  await withSink(script, async (hop, sink) => {
+    const s = settings({ mimeConversion: convert });
+    const run = await deliver(hop, EIGHT_BIT, s, { encoding: '8bit' });
+    assert.equal(summary(run)[0][1], 'relayed');
+    data = sink.messages[0].data;
+  });
+  return data;
+}
+
+test('does convert 8-bit parts to quoted-printable for a peer without 8BITMIME', async () => {
+  const data = await send8bit({ ehlo: EHLO_WITHOUT('8BITMIME') });
+  assert.doesNotMatch(data, /[^\x00-\x7f]/);
+  assert.match(data, /^Content-Transfer-Encoding: quoted-printable\r$/m);
+  assert.match(data, /^Gr=C3=BC=C3=9Fe aus K=C3=B6ln\r$/m);
+  assert.match(data, /^plain ascii\r$/m);
+});
+
+test('does send 8-bit content as it is to a peer with 8BITMIME', async () => {
+  const data = await send8bit({});
+  const text = Buffer.from(data, 'latin1').toString('utf8');
+  assert.match(text, /^Grüße aus Köln\r$/m);
+});
+
+test('does send 8-bit content as it is with disable_mime_output_conversion', async () => {
+  const data = await send8bit({ ehlo: EHLO_WITHOUT('8BITMIME') }, false);
+  assert.match(data, /^Content-Transfer-Encoding: 8bit\r$/m);
 });

@@ -52,6 +52,12 @@ export const PARAMS: ParamDef[] = [
     doc: 'older name of smtp_fallback_relay',
   },
   {
+    name: 'disable_mime_output_conversion',
+    type: 'bool',
+    default: 'no',
+    doc: 'send 8-bit mail as it is to a peer without 8BITMIME',
+  },
+  {
     name: 'lmtp_tcp_port',
     type: 'string',
     default: '24',

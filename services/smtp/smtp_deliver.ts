@@ -2,7 +2,7 @@
 // them in order (then smtp_fallback_relay), send once, mark delivered
 // recipients done in the queue file and log each with Postfix's reason.
 // Used by smtp.ts and by the tests. Limits: one session per request (no
-// connection cache), 8-bit content is sent as it is to any peer.
+// connection cache).
 
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
@@ -26,7 +26,8 @@ import {
   type LookupSettings,
   type Target,
 } from './smtp_addr';
-import { smtpList, smtpParam, smtpTime } from './smtp_params';
+import { smtpBool, smtpList, smtpParam, smtpTime } from './smtp_params';
+import { downgradeTo7bit } from './smtp_mime';
 import { dsnAction, PHASE, saidReason, type Outcome } from './smtp_reason';
 import {
   openSession,
@@ -39,6 +40,7 @@ import {
 export interface SmtpSettings extends SessionSettings, LookupSettings {
   defaultPort: number;
   fallbackRelays: string[];
+  mimeConversion: boolean; // !disable_mime_output_conversion
 }
 
 export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
@@ -60,6 +62,7 @@ export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
     timeoutMs: 5000,
     defaultPort: lmtp ? Number(get('lmtp_tcp_port')) : 25,
     fallbackRelays: lmtp ? [] : smtpList(config, 'smtp_fallback_relay'),
+    mimeConversion: !smtpBool(config, 'disable_mime_output_conversion'),
   };
 }
 
@@ -179,7 +182,11 @@ function body(job: Job, session: Session): Readable {
       yield Buffer.concat([line, CRLF]);
     session.phase = PHASE.END;
   }
-  return Readable.from(lines());
+  const content = Readable.from(lines());
+  const eightBit = job.req.encoding === '8bit';
+  if (!eightBit || !job.s.mimeConversion) return content;
+  if (session.extensions.includes('8BITMIME')) return content;
+  return downgradeTo7bit(content);
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -191,8 +198,6 @@ async function sendMessage(job: Job, session: Session): Promise<void> {
     from: req.sender || (false as const),
     to: [...new Set(req.recipients.map((r) => r.recipient))],
     size: req.size || undefined,
-    // XXX 8-bit content goes as it is to a peer without 8BITMIME:
-    // Postfix would first convert it to quoted-printable.
     use8BitMime: req.encoding === '8bit',
     dsn: dsnOptions(req) as never,
   };

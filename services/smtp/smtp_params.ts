@@ -29,3 +29,8 @@ export function smtpList(config: Config, name: string): string[] {
     .split(/[\s,]+/)
     .filter(Boolean);
 }
+
+export function smtpBool(config: Config, name: string): boolean {
+  if (config.catalog.has(name)) return config.bool(name);
+  return /^(yes|true|1)$/i.test(smtpParam(config, name).trim());
+}
