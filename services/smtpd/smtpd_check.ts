@@ -4,8 +4,7 @@
 // at RCPT. Limits: only the restrictions in RESTRICTIONS (access(5)
 // tables included); any other answers 451 4.3.5 and is logged.
 
-// XXX smtpd_delay_reject=no is not honoured: client, HELO and sender
-// lists always run at RCPT. DNS-based restrictions (reject_rbl_client,
+// XXX DNS-based restrictions (reject_rbl_client,
 // reject_unknown_*), check_policy_service and restriction classes are not
 // written yet.
 
@@ -135,6 +134,7 @@ export class SmtpdCheck {
   #localRecipients: Maps;
   #lists: Record<string, string[]>;
   #relayFirst: boolean;
+  #delayReject: boolean;
   #tables = new Map<string, Maps>();
 
   constructor(config: Config) {
@@ -164,6 +164,7 @@ export class SmtpdCheck {
       config,
     );
     this.#lists = readLists(config);
+    this.#delayReject = config.bool('smtpd_delay_reject');
     this.#relayFirst = config.bool('smtpd_relay_before_recipient_restrictions');
   }
 
@@ -175,43 +176,73 @@ export class SmtpdCheck {
     return matchNetworks(this.#mynetworks, addr);
   }
 
+  get delayReject(): boolean {
+    return this.#delayReject;
+  }
+
   // The RCPT TO decision: null to accept, else the reply (already logged).
   async checkRcpt(state: SmtpdState, recipient: string): Promise<Reply | null> {
+    const lists = this.#delayReject ? this.#earlyLists(state) : [];
+    const subject = { klass: 'Recipient address', value: recipient };
+    const rcptLists = this.#relayFirst
+      ? ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
+      : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
+    for (const name of rcptLists) lists.push([name, subject]);
+    return this.#decide(state, 'RCPT', lists, recipient, () =>
+      this.#checkUnlisted(recipient),
+    );
+  }
+
+  // Without smtpd_delay_reject, each list runs at its own command.
+  checkClient(state: SmtpdState): Promise<Reply | null> {
+    return this.#decide(state, 'CONNECT', this.#earlyLists(state).slice(0, 1));
+  }
+
+  checkHelo(state: SmtpdState, stage: string): Promise<Reply | null> {
+    return this.#decide(state, stage, this.#earlyLists(state).slice(1, 2));
+  }
+
+  checkSender(state: SmtpdState): Promise<Reply | null> {
+    return this.#decide(state, 'MAIL', this.#earlyLists(state).slice(2, 3));
+  }
+
+  // Client, HELO and sender lists, in that order (SMTPD_ACCESS_README).
+  #earlyLists(state: SmtpdState): Array<[string, Subject]> {
+    const sender = state.transaction?.sender ?? '';
+    return [
+      [
+        'smtpd_client_restrictions',
+        { klass: 'Client host', value: state.clientText() },
+      ],
+      ['smtpd_helo_restrictions', { klass: 'Helo command', value: state.helo }],
+      ['smtpd_sender_restrictions', { klass: 'Sender address', value: sender }],
+    ];
+  }
+
+  // Run the lists; a reply ends it and is logged as Postfix's reject
+  // line. A table that fails is a configuration error, never a crash.
+  async #decide(
+    state: SmtpdState,
+    stage: string,
+    lists: Array<[string, Subject]>,
+    recipient?: string,
+    last?: () => Promise<Reply | null>,
+  ): Promise<Reply | null> {
     try {
-      const verdict = await this.#runLists(state, recipient);
-      const found = verdict ?? (await this.#checkUnlisted(recipient));
-      if (found) logReject(state, 'RCPT', found, recipient);
+      let found: Reply | null = null;
+      for (const [name, subject] of lists) {
+        const ctx = { state, recipient: recipient ?? '', subject };
+        const verdict = await this.#runList(this.#lists[name] ?? [], ctx);
+        if ((found = verdict.reply ?? null)) break;
+      }
+      found ??= last ? await last() : null;
+      if (found) logReject(state, stage, found, recipient);
       return found;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       msg.warn(`${state.queueId || 'NOQUEUE'}: smtpd_check: ${why}`);
       return reply(451, '4.3.5', 'Server configuration error');
     }
-  }
-
-  // smtpd_delay_reject: client, helo and sender lists run at RCPT, then
-  // relay and recipient lists in the configured order.
-  async #runLists(state: SmtpdState, rcpt: string): Promise<Reply | null> {
-    const client = state.clientText();
-    const order: Array<[string, Subject]> = [
-      ['smtpd_client_restrictions', { klass: 'Client host', value: client }],
-      ['smtpd_helo_restrictions', { klass: 'Helo command', value: state.helo }],
-      [
-        'smtpd_sender_restrictions',
-        { klass: 'Sender address', value: state.transaction?.sender ?? '' },
-      ],
-    ];
-    const rcptSubject = { klass: 'Recipient address', value: rcpt };
-    const lists = this.#relayFirst
-      ? ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
-      : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
-    for (const name of lists) order.push([name, rcptSubject]);
-    for (const [name, subject] of order) {
-      const ctx = { state, recipient: rcpt, subject };
-      const verdict = await this.#runList(this.#lists[name] ?? [], ctx);
-      if (verdict.reply) return verdict.reply;
-    }
-    return null;
   }
 
   // Left to right until permit or a reply; the end of a list permits.

@@ -46,6 +46,7 @@ interface Session {
   message: MessageWriter | null;
   bdat: BdatDecoder | null;
   contentBytes: number; // of the message being received, for the log
+  denied: boolean; // smtpd_client_restrictions refused us at CONNECT
 }
 
 type Handler = (s: Session, args: string) => Promise<boolean>;
@@ -86,6 +87,7 @@ export class SmtpdSession {
       message: null,
       bdat: null,
       contentBytes: 0,
+      denied: false,
     };
   }
 
@@ -97,7 +99,7 @@ export class SmtpdSession {
     try {
       // Let bytes an early talker sent arrive before the greeting goes.
       await new Promise((r) => setImmediate(r));
-      await s.chat.send(reply(220, '', s.settings.banner));
+      await greet220(s);
       if (await pipeliningViolation(s, 'CONNECT')) return;
       await commandLoop(s);
     } catch (err) {
@@ -106,6 +108,21 @@ export class SmtpdSession {
       finishSession(s);
     }
   }
+}
+
+// Without smtpd_delay_reject a refused client hears the refusal instead
+// of the greeting, and 503 to every command but QUIT.
+async function greet220(s: Session): Promise<void> {
+  const denied = s.check.delayReject
+    ? null
+    : await s.check.checkClient(s.state);
+  s.denied = denied !== null;
+  await s.chat.send(denied ?? reply(220, '', s.settings.banner));
+}
+
+async function accessDenied(s: Session): Promise<void> {
+  const who = clientText(s);
+  await s.chat.send(reply(503, '5.7.0', `Error: access denied for ${who}`));
 }
 
 async function commandLoop(s: Session): Promise<void> {
@@ -144,6 +161,10 @@ async function dispatch(s: Session, raw: Buffer): Promise<void> {
   const handler = COMMANDS[verb];
   if (!handler) return unknownCommand(s);
   s.state.where = verb;
+  if (s.denied && verb !== 'QUIT') {
+    s.state.stats.count(verb.toLowerCase(), false);
+    return accessDenied(s);
+  }
   if (await pipeliningViolation(s, verb)) return;
   if (JUNK.has(verb) && ++s.state.junkCommands > s.settings.junkCommandLimit)
     s.chat.errorCount += 1;
@@ -211,14 +232,26 @@ async function send(s: Session, r: Reply): Promise<boolean> {
 async function cmdHelo(s: Session, args: string): Promise<boolean> {
   if (!args) return send(s, reply(501, '', 'Syntax: HELO hostname'));
   greet(s, args, 'SMTP');
-  return send(s, reply(250, '', s.settings.myhostname));
+  const refused = await heloRefused(s, 'HELO');
+  return send(s, refused ?? reply(250, '', s.settings.myhostname));
 }
 
 async function cmdEhlo(s: Session, args: string): Promise<boolean> {
   if (!args) return send(s, reply(501, '', 'Syntax: EHLO hostname'));
   greet(s, args, 'ESMTP');
+  const refused = await heloRefused(s, 'EHLO');
+  if (refused) return send(s, refused);
   s.chat.write(formatMultiline(250, ehloLines(s.settings)));
   return true;
+}
+
+// smtpd_helo_restrictions now, unless smtpd_delay_reject puts them off
+// to RCPT; a refused name is forgotten.
+async function heloRefused(s: Session, stage: string): Promise<Reply | null> {
+  if (s.check.delayReject) return null;
+  const refused = await s.check.checkHelo(s.state, stage);
+  if (refused) s.state.helo = '';
+  return refused;
 }
 
 // HELO and EHLO start over: any transaction is gone (RFC 5321 4.1.4).
@@ -361,6 +394,13 @@ async function cmdMail(s: Session, args: string): Promise<boolean> {
   if (limit > 0 && t.size > limit)
     return send(s, reply(552, '5.3.4', 'Message size exceeds fixed limit'));
   s.state.transaction = t;
+  const refused = s.check.delayReject
+    ? null
+    : await s.check.checkSender(s.state);
+  if (refused) {
+    s.state.transaction = null;
+    return send(s, refused);
+  }
   s.state.state = SESSION.MAIL;
   return send(s, reply(250, '2.1.0', 'Ok'));
 }
