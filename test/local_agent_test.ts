@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { Config } from '../packages/config/config';
 import { deliverRequest } from '../packages/queue/delivery';
 import { CleanupClient } from '../packages/ipc/cleanup_client';
+import { connectService } from '../packages/ipc/ipc';
 import { makeQueueTree } from '../packages/queue/mail_queue';
 import { readEnvelope } from '../packages/queue/queue_file';
 import { REC } from '../packages/queue/record';
@@ -360,6 +361,24 @@ test('does expand aliases from a file that postalias built', async () => {
     assert.equal(r.action, 'delivered');
     assert.equal(maildirMessages(`${inst.top}/mail/tbob`).length, 1);
     assert.equal(maildirMessages(`${inst.top}/mail/tcarol`).length, 1);
+  } finally {
+    await stopInstance(inst);
+  }
+});
+
+test('does survive a broken request and serve the next one', async () => {
+  const inst = makeInstance();
+  try {
+    await startService(inst, 'local', 'private');
+    const bad = await connectService(inst.queueDir, 'private', 'local');
+    assert.deepEqual(await bad.readAttrs(), { protocol: 'delivery_protocol' });
+    bad.writeAttrs({ queue_id: '../../etc/passwd', flags: 'x' });
+    await assert.rejects(bad.readAttrs(), /connection closed/);
+    const { req } = queueFile(inst, {});
+    const [r] = await deliverRequest(inst.queueDir, 'local', req);
+    assert.equal(r.action, 'delivered');
+    assert.equal(inst.children[0].exitCode, null);
+    assert.ok(inst.log.some((l) => l.includes('warning: serveConnection:')));
   } finally {
     await stopInstance(inst);
   }
