@@ -16,12 +16,11 @@ import { Reply, reply } from './smtpd_chat';
 import { ContentLine, LINE_END } from './smtpd_data';
 import { Recipient, SmtpdState } from './smtpd_state';
 
-// What smtpd asks of cleanup, as Postfix's CLEANUP_FLAG_MASK_EXTERNAL.
+// What smtpd asks of cleanup: header/body checks, BCC and address maps.
+// Not BOUNCE: a message cleanup refuses is answered with an SMTP reject
+// while the client waits, not bounced later (that flag is pickup's).
 const SMTPD_FLAGS =
-  CLEANUP_FLAG.BOUNCE |
-  CLEANUP_FLAG.FILTER |
-  CLEANUP_FLAG.BCC_OK |
-  CLEANUP_FLAG.MAP_OK;
+  CLEANUP_FLAG.FILTER | CLEANUP_FLAG.BCC_OK | CLEANUP_FLAG.MAP_OK;
 
 export class MessageWriter {
   #client: CleanupClient;
