@@ -130,3 +130,20 @@ test('does answer random bytes with errors and stay up for the next client', asy
     await inst.close();
   }
 });
+
+test("does turn cleanup's refusal into Postfix's reply when a message has too many hops", async () => {
+  await withSession({}, async (c, inst) => {
+    await ask(c, 'HELO client.example');
+    await ask(c, 'MAIL FROM:<a@client.example>');
+    await ask(c, 'RCPT TO:<bob@mx.example.com>');
+    assert.match(await ask(c, 'DATA'), /^354 /);
+    for (let i = 0; i < 60; i++) c.write(`Received: from hop${i}.example\r\n`);
+    c.write('Subject: loop\r\n\r\nbody\r\n');
+    assert.equal(await ask(c, '.'), '554 5.4.0 Error: too many hops');
+    assert.equal(queueFiles(inst.queueDir).length, 0);
+    assert.equal(
+      await ask(c, 'RCPT TO:<bob@mx.example.com>'),
+      '503 5.5.1 Error: need MAIL command',
+    );
+  });
+});
