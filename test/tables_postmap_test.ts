@@ -274,17 +274,50 @@ test('does see a rebuilt table when a running reader looks again', async () => {
   dict.close();
 });
 
-// Postfix's own tools on our files and ours on theirs.
-const sbin = process.env.POSTFIX_SBIN;
-const pfConfig = process.env.POSTFIX_CONFIG;
-const skip =
-  !sbin || !pfConfig ? 'POSTFIX_SBIN and POSTFIX_CONFIG not set' : false;
+// Postfix's own tools on our files and ours on theirs: POSTFIX_SBIN,
+// POSTFIX_CONFIG (and POSTFIX_LIBS) name them, else
+// packages/tables/debian_postfix_maps.sh unpacks Debian's.
+interface PostfixTools {
+  sbin: string;
+  config: string;
+  libs: string;
+}
+
+function postfixTools(): PostfixTools | undefined {
+  const { POSTFIX_SBIN, POSTFIX_CONFIG, POSTFIX_LIBS } = process.env;
+  if (POSTFIX_SBIN && POSTFIX_CONFIG)
+    return {
+      sbin: POSTFIX_SBIN,
+      config: POSTFIX_CONFIG,
+      libs: POSTFIX_LIBS ?? '',
+    };
+  const script = path.join(
+    __dirname,
+    '..',
+    '..',
+    'packages',
+    'tables',
+    'debian_postfix_maps.sh',
+  );
+  const got = spawnSync('sh', [script], { encoding: 'utf8', timeout: 180_000 });
+  const [sbin, config, libs] = got.stdout.trim().split(' ');
+  if (got.status !== 0 || !sbin || !fs.existsSync(path.join(sbin, 'postmap')))
+    return undefined;
+  return { sbin, config, libs };
+}
+
+const tools = postfixTools();
+const skip = tools ? false : "Debian's Postfix is not available here";
 
 function postfix(command: string, args: string[]): Run {
   const result = spawnSync(
-    path.join(sbin!, command),
-    ['-c', pfConfig!, ...args],
-    { encoding: 'utf8', timeout: 20_000 },
+    path.join(tools!.sbin, command),
+    ['-c', tools!.config, ...args],
+    {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, LD_LIBRARY_PATH: tools!.libs },
+    },
   );
   return {
     status: result.status,
@@ -314,6 +347,75 @@ for (const type of ['lmdb', 'cdb']) {
     },
   );
 }
+
+// Big enough for branch pages and overflow values, so that liblmdb
+// walks and changes a real tree of ours.
+function bigSource(name: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < 5000; i++)
+    lines.push(`key${i} ${i % 500 === 0 ? 'x'.repeat(5000) : 'v'}${i}`);
+  return write(name, lines);
+}
+
+test(
+  'does let Postfix list and update our big lmdb table, and read its changes',
+  { skip },
+  () => {
+    const file = bigSource('big-lmdb');
+    assert.equal(run('postmap', [`lmdb:${file}`]).status, 0);
+    const listed = postfix('postmap', ['-s', `lmdb:${file}`])
+      .stdout.trim()
+      .split('\n');
+    assert.equal(listed.length, 5000);
+    assert.equal(
+      postfix('postmap', ['-q', 'key500', `lmdb:${file}`]).stdout,
+      `${'x'.repeat(5000)}500\n`,
+    );
+
+    const added = spawnSync(
+      path.join(tools!.sbin, 'postmap'),
+      ['-c', tools!.config, '-i', `lmdb:${file}`],
+      {
+        input:
+          Array.from({ length: 2000 }, (_, i) => `new${i} n${i}`).join('\n') +
+          '\n',
+        encoding: 'utf8',
+        env: { ...process.env, LD_LIBRARY_PATH: tools!.libs },
+      },
+    );
+    assert.equal(added.status, 0, added.stderr);
+    assert.equal(postfix('postmap', ['-d', 'key7', `lmdb:${file}`]).status, 0);
+    assert.equal(
+      run('postmap', ['-q', 'new1999', `lmdb:${file}`]).stdout,
+      'n1999\n',
+    );
+    assert.equal(run('postmap', ['-q', 'key7', `lmdb:${file}`]).status, 1);
+    assert.equal(
+      run('postmap', ['-s', `lmdb:${file}`])
+        .stdout.trim()
+        .split('\n').length,
+      6999,
+    );
+  },
+);
+
+test(
+  'does build alias tables that the postalias of Postfix reads the same',
+  { skip },
+  () => {
+    const file = write('aliases-both', ['Root: admin,b', '  c', '"Q N": x']);
+    assert.equal(run('postalias', [`lmdb:${file}`]).status, 0);
+    const theirs = postfix('postalias', ['-s', `lmdb:${file}`]).stdout;
+    const ours = run('postalias', ['-s', `lmdb:${file}`]).stdout;
+    const stable = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l && !l.startsWith('YP_LAST'))
+        .sort();
+    assert.deepEqual(stable(theirs), stable(ours));
+    assert.match(theirs, /^root:\tadmin, b c$/m);
+  },
+);
 
 test('does look up header and body lines when postmap -h -b -q - reads a message', () => {
   const checks = write('header_checks', [
