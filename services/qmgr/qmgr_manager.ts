@@ -175,9 +175,10 @@ export class QueueManager {
     }
   }
 
-  // XXX Postfix alternates incoming and deferred files while there is
-  // room in the active queue; here each scan takes its whole queue, so a
-  // large deferred queue can delay new mail by one scan.
+  // XXX Postfix alternates one incoming and one deferred file while the
+  // active queue has room; here the two scans run side by side and each
+  // takes files until the queue is full, so a large deferred queue can
+  // take most of qmgr_message_active_limit from new mail.
   async #scanOnce(queue: ScanQueue): Promise<void> {
     const ignoreTime = this.#ignoreTime.delete(queue);
     const limit = this.#settings.activeLimit - this.#messages.size;
