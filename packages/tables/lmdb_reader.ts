@@ -1,11 +1,9 @@
-// A read-only reader of LMDB data format 1 files (liblmdb 0.9, what
-// Postfix's dict_lmdb writes), in TypeScript: no lock file, no native
-// code. Readers such as smtpd run as mail_owner and cannot create the
-// "-lock" file that liblmdb wants beside /etc/postfix tables; Postfix
-// avoids it with MDB_NOLOCK, which the lmdb package cannot set.
-// Layout (lmdb.h, mdb.c): two meta pages, the newer by txnid wins; the
-// main database is a B+tree of branch and leaf pages ordered by memcmp.
-// Known limits: 64-bit builds only; no sub-databases or duplicate keys.
+// Reads LMDB data format 1 files (liblmdb 0.9, as Postfix's dict_lmdb
+// writes them) in TypeScript, for dict_lmdb.ts. Like Postfix (MDB_NOLOCK)
+// it needs no "-lock" file, which mail_owner could not create beside
+// /etc/postfix tables. Two meta pages, the newer by txnid wins; the main
+// database is a B+tree ordered by memcmp. Known limits: 64-bit layout
+// only; no sub-databases or duplicate keys.
 
 import * as fs from 'node:fs';
 
