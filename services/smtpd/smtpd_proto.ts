@@ -142,20 +142,14 @@ async function commandLoop(s: Session): Promise<void> {
 }
 
 async function dispatch(s: Session, raw: Buffer): Promise<void> {
-  if (raw.includes(0) || raw.length === 0 || /^\s*$/.test(raw.toString())) {
+  const text = commandText(s, raw);
+  if (typeof text !== 'string') {
     s.state.stats.count('unknown', false);
-    await s.chat.send(reply(500, '5.5.2', 'Error: bad syntax'));
-    return;
-  }
-  const text = decodeCommand(raw, s.settings.smtputf8);
-  if (text === null) {
-    s.state.stats.count('unknown', false);
-    await s.chat.send(reply(500, '5.5.2', 'Error: bad UTF-8 syntax'));
+    await s.chat.send(text);
     return;
   }
   const [verbRaw] = text.split(/[ \t]/, 1);
   const verb = verbRaw.toUpperCase();
-  const args = text.slice(verbRaw.length).trim();
   if (NON_SMTP.test(verb) || /^[!-9;-~]+:/.test(verbRaw))
     return nonSmtp(s, text);
   const handler = COMMANDS[verb];
@@ -166,6 +160,23 @@ async function dispatch(s: Session, raw: Buffer): Promise<void> {
     return accessDenied(s);
   }
   if (await pipeliningViolation(s, verb)) return;
+  await runHandler(s, verb, handler, text.slice(verbRaw.length).trim());
+}
+
+// The command line as text, or the reply for a line that is none.
+function commandText(s: Session, raw: Buffer): string | Reply {
+  if (raw.includes(0) || /^\s*$/.test(raw.toString('latin1')))
+    return reply(500, '5.5.2', 'Error: bad syntax');
+  const text = decodeCommand(raw, s.settings.smtputf8);
+  return text ?? reply(500, '5.5.2', 'Error: bad UTF-8 syntax');
+}
+
+async function runHandler(
+  s: Session,
+  verb: string,
+  handler: Handler,
+  args: string,
+): Promise<void> {
   if (JUNK.has(verb) && ++s.state.junkCommands > s.settings.junkCommandLimit)
     s.chat.errorCount += 1;
   let ok = false;
