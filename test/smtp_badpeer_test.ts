@@ -142,3 +142,25 @@ test('does deliver again after a peer that misbehaved', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('does defer, not crash, when the queue file content cannot be read', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-bad-'));
+  const sink = await startSink({});
+  try {
+    const m = { recipients: [{ recipient: 'bob@example.net' }] };
+    const q = writeQueueFile(dir, m);
+    // An offset into the middle of a record: the content is unreadable.
+    const req = {
+      ...testRequest(q, m, 'QID4'),
+      nexthop: `[127.0.0.1]:${sink.port}`,
+      offset: q.dataOffset + 3,
+    };
+    const out = await deliverSmtpRequest(SETTINGS, req, q.file);
+    assert.equal(out.results[0].action, 'delayed');
+    assert.match(out.results[0].reason, /^queue file read error: /);
+    assert.equal(sink.messages.length, 0);
+  } finally {
+    await sink.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -301,6 +301,9 @@ function stepOf(e: PeerError): string {
 }
 
 function outcomeOfError(session: Session, err: PeerError): Outcome {
+  // Our own side failed (the queue file, the MIME conversion): try again.
+  if (err.code === 'ESTREAM')
+    return { dsn: '4.3.0', reason: `queue file read error: ${err.message}` };
   if (!err.response) return sessionFailure(err, session.peer, session.phase);
   const command =
     err.command === 'DATA' && /^Message failed/.test(err.message)
