@@ -174,7 +174,7 @@ export const PARAMS: ParamDef[] = [
     name: 'smtpd_discard_ehlo_keywords',
     type: 'list',
     default: '',
-    doc: 'EHLO keywords not announced and not honoured',
+    doc: 'EHLO keywords left out of the EHLO reply',
   },
   {
     name: 'local_recipient_maps',
