@@ -42,6 +42,13 @@ function makeInstance(extra: string[] = []): Instance {
   const configDir = path.join(top, 'etc');
   fs.mkdirSync(configDir);
   fs.mkdirSync(path.join(top, 'mail'));
+  // As root, names without a passwd entry are delivered with
+  // mail_owner's rights: the spool must be theirs.
+  const owner = process.getuid?.() === 0 ? getpwnam('postfix') : undefined;
+  if (owner) {
+    fs.chmodSync(top, 0o755);
+    fs.chownSync(path.join(top, 'mail'), owner.uid, owner.gid);
+  }
   fs.writeFileSync(
     path.join(top, 'aliases'),
     'team: tbob, tcarol\nfar: friend@example.org\n',

@@ -130,6 +130,14 @@ function homeProblem(user: Rights): Outcome | null {
   }
 }
 
+// Started as root, mail for names without a passwd entry is written with
+// mail_owner's rights, who owns the rest of the instance; never as root.
+function withoutPasswdRights(ctx: LocalContext): Rights {
+  if (!isRoot()) return selfRights();
+  const pw = getpwnam(ctx.settings.mailOwner);
+  return pw ?? selfRights();
+}
+
 async function deliverWithoutPasswd(
   ctx: LocalContext,
   attr: DeliveryAttr,
@@ -140,7 +148,7 @@ async function deliverWithoutPasswd(
     return;
   }
   if (beenHere(ctx, `mailbox ${rcpt.user}`)) return;
-  const self = selfRights();
+  const self = withoutPasswdRights(ctx);
   const own = { ...attr, rights: self };
   ctx.record(attr, await deliverSpool(ctx, own, rcpt.user, self));
 }

@@ -27,6 +27,7 @@ export interface LocalSettings {
   duplicateFilterLimit: number;
   enableOriginalRecipient: boolean;
   withoutPasswd: boolean; // local_delivery_without_passwd
+  mailOwner: string; // whose rights such deliveries use when we are root
   biff: boolean;
   myhostname: string;
 }
@@ -70,6 +71,7 @@ export function loadSettings(config: ConfigLike): LocalSettings {
     duplicateFilterLimit: config.int('duplicate_filter_limit'),
     enableOriginalRecipient: config.bool('enable_original_recipient'),
     withoutPasswd: config.bool('local_delivery_without_passwd'),
+    mailOwner: config.get('mail_owner'),
     // XXX biff is accepted and read but no comsat notice is sent: no
     // system here runs comsat, and Debian's main.cf sets biff = no.
     biff: config.bool('biff'),
@@ -126,6 +128,7 @@ export function defaultSettings(
     duplicateFilterLimit: 1000,
     enableOriginalRecipient: true,
     withoutPasswd: false,
+    mailOwner: 'postfix',
     biff: true,
     myhostname: 'localhost',
     ...overrides,
