@@ -467,3 +467,22 @@ test('defers recipients when the agent answers nonsense, and goes on', async (t)
     ),
   );
 });
+
+test('returns force-expired mail (group execute bit) without a try', async (t) => {
+  const w = await setup(t);
+  const a = await agent(w, 'testagent', () => DELIVER);
+  const file = incoming(w, 'AAA019', { mode: 0o710 });
+  await run(w);
+  assert.equal(a.requests.length, 0);
+  assert.equal(fs.existsSync(file), false);
+  assert.ok(
+    LOG.includes(
+      'AAA019: from=<alice@example.org>, status=force-expired, returned to sender',
+    ),
+  );
+  assert.deepEqual(
+    w.bounces[0].records.map((r) => [r.status, r.reason]),
+    [['5.7.0', 'message is administratively expired']],
+  );
+  assert.equal(LOG.at(-1), 'AAA019: removed');
+});

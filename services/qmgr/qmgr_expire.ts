@@ -27,7 +27,12 @@ const FORCE_EXPIRE_BIT = 0o010;
 const EXPIRED_DSN = '5.4.7';
 const EXPIRED_REASON = 'delivery time expired';
 
-function isForced(env: QueueEnvelope): boolean {
+// What a force-expired recipient is bounced with when it has no deferral
+// reason of its own (postsuper -e before any delivery attempt).
+const FORCED_DSN = '5.7.0';
+const FORCED_REASON = 'message is administratively expired';
+
+export function isForced(env: QueueEnvelope): boolean {
   return (env.stat.mode & FORCE_EXPIRE_BIT) !== 0;
 }
 
@@ -50,16 +55,30 @@ function failedStatus(rec: StatusRecord | undefined): string {
   return `5${rec.status.slice(1)}`;
 }
 
-function expiredRecord(rcpt: QueueRecipient, rec: StatusRecord | undefined) {
+function expiredRecord(
+  rcpt: QueueRecipient,
+  rec: StatusRecord | undefined,
+  forced: boolean,
+) {
+  const fallback = forced
+    ? { status: FORCED_DSN, reason: FORCED_REASON }
+    : { status: EXPIRED_DSN, reason: EXPIRED_REASON };
+  if (!rec) return { ...recordBase(rcpt), ...fallback, action: 'failed' };
+  return {
+    ...recordBase(rcpt),
+    status: failedStatus(rec),
+    action: 'failed',
+    reason: rec.reason || fallback.reason,
+  };
+}
+
+function recordBase(rcpt: QueueRecipient) {
   return {
     recipient: rcpt.recipient,
     originalRecipient: rcpt.originalRecipient,
     offset: rcpt.offset,
     dsnOrigRcpt: rcpt.dsnOrigRcpt,
     notifyFlags: rcpt.notifyFlags,
-    status: failedStatus(rec),
-    action: 'failed',
-    reason: rec?.reason || EXPIRED_REASON,
   };
 }
 
@@ -78,7 +97,8 @@ export async function expireMessage(
   const deferred = await readStatusLog(queueDir, log, message.id, config);
   const byOffset = new Map(deferred.map((r) => [r.offset, r]));
   for (const rcpt of env.recipients) {
-    const record = expiredRecord(rcpt, byOffset.get(rcpt.offset));
+    const rec = byOffset.get(rcpt.offset);
+    const record = expiredRecord(rcpt, rec, isForced(env));
     await appendStatus(queueDir, STATUS_LOG.BOUNCE, message.id, record, config);
     await markRecipientDone(env.path, rcpt.offset);
   }

@@ -40,7 +40,7 @@ import {
   deferRecipient,
   type QmgrContext,
 } from './qmgr_defer';
-import { expireMessage, isExpired } from './qmgr_expire';
+import { expireMessage, isExpired, isForced } from './qmgr_expire';
 import {
   buildJobs,
   isDoubleBounce,
@@ -225,6 +225,9 @@ export class QueueManager {
   async #route(message: QmgrMessage): Promise<void> {
     message.outstanding++; // held while routing
     try {
+      // postsuper -e/-f: returned to the sender without another try.
+      if (isForced(message.env) && message.env.recipients.length)
+        return await expireMessage(this.#ctx, message, message.env);
       const { routed, unroutable } = await resolveRecipients(
         message,
         this.#resolve,
