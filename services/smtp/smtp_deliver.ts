@@ -154,8 +154,8 @@ async function firstSession(
 // SUCCESS 2, FAILURE 4, DELAY 8.
 function dsnOptions(req: DeliveryRequest) {
   const ret = req.retFlags & 1 ? 'FULL' : req.retFlags & 2 ? 'HDRS' : undefined;
-  // XXX nodemailer sends one NOTIFY and ORCPT for all recipients; they
-  // are passed on only when every recipient has the same notify flags.
+  // XXX nodemailer sends one NOTIFY for all recipients and no ORCPT:
+  // NOTIFY goes only when every recipient has the same flags.
   const flags = new Set(req.recipients.map((r) => r.notifyFlags));
   const only = flags.size === 1 ? [...flags][0] : 0;
   const notify = only & 1 ? ['NEVER'] : notifyWords(only);

@@ -229,6 +229,8 @@ function connectionOptions(
       : { connection: socket }),
     name: s.heloName,
     lmtp: s.lmtp,
+    // XXX no STARTTLS: smtp_tls_security_level and the smtp_tls_* settings
+    // are not implemented, so mail always goes in plain text.
     ignoreTLS: true,
     connectionTimeout: connectMs + s.heloTimeoutMs,
     greetingTimeout: s.heloTimeoutMs,
