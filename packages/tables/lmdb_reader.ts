@@ -33,9 +33,16 @@ interface Node {
   data: Buffer; // the bytes after the key
 }
 
+// Pages kept in memory per open table; the dict layer reopens a table
+// whose file changed, so the cache never outlives a change by more than
+// FileStamp's check interval.
+const CACHE_PAGES = 1024;
+
 export class LmdbReader {
   #fd: number;
   #pageSize: number;
+  #pages = new Map<bigint, Buffer>();
+  #rootPage: bigint | undefined;
 
   constructor(file: string) {
     this.#fd = fs.openSync(file, 'r');
@@ -65,16 +72,22 @@ export class LmdbReader {
   }
 
   #page(pgno: bigint): Buffer {
-    return this.#read(Number(pgno) * this.#pageSize, this.#pageSize);
+    const hit = this.#pages.get(pgno);
+    if (hit) return hit;
+    const page = this.#read(Number(pgno) * this.#pageSize, this.#pageSize);
+    if (this.#pages.size >= CACHE_PAGES) this.#pages.clear();
+    this.#pages.set(pgno, page);
+    return page;
   }
 
-  // The root of the newest committed snapshot, read again for each
-  // lookup so that updates made in place are seen.
+  // The root of the newest committed snapshot when the table was opened.
   #root(): bigint {
+    if (this.#rootPage !== undefined) return this.#rootPage;
     const metas = [this.#page(0n), this.#page(1n)];
     const txn = metas.map((m) => m.readBigUInt64LE(META.txnid));
     const meta = txn[1] > txn[0] ? metas[1] : metas[0];
-    return meta.readBigUInt64LE(META.mainRoot);
+    this.#rootPage = meta.readBigUInt64LE(META.mainRoot);
+    return this.#rootPage;
   }
 
   get(key: Buffer): Buffer | undefined {
