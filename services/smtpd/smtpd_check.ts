@@ -181,14 +181,18 @@ export class SmtpdCheck {
   }
 
   // The RCPT TO decision: null to accept, else the reply (already logged).
-  async checkRcpt(state: SmtpdState, recipient: string): Promise<Reply | null> {
+  async checkRcpt(
+    state: SmtpdState,
+    recipient: string,
+    stage = 'RCPT',
+  ): Promise<Reply | null> {
     const lists = this.#delayReject ? this.#earlyLists(state) : [];
     const subject = { klass: 'Recipient address', value: recipient };
     const rcptLists = this.#relayFirst
       ? ['smtpd_relay_restrictions', 'smtpd_recipient_restrictions']
       : ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions'];
     for (const name of rcptLists) lists.push([name, subject]);
-    return this.#decide(state, 'RCPT', lists, recipient, () =>
+    return this.#decide(state, stage, lists, recipient, () =>
       this.#checkUnlisted(recipient),
     );
   }

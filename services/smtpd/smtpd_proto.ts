@@ -78,7 +78,7 @@ export class SmtpdSession {
       settings,
       check,
       socket,
-      state: new SmtpdState(client),
+      state: new SmtpdState(client, settings.portLogging),
       chat: new SmtpdChat(socket, {
         softErrorLimit: settings.softErrorLimit,
         errorSleepMs: settings.errorSleepMs,
@@ -314,7 +314,22 @@ async function cmdVrfy(s: Session, args: string): Promise<boolean> {
     return send(s, reply(502, '5.5.1', 'VRFY command is disabled'));
   if (needHelo(s)) return send(s, heloFirst());
   if (!args) return send(s, reply(501, '5.5.4', 'Syntax: VRFY address'));
-  return send(s, reply(252, '2.0.0', args));
+  const refused = await vrfyRefused(s, args);
+  return send(s, refused ?? reply(252, '2.0.0', args));
+}
+
+// VRFY runs the recipient checks, as Postfix does, so that it tells no
+// more than RCPT would; 252 says only that delivery will be tried.
+async function vrfyRefused(s: Session, args: string): Promise<Reply | null> {
+  let address: string;
+  try {
+    address = parsePath(args).address;
+  } catch (err) {
+    if (!(err instanceof AddressError)) throw err;
+    return reply(501, '5.1.3', 'Bad recipient address syntax');
+  }
+  if (!s.state.transaction && NON_ASCII.test(address)) return undeclaredUtf8();
+  return s.check.checkRcpt(s.state, address, 'VRFY');
 }
 
 // XXX there is no flush service yet, so ETRN can never queue anything.
@@ -787,7 +802,7 @@ function finishSession(s: Session): void {
 }
 
 function clientText(s: Session): string {
-  return s.state.clientText(s.settings.portLogging);
+  return s.state.clientText();
 }
 
 const COMMANDS: Record<string, Handler> = {

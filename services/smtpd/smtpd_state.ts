@@ -112,14 +112,18 @@ export class SmtpdState {
   notes = new Set<string>();
   stats = new CommandStats();
 
-  constructor(client: Client) {
+  #portLogging: boolean;
+
+  constructor(client: Client, portLogging = false) {
     this.client = client;
+    this.#portLogging = portLogging;
   }
 
-  // name[addr] as Postfix logs the client, [addr]:port with port logging.
-  clientText(portLogging = false): string {
+  // name[addr] as Postfix logs the client; name[addr]:port with
+  // smtpd_client_port_logging.
+  clientText(): string {
     const c = this.client;
-    const port = portLogging ? `:${c.port}` : '';
+    const port = this.#portLogging ? `:${c.port}` : '';
     return `${c.name}[${c.addr}]${port}`;
   }
 
