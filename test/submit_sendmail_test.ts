@@ -6,8 +6,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  runCommand,
   startSubmitInstance,
   queueNames,
   type SubmitInstance,
@@ -144,20 +146,107 @@ test('postdrop leaves a maildrop file of mode 0744 owned by the user when done',
     assert.equal(st.uid, process.getuid!());
   }));
 
-test('sendmail keeps mail in maildrop while the mail system is down and it goes out later', async () => {
-  const h = await startSubmitInstance();
+test('sendmail keeps mail in maildrop while the mail system is down and it goes out once it starts', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'submit-down-'));
   try {
-    fs.rmSync(path.join(h.queueDir, 'public', 'cleanup'));
-    const r = await h.sendmail(['r@y.example'], {
+    const before = await startSubmitInstance('', dir);
+    await before.close(); // the mail system is down: no cleanup socket
+    const r = await before.sendmail(['r@y.example'], {
       input: 'Subject: down\n\nb\n',
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(await h.pickup(), 0);
-    assert.equal(queueNames(h.queueDir, 'maildrop').length, 1);
+    assert.equal(await before.pickup(), 0);
+    assert.equal(queueNames(before.queueDir, 'maildrop').length, 1);
+    const after = await startSubmitInstance('', dir);
+    try {
+      assert.equal(await after.pickup(), 1);
+      assert.equal(after.incoming().length, 1);
+      assert.deepEqual(queueNames(after.queueDir, 'maildrop'), []);
+    } finally {
+      await after.close();
+    }
   } finally {
-    await h.close().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// A client that waits for each reply before the next command, as
+// programs that use -bs do.
+async function smtpDialogue(
+  h: SubmitInstance,
+  commands: string[],
+): Promise<{ code: number | null; replies: string }> {
+  const { spawn } = await import('node:child_process');
+  const sendmail = path.join(
+    __dirname,
+    '..',
+    'packages',
+    'commands',
+    'sendmail.js',
+  );
+  const child = spawn(process.execPath, [sendmail, '-bs'], {
+    env: { ...process.env, MAIL_CONFIG: h.configDir },
+  });
+  let replies = '';
+  let next = 0;
+  child.stdout.on('data', (c: Buffer) => {
+    replies += c.toString();
+    const last = replies.split('\r\n').at(-2) ?? '';
+    if (
+      /^\d{3} /.test(last) &&
+      next < commands.length &&
+      replies.endsWith('\r\n')
+    )
+      child.stdin.write(commands[next++]);
+  });
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  return { code, replies };
+}
+
+test('sendmail -bs takes a message over SMTP on standard input and output', () =>
+  withInstance(async (h) => {
+    const { code, replies } = await smtpDialogue(h, [
+      'HELO me\r\n',
+      'MAIL FROM:<me@x.example>\r\n',
+      'RCPT TO:<r@y.example>\r\n',
+      'DATA\r\n',
+      'Subject: bs\r\n\r\nhi\r\n.\r\n',
+      'QUIT\r\n',
+    ]);
+    assert.equal(code, 0, replies);
+    assert.match(replies, /^220 /);
+    assert.match(replies, /250 2\.0\.0 Ok: queued as [0-9A-F]+\r\n/);
+    assert.match(replies, /221 2\.0\.0 Bye\r\n$/);
+    assert.equal(await h.pickup(), 1);
+    const [file] = h.incoming();
+    assert.deepEqual(records(file, 'R'), ['r@y.example']);
+    assert.ok(contentLines(file).includes('Subject: bs'));
+  }));
+
+test('mailq and sendmail -bp print the queue as postqueue -p does', () =>
+  withInstance(async (h) => {
+    await h.sendmail(['-f', 'me@x.example', 'r@y.example'], {
+      input: 'S: x\n\nb\n',
+    });
+    const viaBp = await h.sendmail(['-bp']);
+    const viaMailq = await runCommand(h.configDir, 'mailq', []);
+    assert.equal(viaBp.code, 0, viaBp.stderr);
+    assert.match(viaBp.stdout, /^-Queue ID- /);
+    assert.match(viaBp.stdout, /me@x\.example\n {41}r@y\.example\n/);
+    assert.equal(viaMailq.stdout, viaBp.stdout);
+  }));
+
+test('sendmail -bi rebuilds the alias database as newaliases does', () =>
+  withInstance(async (h) => {
+    const aliases = path.join(h.dir, 'aliases');
+    fs.writeFileSync(aliases, 'postmaster: root\n');
+    fs.appendFileSync(
+      path.join(h.dir, 'main.cf'),
+      `alias_database = cdb:${aliases}\nalias_maps = cdb:${aliases}\n`,
+    );
+    const r = await h.sendmail(['-bi']);
+    assert.equal(r.code, 0, r.stderr);
+  }));
 
 const EXITS: Array<[string, string[], string, number, RegExp]> = [
   [

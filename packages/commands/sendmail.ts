@@ -209,7 +209,14 @@ async function copyMessage(
   await sink.flush();
 }
 
+// smtpd's log lines go to the mail log only: standard output is the
+// SMTP conversation, and the session's lines would clutter the caller.
 async function standAloneSmtp(config: Config): Promise<number> {
+  initLog({
+    processName: PROGRAM,
+    stderr: null,
+    sinks: [postlogSink(config.get('queue_directory'))],
+  });
   const { runSmtpOnStdio } = await import('./submit_smtp');
   return runSmtpOnStdio(config);
 }

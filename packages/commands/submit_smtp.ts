@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { Config } from '../config/config';
 import { AttrStream } from '../ipc/attr';
 import { CLEANUP_STAT } from '../ipc/cleanup_client';
@@ -35,6 +36,39 @@ function keep(segment: Segment, type: string, data: Buffer): boolean {
   return type !== REC.ATTR || USER_ATTRS.test(data.toString('utf8'));
 }
 
+// postdrop's answers as they arrive: queue_id first, status last.
+class PostdropReplies {
+  #out: Buffer[] = [];
+  #ended = false;
+  #waiters: Array<() => void> = [];
+
+  constructor(child: ChildProcess) {
+    child.stdout!.on('data', (c: Buffer) => this.#push(c));
+    child.on('close', () => {
+      this.#ended = true;
+      this.#wake();
+    });
+  }
+
+  #push(chunk: Buffer): void {
+    this.#out.push(chunk);
+    this.#wake();
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  // The named answer, or undefined when postdrop ended without it.
+  async get(name: string): Promise<string | undefined> {
+    for (;;) {
+      const value = parseReplies(Buffer.concat(this.#out))[name];
+      if (value !== undefined || this.#ended) return value;
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+}
+
 // One message from smtpd: greet with postdrop's queue ID, copy records
 // until E, answer with postdrop's verdict in cleanup's words.
 async function serveCleanup(config: Config, socket: net.Socket): Promise<void> {
@@ -46,14 +80,11 @@ async function serveCleanup(config: Config, socket: net.Socket): Promise<void> {
   );
   const child = spawnProgram(where, ['-r'], 'pipe');
   child.stdin!.on('error', () => undefined);
-  const out: Buffer[] = [];
-  child.stdout!.on('data', (c: Buffer) => out.push(c));
-  const closed = once(child, 'close');
-  while (!parseReplies(Buffer.concat(out)).queue_id && child.exitCode === null)
-    await Promise.race([once(child.stdout!, 'data'), closed]);
+  const replies = new PostdropReplies(child);
+  const queueId = await replies.get('queue_id');
   stream.writeAttrs({
     protocol: 'cleanup_protocol',
-    queue_id: parseReplies(Buffer.concat(out)).queue_id ?? 'NOQUEUE',
+    queue_id: queueId ?? 'NOQUEUE',
   });
   try {
     await copyToPostdrop(stream, child.stdin!);
@@ -61,8 +92,7 @@ async function serveCleanup(config: Config, socket: net.Socket): Promise<void> {
     child.stdin!.destroy();
     return;
   }
-  const [code] = await closed;
-  const ok = code === 0 && parseReplies(Buffer.concat(out)).status === '0';
+  const ok = (await replies.get('status')) === '0';
   stream.writeAttrs(
     ok
       ? { status: 0, reason: '' }
@@ -78,12 +108,10 @@ async function copyToPostdrop(
   let segment: Segment = 'envelope';
   for (;;) {
     const rec = await stream.readRecord();
+    const wanted = keep(segment, rec.type, rec.data);
     if (rec.type === REC.MESG) segment = 'content';
     if (rec.type === REC.XTRA) segment = 'extracted';
-    if (
-      keep(segment, rec.type, rec.data) &&
-      !sink.write(encodeRecord(rec.type, rec.data))
-    )
+    if (wanted && !sink.write(encodeRecord(rec.type, rec.data)))
       await once(sink, 'drain');
     if (rec.type === REC.END) return void sink.end();
   }
@@ -112,6 +140,16 @@ async function loopbackPair(): Promise<{
   return { server, inner, outer };
 }
 
+// A program on the other end of a pipe cannot see our greeting before it
+// writes, so stand-alone mode does not count that as pipelining.
+function standAlone(config: Config): Config {
+  return Config.load({
+    configDir: config.configDir,
+    processName: 'sendmail',
+    overrides: { smtpd_forbid_unauth_pipelining: 'no' },
+  });
+}
+
 export async function runSmtpOnStdio(config: Config): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sendmail-bs-'));
   try {
@@ -122,7 +160,7 @@ export async function runSmtpOnStdio(config: Config): Promise<number> {
     await listen(cleanup, path.join(dir, 'public', 'cleanup'));
     let service;
     try {
-      service = prepareSmtpd(config, dir);
+      service = prepareSmtpd(standAlone(config), dir);
     } catch (err) {
       throw new CommandExit(EX.CONFIG, (err as Error).message);
     }

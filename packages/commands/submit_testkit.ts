@@ -88,8 +88,9 @@ export function mailOwnerUid(): number {
 
 export async function startSubmitInstance(
   mainCf = '',
+  given?: string,
 ): Promise<SubmitInstance> {
-  const h = await startCleanup(mainCf);
+  const h = await startCleanup(mainCf, given);
   return Object.assign(h, {
     configDir: h.dir,
     pickup: () => scanMaildrop(h.queueDir, mailOwnerUid()),
