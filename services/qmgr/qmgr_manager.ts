@@ -188,9 +188,20 @@ export class QueueManager {
     const next = () => ids.shift();
     const worker = async () => {
       for (let id = next(); id && !this.#stopped; id = next())
-        if (!this.#messages.has(id)) await this.#take(id, queue);
+        if (!this.#messages.has(id)) await this.#tryTake(id, queue);
     };
     await Promise.all(Array.from({ length: TAKE_PARALLEL }, worker));
+  }
+
+  // One file that cannot be taken (a file system error) must not stop
+  // the scan; it stays where it is for the next one, or in active/ for
+  // the next start.
+  async #tryTake(id: string, from: ScanQueue): Promise<void> {
+    try {
+      await this.#take(id, from);
+    } catch (err) {
+      msg.warn(`${id}: take from ${from}: ${(err as Error).message}`);
+    }
   }
 
   // Into active/ first, then read: a file is never read in a queue
