@@ -11,6 +11,7 @@ import {
   type RecipientResult,
 } from '../../packages/queue/delivery';
 import { markRecipientDone } from '../../packages/queue/queue_file';
+import { forgetMaildirMarkers, releaseMaildirMarkers } from './local_maildir';
 import { msg } from '../../packages/log/log';
 import { scanDeliveredTo } from './local_content';
 import { deliverRecipient } from './local_recipient';
@@ -171,6 +172,7 @@ function topAttr(req: DeliveryRequest, rcpt: DeliveryRecipient): DeliveryAttr {
     expFrom: '',
     rights: null,
     unmatched: '',
+    offset: rcpt.offset,
   };
 }
 
@@ -205,9 +207,13 @@ async function finishRecipient(
     action: ACTION[outcome.status],
     reason: outcome.reason,
   };
-  if (outcome.status !== 'sent') return result;
+  if (outcome.status !== 'sent') {
+    forgetMaildirMarkers(req.queueId, rcpt.offset);
+    return result;
+  }
   try {
     await markRecipientDone(fd, rcpt.offset);
+    releaseMaildirMarkers(req.queueId, rcpt.offset);
   } catch (err) {
     msg.warn(`${req.queueId}: mark recipient done: ${(err as Error).message}`);
     return {

@@ -3,7 +3,7 @@
 // runs with the rights of whoever owns the expansion, never root's.
 
 import { copyHeaders, privsFor } from './local_attr';
-import { deliverMaildir } from './local_maildir';
+import { deliverMaildir, maildirKey } from './local_maildir';
 import { deliverMbox } from './local_mailbox';
 import {
   bounced,
@@ -26,6 +26,7 @@ export async function deliverFile(
       copy: copyHeaders(ctx, attr, 'file'),
       rights: privsFor(ctx, attr),
       settings: ctx.settings,
+      key: maildirKey(ctx.msg, attr),
     };
     if (file.endsWith('/')) return deliverMaildir(target, file);
     return await deliverMbox(target, file, {

@@ -1,7 +1,9 @@
-// Maildir delivery for local: write tmp/<sec>.P<pid>.<host>, fsync, link
-// it to new/<sec>.V<dev>I<inode>M<usec>.<host> under Postfix's names,
-// unlink the tmp name, fsync new/. No From_ line and no lock are needed.
-// Used for home_mailbox and spool Maildirs and for alias /dir/ targets.
+// Maildir delivery for local: write tmp/, fsync, link it to
+// new/<sec>.V<dev>I<inode>M<usec>.<host> under Postfix's names, fsync
+// new/. No From_ line and no lock are needed. Used for home_mailbox and
+// spool Maildirs and for alias /dir/ targets. Unlike Postfix, a crash
+// between the link and the recipient's done mark never delivers twice:
+// see deliveryMarker.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,6 +26,43 @@ export interface CopyTarget {
   copy: HeaderValues;
   rights: Rights;
   settings: LocalSettings;
+  // Names this copy (queue file, arrival, recipient) so that a retry
+  // after a crash finds it; absent, the copy is written as Postfix does.
+  key?: string;
+}
+
+// The delivery's identity: the queue ID alone is reused once a file is
+// gone, the arrival time with it is not.
+export function maildirKey(msg: LocalMessage, attr: { offset?: number }) {
+  if (attr.offset === undefined) return undefined;
+  const arrival = Math.round(msg.arrivalTime * 1e6);
+  return `${msg.queueId}.${arrival}.R${attr.offset}`;
+}
+
+// Markers in tmp/ whose recipient is not yet marked done, by queue ID and
+// recipient offset.
+const MARKERS = new Map<string, Array<{ file: string; rights: Rights }>>();
+
+function markerSlot(queueId: string, offset: number): string {
+  return `${queueId}:${offset}`;
+}
+
+// The recipient is marked done: its markers have served.
+export function releaseMaildirMarkers(queueId: string, offset: number) {
+  const slot = markerSlot(queueId, offset);
+  for (const { file, rights } of MARKERS.get(slot) ?? [])
+    try {
+      asUser(rights, () => fs.rmSync(file, { force: true }));
+    } catch {
+      // A marker left behind only costs a name in tmp/.
+    }
+  MARKERS.delete(slot);
+}
+
+// Not done (another destination deferred): the markers must stay, so
+// that the retry skips the copies already made.
+export function forgetMaildirMarkers(queueId: string, offset: number) {
+  MARKERS.delete(markerSlot(queueId, offset));
 }
 
 // Postfix keeps the unique names parseable: '/' and ':' in the host name
@@ -64,7 +103,10 @@ function writeMaildir(t: CopyTarget, dir: string): void {
   const sec = Math.floor(micros / 1e6);
   const usec = micros % 1e6;
   const host = maildirHost();
-  const tmp = path.join(dir, 'tmp', `${sec}.P${process.pid}.${host}`);
+  const marker = t.key ? deliveryMarker(t, dir, host) : null;
+  if (marker?.done) return;
+  const tmp =
+    marker?.file ?? path.join(dir, 'tmp', `${sec}.P${process.pid}.${host}`);
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
     const limit = t.settings.mailboxSizeLimit || Infinity;
@@ -75,11 +117,35 @@ function writeMaildir(t: CopyTarget, dir: string): void {
       `${sec}.V${st.dev.toString(16)}I${st.ino.toString(16)}` +
       `M${usec}.${host}`;
     fs.linkSync(tmp, path.join(dir, 'new', name));
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
   } finally {
     fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
   }
   fsyncDir(path.join(dir, 'new'));
+  if (!marker) fs.rmSync(tmp, { force: true });
+}
+
+// The tmp/ name of a keyed copy stays until the recipient is marked done
+// in the queue file. A second link count means the copy reached new/ on
+// an earlier try that crashed before the mark: deliver nothing again.
+// One link means that try died while writing: start over.
+function deliveryMarker(t: CopyTarget, dir: string, host: string) {
+  const file = path.join(dir, 'tmp', `${t.key}.${host}`);
+  let done = false;
+  try {
+    const st = fs.statSync(file);
+    if (st.nlink >= 2) done = true;
+    else fs.rmSync(file, { force: true });
+  } catch {
+    // No earlier try.
+  }
+  const slot = markerSlot(t.msg.queueId, Number(t.key!.split('.R').pop()));
+  const list = MARKERS.get(slot) ?? [];
+  list.push({ file, rights: t.rights });
+  MARKERS.set(slot, list);
+  return { file, done };
 }
 
 export function fsyncDir(dir: string): void {

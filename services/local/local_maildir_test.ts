@@ -5,7 +5,13 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { deliverMaildir, maildirHost } from './local_maildir';
+import {
+  deliverMaildir,
+  forgetMaildirMarkers,
+  maildirHost,
+  maildirKey,
+  releaseMaildirMarkers,
+} from './local_maildir';
 import { selfRights } from './local_user';
 import { defaultSettings } from './local_state';
 import {
@@ -103,6 +109,44 @@ test('does bounce 5.2.2 and leave nothing when over mailbox_size_limit', () => {
     assert.equal(outcome.dsn, '5.2.2');
     assert.deepEqual(fs.readdirSync(path.join(md, 'tmp')), []);
     assert.deepEqual(fs.readdirSync(path.join(md, 'new')), []);
+  } finally {
+    done();
+  }
+});
+
+test('does not deliver twice when a retry follows a crash before the done mark', () => {
+  const { dir, target, done } = setup();
+  try {
+    const md = path.join(dir, 'Maildir') + '/';
+    const keyed = { ...target, key: maildirKey(target.msg, { offset: 77 }) };
+    assert.equal(deliverMaildir(keyed, md).status, 'sent');
+    // The agent died here: the recipient was never marked done.
+    forgetMaildirMarkers(target.msg.queueId, 77);
+    assert.equal(deliverMaildir(keyed, md).status, 'sent');
+    assert.equal(fs.readdirSync(path.join(md, 'new')).length, 1);
+    // Marked done at last: the marker goes, the message stays.
+    releaseMaildirMarkers(target.msg.queueId, 77);
+    assert.deepEqual(fs.readdirSync(path.join(md, 'tmp')), []);
+    assert.equal(fs.readdirSync(path.join(md, 'new')).length, 1);
+  } finally {
+    done();
+  }
+});
+
+test('does write again when an earlier try died while writing', () => {
+  const { dir, target, done } = setup();
+  try {
+    const md = path.join(dir, 'Maildir') + '/';
+    const key = maildirKey(target.msg, { offset: 9 })!;
+    for (const sub of ['tmp', 'new', 'cur'])
+      fs.mkdirSync(path.join(md, sub), { recursive: true });
+    // A half-written copy that never reached new/.
+    fs.writeFileSync(path.join(md, 'tmp', `${key}.${maildirHost()}`), 'Ret');
+    assert.equal(deliverMaildir({ ...target, key }, md).status, 'sent');
+    releaseMaildirMarkers(target.msg.queueId, 9);
+    const [text] = maildirMessages(md);
+    assert.match(text, /^Return-Path: <alice@example\.com>/);
+    assert.deepEqual(fs.readdirSync(path.join(md, 'tmp')), []);
   } finally {
     done();
   }

@@ -12,7 +12,7 @@ import { deliverCommand } from './local_command';
 import { localExpand } from './local_expand';
 import { deliverFile } from './local_file';
 import { deliverDotForward, forwardVars } from './local_forward';
-import { deliverMaildir } from './local_maildir';
+import { deliverMaildir, maildirKey } from './local_maildir';
 import { deliverMbox } from './local_mailbox';
 import { forwardLater } from './local_resubmit';
 import { deliverTokens } from './local_token';
@@ -187,6 +187,7 @@ function mailboxTarget(ctx: LocalContext, attr: DeliveryAttr, rights: Rights) {
     copy: copyHeaders(ctx, attr, 'mailbox'),
     rights,
     settings: ctx.settings,
+    key: maildirKey(ctx.msg, attr),
   };
 }
 

@@ -174,6 +174,7 @@ export interface DeliveryAttr {
   expFrom: string; // alias being expanded, to spot "name: name, ..."
   rights: Rights | null; // for |command and /file; null: default_privs
   unmatched: string; // extension to append to expansion results
+  offset?: number; // the queue file recipient's record offset
 }
 
 // The parts of a local address that lookups and expansions use.
