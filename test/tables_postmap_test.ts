@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { dictOpen } from '../packages/tables/dict';
 import { initLog } from '../packages/log/log';
+import { LmdbReader } from '../packages/tables/lmdb_reader';
 
 initLog({ processName: 'tables_postmap_test', sinks: [] });
 
@@ -491,4 +492,27 @@ test('does store alias lists as Postfix writes them when commas vary', () => {
       `${value}\n`,
     ),
   );
+});
+
+test('does store keys with or without their NUL when -N or -n is given', () => {
+  const file = write('nul', ['k v']);
+  const rawKeys = (type: string): string[] => {
+    if (type === 'cdb') {
+      const image = fs.readFileSync(`${file}.cdb`);
+      return [image.subarray(2056, 2058).toString('latin1')];
+    }
+    const reader = new LmdbReader(`${file}.lmdb`);
+    const keys = [...reader.entries()].map(([k]) => k.toString('latin1'));
+    reader.close();
+    return keys;
+  };
+  assert.equal(run('postmap', [`lmdb:${file}`]).status, 0);
+  assert.deepEqual(rawKeys('lmdb'), ['k\0']);
+  assert.equal(run('postmap', ['-n', `lmdb:${file}`]).status, 0);
+  assert.deepEqual(rawKeys('lmdb'), ['k']);
+  assert.equal(run('postmap', [`cdb:${file}`]).status, 0);
+  assert.deepEqual(rawKeys('cdb'), ['kv']);
+  assert.equal(run('postmap', ['-N', `cdb:${file}`]).status, 0);
+  assert.deepEqual(rawKeys('cdb'), ['k\0']);
+  assert.equal(run('postmap', ['-q', 'k', `cdb:${file}`]).stdout, 'v\n');
 });
