@@ -31,6 +31,7 @@ const SETTINGS: SmtpSettings = {
   defaultPort: 25,
   fallbackRelays: [],
   mimeConversion: true,
+  cacheLimits: { idleMs: 2000, reuseMs: 300_000 },
 };
 
 const PEER = '127.0.0.1[127.0.0.1]';

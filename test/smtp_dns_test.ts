@@ -66,6 +66,7 @@ function settings(): SmtpSettings {
     defaultPort: 25,
     fallbackRelays: [],
     mimeConversion: true,
+    cacheLimits: { idleMs: 2000, reuseMs: 300_000 },
   };
 }
 

@@ -42,6 +42,7 @@ function settings(extra: Partial<SmtpSettings> = {}): SmtpSettings {
     defaultPort: 25,
     fallbackRelays: [],
     mimeConversion: true,
+    cacheLimits: { idleMs: 2000, reuseMs: 300_000 },
     ...extra,
   };
 }

@@ -26,6 +26,27 @@ function timeouts(prefix: 'smtp' | 'lmtp'): ParamDef[] {
   );
 }
 
+function cacheParams(prefix: 'smtp' | 'lmtp'): ParamDef[] {
+  return [
+    {
+      name: `${prefix}_connection_cache_on_demand`,
+      type: 'bool',
+      default: 'yes',
+      doc: 'keep a connection open for the next delivery to its nexthop',
+    },
+    time(
+      `${prefix}_connection_cache_time_limit`,
+      '2s',
+      'how long an unused connection is kept open',
+    ),
+    time(
+      `${prefix}_connection_reuse_time_limit`,
+      '300s',
+      'how long a connection may be used for new deliveries',
+    ),
+  ];
+}
+
 export const PARAMS: ParamDef[] = [
   {
     name: 'smtp_helo_name',
@@ -75,6 +96,8 @@ export const PARAMS: ParamDef[] = [
     default: '$smtp_dns_resolver_address',
     doc: 'ours: DNS server for lmtp lookups; empty = the system resolver',
   },
+  ...cacheParams('smtp'),
+  ...cacheParams('lmtp'),
   time('smtp_connect_timeout', '30s', 'time limit for a TCP connection'),
   time('lmtp_connect_timeout', '0s', 'time limit for a connection; 0 = none'),
   time('smtp_helo_timeout', '300s', 'time limit for greeting and EHLO'),

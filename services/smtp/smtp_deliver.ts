@@ -28,6 +28,7 @@ import {
 } from './smtp_addr';
 import { smtpBool, smtpList, smtpParam, smtpTime } from './smtp_params';
 import { downgradeTo7bit } from './smtp_mime';
+import { SessionCache, type CacheLimits } from './smtp_cache';
 import { dsnAction, PHASE, saidReason, type Outcome } from './smtp_reason';
 import {
   openSession,
@@ -41,6 +42,11 @@ export interface SmtpSettings extends SessionSettings, LookupSettings {
   defaultPort: number;
   fallbackRelays: string[];
   mimeConversion: boolean; // !disable_mime_output_conversion
+  // XXX Postfix caches only when qmgr reports a backlog for the
+  // destination (on demand) or for smtp_connection_cache_destinations;
+  // here smtp_connection_cache_on_demand = yes caches after every success.
+  cache?: SessionCache;
+  cacheLimits: CacheLimits;
 }
 
 export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
@@ -63,6 +69,13 @@ export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
     defaultPort: lmtp ? Number(get('lmtp_tcp_port')) : 25,
     fallbackRelays: lmtp ? [] : smtpList(config, 'smtp_fallback_relay'),
     mimeConversion: !smtpBool(config, 'disable_mime_output_conversion'),
+    cache: smtpBool(config, `${p}_connection_cache_on_demand`)
+      ? new SessionCache()
+      : undefined,
+    cacheLimits: {
+      idleMs: ms(`${p}_connection_cache_time_limit`),
+      reuseMs: ms(`${p}_connection_reuse_time_limit`),
+    },
   };
 }
 
@@ -97,6 +110,11 @@ export async function deliverSmtpRequest(
 }
 
 async function deliverJob(job: Job): Promise<SmtpOutcome> {
+  const cached = await job.s.cache?.take(job.req.nexthop);
+  if (cached) {
+    await sendAndKeep(job, cached);
+    return { results: job.results };
+  }
   let targets: Target[];
   try {
     targets = await allTargets(job);
@@ -114,8 +132,18 @@ async function deliverJob(job: Job): Promise<SmtpOutcome> {
       siteFailure: { status: opened.dsn, reason: opened.reason },
     };
   }
-  await sendMessage(job, opened);
+  await sendAndKeep(job, opened);
   return { results: job.results };
+}
+
+// A session whose transaction went through is parked for the next
+// request to the same nexthop; any other ends with QUIT.
+async function sendAndKeep(job: Job, session: Session): Promise<void> {
+  session.uses++;
+  const reusable = await sendMessage(job, session);
+  if (reusable && job.s.cache)
+    job.s.cache.put(job.req.nexthop, session, job.s.cacheLimits);
+  else session.close();
 }
 
 // The nexthop's hosts, then the fallback relays' hosts. A lookup failure
@@ -191,7 +219,8 @@ function body(job: Job, session: Session): Readable {
 
 const CRLF = Buffer.from('\r\n');
 
-async function sendMessage(job: Job, session: Session): Promise<void> {
+// True when the connection is fit for another transaction.
+async function sendMessage(job: Job, session: Session): Promise<boolean> {
   const req = job.req;
   job.setup = (Date.now() - job.started) / 1000;
   const envelope = {
@@ -204,13 +233,11 @@ async function sendMessage(job: Job, session: Session): Promise<void> {
   const refusal =
     loopsBack(job, session) ?? beforeSend(job, session, envelope.to);
   if (refusal) {
-    session.close();
     for (const r of req.recipients)
       await finish(job, r, session.relay, refusal);
-    return;
+    return false;
   }
   const { err, info } = await session.send(envelope, body(job, session));
-  session.close();
   const refused = err
     ? [...session.envelopeErrors, ...(err.rejectedErrors ?? [])]
     : (info!.rejectedErrors ?? []);
@@ -219,6 +246,7 @@ async function sendMessage(job: Job, session: Session): Promise<void> {
   const rest = err ? outcomeOfError(session, err) : okOutcome(info!.response);
   for (const r of req.recipients)
     await finish(job, r, session.relay, own.get(r.recipient) ?? rest);
+  return !err;
 }
 
 // A peer that greets or answers EHLO with our own name is ourselves

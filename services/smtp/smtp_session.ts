@@ -62,6 +62,8 @@ export class Session {
   readonly #timeouts: Record<Phase, number>;
 
   readonly #replies: string[];
+  readonly openedAt = Date.now();
+  uses = 0; // transactions sent on this connection
 
   constructor(
     conn: SMTPConnection,
@@ -138,6 +140,20 @@ export class Session {
       this.#conn.send(envelope, body, (err, info) =>
         resolve(err ? { err: err as PeerError } : { info }),
       );
+    });
+  }
+
+  // RSET before a transaction on a reused connection; false when the
+  // peer is gone or refuses, and the connection is not to be used.
+  reset(): Promise<boolean> {
+    const conn = this.#conn as unknown as { destroyed?: boolean };
+    if (conn.destroyed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.#quitMs);
+      this.#conn.reset((err) => {
+        clearTimeout(timer);
+        resolve(!err);
+      });
     });
   }
 

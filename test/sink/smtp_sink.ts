@@ -155,7 +155,9 @@ export class SmtpSink {
   readonly script: SinkScript;
   readonly commands: string[] = [];
   readonly messages: Received[] = [];
+  connections = 0; // accepted so far
   readonly #server = net.createServer((socket) => {
+    this.connections++;
     this.#sockets.add(socket);
     socket.on('close', () => this.#sockets.delete(socket));
     new SinkSession(socket, this);
@@ -173,6 +175,15 @@ export class SmtpSink {
     );
     this.port = (this.#server.address() as net.AddressInfo).port;
     return this.port;
+  }
+
+  // Drops every open connection, as a peer that restarts.
+  dropConnections(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  get openConnections(): number {
+    return this.#sockets.size;
   }
 
   async close(): Promise<void> {
