@@ -109,3 +109,23 @@ test('does send other remote mail to relayhost', async () => {
     ),
   );
 });
+
+test('does reuse connections for a burst to one nexthop', async () => {
+  const before = sink.connections;
+  const delivered = sink.messages.length;
+  const smtp = await SmtpClient.connect(mta.smtpPort);
+  await smtp.reply();
+  await smtp.command('EHLO client.test.example');
+  for (let i = 0; i < 20; i++)
+    await smtp.send(
+      'alice@localhost',
+      [`b${i}@sink.example`],
+      message(`b${i}`),
+    );
+  await smtp.command('QUIT');
+  for (let i = 0; i < 200 && sink.messages.length < delivered + 20; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal(sink.messages.length, delivered + 20);
+  const used = sink.connections - before;
+  assert.ok(used <= 10, `${used} connections for 20 messages`);
+});
