@@ -13,9 +13,11 @@ import { Config } from '../packages/config/config';
 import { AttrStream } from '../packages/ipc/ipc';
 import { addLogSink, initLog } from '../packages/log/log';
 import { makeQueueTree, queuePath } from '../packages/queue/mail_queue';
-import { readStatusLog } from '../packages/queue/status_log';
+import { readEnvelope } from '../packages/queue/queue_file';
+import { appendStatus, readStatusLog } from '../packages/queue/status_log';
 import type { Rec } from '../packages/queue/record';
 import {
+  BOUNCE_CMD,
   requestBounceFlush,
   serveBounce,
 } from '../services/bounce/bounce_service';
@@ -206,4 +208,40 @@ test('answers status 1 to a bad bounce request without crashing', async (t) => {
   assert.ok(
     LOG.some((l) => l.startsWith('warning: serveBounce: bad queue name or ID')),
   );
+});
+
+test('has the bounce service send a delay warning from the defer log', async (t) => {
+  const w = await setup(t);
+  await w.cleanup.listen(w.queueDir);
+  const bounce = net.createServer(
+    (s) => void serveBounce(s, w.queueDir, w.config),
+  );
+  await new Promise<void>((res) =>
+    bounce.listen(path.join(w.queueDir, 'private', 'bounce'), res),
+  );
+  t.after(() => new Promise<void>((res) => bounce.close(() => res())));
+  const file = path.join(w.queueDir, 'active', 'WRN001');
+  writeQueueFile(file, {
+    sender: 'alice@example.org',
+    recipients: [{ address: 'slow@example.com' }],
+    lines: ['Subject: waiting', '', 'body'],
+  });
+  const rec = {
+    recipient: 'slow@example.com',
+    offset: 0,
+    status: '4.4.1',
+    action: 'delayed',
+    reason: 'connection refused',
+  };
+  const env = await readEnvelope(file);
+  rec.offset = env.recipients[0].offset;
+  await appendStatus(w.queueDir, 'defer', 'WRN001', rec, w.config);
+  assert.equal(
+    await requestBounceFlush(w.queueDir, 'active', 'WRN001', BOUNCE_CMD.WARN),
+    true,
+  );
+  const body = text(w.cleanup.messages[0]);
+  assert.match(body, /^Subject: Delayed Mail \(still being retried\)$/m);
+  assert.match(body, /^Action: delayed$/m);
+  assert.ok(LOG.includes('WRN001: sender delay notification: NEW1'));
 });

@@ -486,3 +486,32 @@ test('returns force-expired mail (group execute bit) without a try', async (t) =
   );
   assert.equal(LOG.at(-1), 'AAA019: removed');
 });
+
+test('sends one delay warning once the W record time has passed', async (t) => {
+  const w = await setup(t);
+  const warned: string[][] = [];
+  const qm = new QueueManager({
+    queueDir: w.queueDir,
+    config: w.config,
+    notifyBounce: async () => true,
+    notifyDelay: async (_ctx, _m, records) => {
+      warned.push(records.map((r) => `${r.recipient} ${r.status} ${r.reason}`));
+      return true;
+    },
+  });
+  t.after(() => qm.stop());
+  await agent(w, 'testagent', () => ({
+    action: 'delayed',
+    status: '4.4.1',
+    reason: 'connection refused',
+  }));
+  incoming(w, 'AAA020', { warnTime: Date.now() / 1000 - 1 });
+  qm.trigger('I');
+  await qm.whenIdle();
+  assert.deepEqual(warned, [['bob@example.com 4.4.1 connection refused']]);
+  const env = await readEnvelope(deferredPath(w, 'AAA020'));
+  assert.equal(env.warnTime, 0);
+  qm.trigger('AD');
+  await qm.whenIdle();
+  assert.equal(warned.length, 1, 'only one warning');
+});

@@ -38,6 +38,7 @@ export interface QueueEnvelope {
   dsnRet: number;
   filter: string; // content filter (envelope L or I)
   warnTime: number; // W, 0 when none
+  warnOffset: number; // file offset of the W record, -1 when none
   recipients: QueueRecipient[]; // pending: R records
   done: QueueRecipient[]; // finished: D records
   stat: fs.Stats;
@@ -149,6 +150,7 @@ function newEnvelope(file: string, stat: fs.Stats): QueueEnvelope {
     dsnRet: 0,
     filter: '',
     warnTime: 0,
+    warnOffset: -1,
     recipients: [],
     done: [],
     stat,
@@ -250,7 +252,10 @@ const HANDLERS: Record<string, Handler> = {
   [REC.INSPECTOR]: (st, r) => (st.env.filter = r.data.toString('utf8')),
   [REC.DSN_ENVID]: (st, r) => (st.env.dsnEnvid = r.data.toString('utf8')),
   [REC.DSN_RET]: (st, r) => (st.env.dsnRet = Number(r.data) || 0),
-  [REC.WARN]: (st, r) => (st.env.warnTime = Number(r.data) || 0),
+  [REC.WARN]: (st, r) => {
+    st.env.warnTime = Number(r.data) || 0;
+    st.env.warnOffset = r.offset;
+  },
   [REC.ORCP]: (st, r) => {
     st.pending = { ...st.pending, orig: r.data.toString('utf8') };
   },
@@ -501,5 +506,28 @@ export async function openForDelivery(
   } catch (err) {
     await fh.close();
     throw err;
+  }
+}
+
+// Rewrite the W record's time in place (Postfix keeps it %15ld wide so
+// that it can), and fsync: 0 means no more delay warnings.
+export async function updateWarnTime(
+  file: string,
+  warnOffset: number,
+  when: number,
+): Promise<void> {
+  const fd = await openForUpdate(file);
+  try {
+    const head = Buffer.alloc(2);
+    await readAt(fd, head, warnOffset);
+    if (head[0] !== REC.WARN.charCodeAt(0) || head[1] !== 15)
+      throw new QueueFileError(`updateWarnTime: no W record at ${warnOffset}`);
+    const text = String(Math.floor(when)).padStart(15, ' ');
+    await writeAt(fd, Buffer.from(text, 'latin1'), warnOffset + 2);
+    await new Promise<void>((res, rej) =>
+      fs.fsync(fd, (err) => (err ? rej(err) : res())),
+    );
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -1,7 +1,8 @@
 // bounce(8): the daemon behind private/bounce (master.cf `bounce unix -
 // - n - 0 bounce`, also run as defer and trace). It sends non-delivery
-// notices when qmgr asks for a flush of bounce/ID; see bounce_service.ts.
-// Limits: only the flush request; delay and success notices are not sent.
+// notices and delay warnings when qmgr asks; see bounce_service.ts.
+// Limits: flush and delay warnings only; no success (NOTIFY=SUCCESS)
+// reports, no VERP.
 
 import { runDaemon } from '../../packages/daemon/daemon';
 import { serveBounce } from './bounce_service';

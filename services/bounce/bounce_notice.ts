@@ -19,6 +19,7 @@ export interface NoticeInput {
   headersOnly: boolean;
   now: number; // seconds
   postmasterCopy: boolean;
+  delay?: boolean; // a delay warning: still being retried
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -50,10 +51,15 @@ export function mailDate(seconds: number): string {
   );
 }
 
-function headerLines(n: NoticeInput, boundary: string): string[] {
-  const subject = n.postmasterCopy
+function subjectOf(n: NoticeInput): string {
+  if (n.delay) return 'Delayed Mail (still being retried)';
+  return n.postmasterCopy
     ? 'Postmaster Copy: Undelivered Mail'
     : 'Undelivered Mail Returned to Sender';
+}
+
+function headerLines(n: NoticeInput, boundary: string): string[] {
+  const subject = subjectOf(n);
   return [
     `From: Mail Delivery System <MAILER-DAEMON@${n.myorigin}>`,
     `Subject: ${subject}`,
@@ -78,6 +84,18 @@ function recipientText(r: StatusRecord): string {
   return `<${r.recipient}>${expanded}: ${r.reason}`;
 }
 
+const BOUNCE_TEXT = [
+  'Your message could not be delivered to one or more of its',
+  'recipients; the reasons are listed below, and the message itself',
+  'is attached.',
+];
+
+const DELAY_TEXT = [
+  'Your message has not been delivered yet to the recipients below;',
+  'the mail system keeps trying and will tell you if it gives up.',
+  'Nothing needs to be done now. The message headers are attached.',
+];
+
 function notificationPart(n: NoticeInput, boundary: string): string[] {
   const lines = [
     `--${boundary}`,
@@ -86,9 +104,7 @@ function notificationPart(n: NoticeInput, boundary: string): string[] {
     '',
     `This is the mail system at host ${n.myhostname}.`,
     '',
-    'Your message could not be delivered to one or more of its',
-    'recipients; the reasons are listed below, and the message itself',
-    'is attached.',
+    ...(n.delay ? DELAY_TEXT : BOUNCE_TEXT),
     '',
     'If you need help, write to postmaster and include this report.',
     '',
@@ -100,11 +116,11 @@ function notificationPart(n: NoticeInput, boundary: string): string[] {
 }
 
 // RFC 3464 section 2.3: per-recipient fields.
-function recipientReport(r: StatusRecord): string[] {
+function recipientReport(r: StatusRecord, delay: boolean): string[] {
   const lines = [`Final-Recipient: rfc822; ${r.recipient}`];
   const orig = r.dsnOrigRcpt.replace(/^rfc822;/i, '');
   if (orig) lines.push(`Original-Recipient: rfc822;${orig}`);
-  lines.push('Action: failed', `Status: ${r.status}`);
+  lines.push(`Action: ${delay ? 'delayed' : 'failed'}`, `Status: ${r.status}`);
   if (r.mtaType) lines.push(`Remote-MTA: ${r.mtaType}; ${r.mtaMname}`);
   if (r.diagType) lines.push(`Diagnostic-Code: ${r.diagType}; ${r.diagText}`);
   else lines.push(`Diagnostic-Code: X-Postfix; ${r.reason}`);
@@ -127,14 +143,16 @@ function statusPart(n: NoticeInput, boundary: string): string[] {
     `Arrival-Date: ${mailDate(n.arrivalTime)}`,
     '',
   );
-  for (const r of n.records) lines.push(...recipientReport(r));
+  for (const r of n.records) lines.push(...recipientReport(r, !!n.delay));
   return lines;
 }
 
 function returnedPart(n: NoticeInput, boundary: string): Buffer[] {
-  const head = n.headersOnly
-    ? ['Undelivered Message Headers', 'text/rfc822-headers']
-    : ['Undelivered Message', 'message/rfc822'];
+  const head = n.delay
+    ? ['Delayed Message Headers', 'text/rfc822-headers']
+    : n.headersOnly
+      ? ['Undelivered Message Headers', 'text/rfc822-headers']
+      : ['Undelivered Message', 'message/rfc822'];
   const lines = [
     `--${boundary}`,
     `Content-Description: ${head[0]}`,
@@ -150,7 +168,7 @@ function returnedPart(n: NoticeInput, boundary: string): Buffer[] {
 function returnedContent(n: NoticeInput): Buffer[] {
   const out: Buffer[] = [];
   for (const line of n.content) {
-    if (n.headersOnly && line.length === 0) break;
+    if ((n.headersOnly || n.delay) && line.length === 0) break;
     out.push(line);
   }
   return out;

@@ -64,3 +64,33 @@ test('returns only the headers when asked for headers only', () => {
 test('pads the day of month with a space as Postfix does', () => {
   assert.equal(mailDate(1764756000), 'Wed,  3 Dec 2025 10:00:00 +0000 (UTC)');
 });
+
+test('writes a delay warning with Action: delayed and headers only', () => {
+  const text = buildNotice({
+    queueId: 'ABC123',
+    sender: 'alice@example.org',
+    to: 'alice@example.org',
+    myhostname: 'mx.test.example',
+    myorigin: 'test.example',
+    arrivalTime: 1700000000,
+    envelopeId: '',
+    records: [{ ...RECORD, status: '4.4.1', action: 'delayed' }],
+    content: ['Subject: hi', '', 'secret body'].map((l) => Buffer.from(l)),
+    headersOnly: true,
+    now: 1700000100,
+    postmasterCopy: false,
+    delay: true,
+  })
+    .map((l) => l.toString())
+    .join('\n');
+  const lines = text.split('\n');
+  for (const line of [
+    'Subject: Delayed Mail (still being retried)',
+    'Action: delayed',
+    'Status: 4.4.1',
+    'Content-Description: Delayed Message Headers',
+    'Subject: hi',
+  ])
+    assert.ok(lines.includes(line), line);
+  assert.ok(!text.includes('secret body'));
+});

@@ -117,3 +117,34 @@ export async function sendNonDeliveryNotice(
   msg.info(`${env.queueId}: ${r.what} non-delivery notification: ${newId}`);
   return newId;
 }
+
+// A delay warning (delay_warning_time) for the records of defer/ID: to
+// the sender only, never about mail from the null sender.
+export async function sendDelayNotice(
+  queueDir: string,
+  config: BounceConfig,
+  env: QueueEnvelope,
+  records: StatusRecord[],
+): Promise<string | null> {
+  const r = route(env, config);
+  if (!r || r.what !== 'sender' || !records.length) return null;
+  const now = Date.now() / 1000;
+  const lines = buildNotice({
+    queueId: env.queueId,
+    sender: env.sender,
+    to: r.to,
+    myhostname: config.get('myhostname'),
+    myorigin: config.get('myorigin'),
+    arrivalTime: env.arrivalTime,
+    envelopeId: env.dsnEnvid,
+    records,
+    content: await readContent(env),
+    headersOnly: true,
+    now,
+    postmasterCopy: false,
+    delay: true,
+  });
+  const newId = await post(queueDir, r, lines, now);
+  msg.info(`${env.queueId}: sender delay notification: ${newId}`);
+  return newId;
+}

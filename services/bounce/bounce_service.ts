@@ -1,7 +1,7 @@
 // The bounce protocol on private/bounce, both sides: qmgr asks for a
-// flush of bounce/ID (Postfix's BOUNCE_CMD_FLUSH); the daemon sends the
-// non-delivery notice, removes the log and answers status 0. Attributes:
-// server → protocol=bounce_protocol; client → nrequest=1, queue_name,
+// flush of bounce/ID (BOUNCE_CMD_FLUSH: the notice is sent and the log
+// removed) or a delay warning from defer/ID (BOUNCE_CMD_WARN). Attributes:
+// server → protocol=bounce_protocol; client → nrequest=1|2, queue_name,
 // queue_id; server → status (0 done, 1 try later).
 
 import type * as net from 'node:net';
@@ -14,12 +14,16 @@ import {
   removeStatusLog,
   STATUS_LOG,
 } from '../../packages/queue/status_log';
-import { sendNonDeliveryNotice, type BounceConfig } from './bounce_notify';
+import {
+  sendDelayNotice,
+  sendNonDeliveryNotice,
+  type BounceConfig,
+} from './bounce_notify';
 
 const PROTOCOL = 'bounce_protocol';
 
-// Postfix's bounce.h request codes; only flush is served.
-export const BOUNCE_CMD = { APPEND: 0, FLUSH: 1 } as const;
+// Postfix's bounce.h request codes; flush and warn are served.
+export const BOUNCE_CMD = { APPEND: 0, FLUSH: 1, WARN: 2 } as const;
 
 export type BounceServiceConfig = BounceConfig & QueueConfig;
 
@@ -47,6 +51,32 @@ async function flush(
   await removeStatusLog(queueDir, STATUS_LOG.BOUNCE, queueId, config);
 }
 
+// The delay warning reads defer/ID and leaves it: mailq still shows it.
+async function warn(
+  queueDir: string,
+  config: BounceServiceConfig,
+  queueName: string,
+  queueId: string,
+): Promise<void> {
+  const env = await readEnvelope(
+    queuePath(queueDir, queueName, queueId, config),
+  );
+  const records = await readStatusLog(
+    queueDir,
+    STATUS_LOG.DEFER,
+    queueId,
+    config,
+  );
+  const pending = new Set(env.recipients.map((r) => r.offset));
+  const still = records.filter((r) => pending.has(r.offset));
+  await sendDelayNotice(queueDir, config, env, still);
+}
+
+const HANDLERS: Record<string, typeof flush> = {
+  [BOUNCE_CMD.FLUSH]: flush,
+  [BOUNCE_CMD.WARN]: warn,
+};
+
 // Server side: one request per connection. Bad input is answered with
 // status 1 and a warning, never a crash.
 export async function serveBounce(
@@ -61,11 +91,12 @@ export async function serveBounce(
     const req = await stream.readAttrs();
     const name = req.queue_name ?? '';
     const id = req.queue_id ?? '';
-    if (req.nrequest !== String(BOUNCE_CMD.FLUSH))
+    const handler = HANDLERS[req.nrequest ?? ''];
+    if (!handler)
       throw new Error(`unsupported request: ${req.nrequest ?? '(none)'}`);
     if (!QUEUE_NAME.test(name) || !QUEUE_ID.test(id))
       throw new Error(`bad queue name or ID: ${name}/${id}`);
-    await flush(queueDir, config, name, id);
+    await handler(queueDir, config, name, id);
     status = 0;
   } catch (err) {
     msg.warn(`serveBounce: ${(err as Error).message}`);
@@ -81,6 +112,7 @@ export async function requestBounceFlush(
   queueDir: string,
   queueName: string,
   queueId: string,
+  command: number = BOUNCE_CMD.FLUSH,
 ): Promise<boolean> {
   let stream: AttrStream;
   try {
@@ -92,7 +124,7 @@ export async function requestBounceFlush(
     const hello = await stream.readAttrs();
     if (hello.protocol !== PROTOCOL) return false;
     stream.writeAttrs({
-      nrequest: BOUNCE_CMD.FLUSH,
+      nrequest: command,
       queue_name: queueName,
       queue_id: queueId,
     });

@@ -7,8 +7,12 @@
 import { msg } from '../../packages/log/log';
 import { QUEUE } from '../../packages/queue/mail_queue';
 import type { StatusRecord } from '../../packages/queue/status_log';
-import { sendNonDeliveryNotice } from '../bounce/bounce_notify';
 import {
+  sendDelayNotice,
+  sendNonDeliveryNotice,
+} from '../bounce/bounce_notify';
+import {
+  BOUNCE_CMD,
   BounceUnavailableError,
   requestBounceFlush,
 } from '../bounce/bounce_service';
@@ -45,6 +49,38 @@ export const notifyBounce: BounceNotifier = async (ctx, message, records) => {
     return await flushHere(ctx, message, records);
   } catch (err) {
     msg.warn(`${message.id}: notifyBounce: ${(err as Error).message}`);
+    return false;
+  }
+};
+
+// A delay warning for this pass's defer/ID records of pending recipients;
+// true when it is queued (the W record is then cleared).
+export type DelayNotifier = (
+  ctx: QmgrContext,
+  message: QmgrMessage,
+  records: StatusRecord[],
+) => Promise<boolean>;
+
+export const notifyDelay: DelayNotifier = async (ctx, message, records) => {
+  const id = message.id;
+  try {
+    return await requestBounceFlush(
+      ctx.queueDir,
+      QUEUE.ACTIVE,
+      id,
+      BOUNCE_CMD.WARN,
+    );
+  } catch (err) {
+    if (!(err instanceof BounceUnavailableError)) {
+      msg.warn(`${id}: notifyDelay: ${(err as Error).message}`);
+      return false;
+    }
+  }
+  try {
+    await sendDelayNotice(ctx.queueDir, ctx.config, message.env, records);
+    return true;
+  } catch (err) {
+    msg.warn(`${id}: notifyDelay: ${(err as Error).message}`);
     return false;
   }
 };

@@ -38,6 +38,7 @@ export interface FixtureSpec {
   heapRecipients?: FixtureRecipient[]; // reached through the p record
   mode?: number; // default 0o700
   omitEnd?: boolean;
+  warnTime?: number; // a W record: when the first delay warning is due
 }
 
 const LINE_LIMIT = 2048;
@@ -78,6 +79,9 @@ function envelopeRecords(spec: FixtureSpec, arrival: number): Buffer[] {
   const usec = Math.round((arrival - sec) * 1e6);
   const out = [
     encodeRecord(REC.TIME, `${sec} ${usec}`),
+    ...(spec.warnTime
+      ? [encodeRecord(REC.WARN, pad15(Math.floor(spec.warnTime)))]
+      : []),
     encodeRecord(REC.ATTR, `create_time=${sec}`),
     encodeRecord(REC.ATTR, 'rewrite_context=local'),
     encodeRecord(REC.SENDER, spec.sender),

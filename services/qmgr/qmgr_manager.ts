@@ -11,6 +11,8 @@ import {
   markRecipientDone,
   QueueFileError,
   readEnvelope,
+  updateWarnTime,
+  type QueueEnvelope,
 } from '../../packages/queue/queue_file';
 import {
   readStatusLog,
@@ -28,7 +30,12 @@ import {
   removeMessage,
   saveCorrupt,
 } from './qmgr_active';
-import { type BounceNotifier, notifyBounce } from './qmgr_bounce';
+import {
+  type BounceNotifier,
+  type DelayNotifier,
+  notifyBounce,
+  notifyDelay,
+} from './qmgr_bounce';
 import {
   loadSettings,
   type QmgrConfig,
@@ -59,6 +66,7 @@ export interface QueueManagerOptions {
   config: QmgrConfig;
   resolve?: Resolve; // default: packages/address/resolve.ts
   notifyBounce?: BounceNotifier; // default: services/bounce
+  notifyDelay?: DelayNotifier; // default: services/bounce
 }
 
 type ScanQueue = typeof QUEUE.INCOMING | typeof QUEUE.DEFERRED;
@@ -76,6 +84,7 @@ export class QueueManager {
   readonly #settings: QmgrSettings;
   readonly #resolve: Resolve;
   readonly #notify: BounceNotifier;
+  readonly #notifyDelay: DelayNotifier;
   readonly #messages = new Map<string, QmgrMessage>();
   readonly #transports = new Map<string, QmgrTransport>();
   readonly #scanning = new Set<ScanQueue>();
@@ -92,6 +101,7 @@ export class QueueManager {
     this.#settings = loadSettings(config);
     this.#resolve = options.resolve ?? ((addr) => resolveAddress(addr, config));
     this.#notify = options.notifyBounce ?? notifyBounce;
+    this.#notifyDelay = options.notifyDelay ?? notifyDelay;
   }
 
   // Crash recovery first (Postfix's qmgr start): whatever was active when
@@ -374,8 +384,6 @@ export class QueueManager {
     }
   }
 
-  // XXX delay_warning_time is not read: no "Delayed Mail (still being
-  // retried)" notice is sent and the W record is not updated.
   async #finishMessage(message: QmgrMessage): Promise<void> {
     const { queueDir, config } = this.#ctx;
     let env = await readEnvelope(message.env.path);
@@ -387,10 +395,29 @@ export class QueueManager {
     const bounced = await this.#sendBounces(message);
     if (!env.recipients.length && bounced)
       return removeMessage(queueDir, message.id, config);
+    await this.#warnDelay(message, env, t0);
     const age = t0 - env.arrivalTime;
     const s = this.#settings;
     const retryAt = t0 + backoffDelay(age, s.minBackoff, s.maxBackoff);
     await deferToQueue(queueDir, message.id, retryAt, config);
+  }
+
+  // delay_warning_time: cleanup writes the first warning time in the W
+  // record; once it has passed, one "Delayed Mail" notice goes to the
+  // sender with this pass's reasons and the record is set to 0.
+  async #warnDelay(
+    message: QmgrMessage,
+    env: QueueEnvelope,
+    t0: number,
+  ): Promise<void> {
+    if (env.warnOffset < 0 || !env.warnTime || t0 < env.warnTime) return;
+    const { queueDir, config } = this.#ctx;
+    const log = STATUS_LOG.DEFER;
+    const records = await readStatusLog(queueDir, log, message.id, config);
+    const pending = new Set(env.recipients.map((r) => r.offset));
+    const still = records.filter((r) => pending.has(r.offset));
+    if (!(await this.#notifyDelay(this.#ctx, message, still))) return;
+    await updateWarnTime(env.path, env.warnOffset, 0);
   }
 
   // A notice for bounce/ID's records, then the log goes; false when the
