@@ -38,8 +38,9 @@ const MONTHS = [
   'Dec',
 ];
 
-// RFC 5322 date in UTC, with the day of month space-padded as Postfix's
-// mail_date writes it.
+// RFC 5322 date, with the day of month space-padded as Postfix's
+// mail_date writes it. XXX always in UTC: Postfix writes the local time
+// zone's offset and name, which Node gives only through Intl.
 export function mailDate(seconds: number): string {
   const d = new Date(seconds * 1000);
   const two = (n: number) => String(n).padStart(2, '0');
