@@ -55,7 +55,7 @@ async function submit(to: string[], subject: string): Promise<string> {
 
 function line(id: string, to: string, rest: string): RegExp {
   return new RegExp(
-    `: ${id}: to=<${to.replace(/\./g, '\\.')}>, relay=[^,]+, ` +
+    `: ${id}: to=<${to.replace(/\./g, '\\.')}>, relay=[^,]+, (?:conn_use=\\d+, )?` +
       `delay=[\\d.]+, delays=[\\d./]+, ${rest}`,
   );
 }

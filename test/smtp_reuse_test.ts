@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { addLogSink } from '../packages/log/log';
 import { testRequest, writeQueueFile } from '../services/local/local_testkit';
 import { SessionCache } from '../services/smtp/smtp_cache';
 import {
@@ -37,6 +38,9 @@ function settings(idleMs = 2000): SmtpSettings {
     cacheLimits: { idleMs, reuseMs: 300_000 },
   };
 }
+
+const LOG: string[] = [];
+addLogSink((line) => LOG.push(line));
 
 async function deliverN(s: SmtpSettings, sink: SmtpSink, n: number) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-reuse-'));
@@ -73,6 +77,25 @@ test('does reuse one connection for back-to-back deliveries', async () => {
     assert.equal(sink.messages.length, 20);
     assert.equal(sink.connections, 1);
     assert.equal(sink.commands.filter((c) => c === 'RSET').length, 19);
+    const port = sink.port;
+    assert.ok(
+      LOG.some((l) =>
+        l.includes(
+          ': QID0: to=<u0@example.net>, relay=127.0.0.1[127.0.0.1]:' +
+            port +
+            ', delay=',
+        ),
+      ),
+    );
+    assert.ok(
+      LOG.some((l) =>
+        l.includes(
+          ': QID1: to=<u1@example.net>, relay=127.0.0.1[127.0.0.1]:' +
+            port +
+            ', conn_use=2, delay=',
+        ),
+      ),
+    );
   } finally {
     s.cache!.closeAll();
     await sink.close();

@@ -45,7 +45,7 @@ async function submit(to: string[], subject: string): Promise<string> {
 
 const LINE = (id: string, agent: string, to: string) =>
   `postfix/${agent}\\[\\d+\\]: ${id}: to=<${to.replace(/\./g, '\\.')}>, ` +
-  'relay=[^,]+, delay=[\\d.]+, delays=[\\d./]+, ';
+  'relay=[^,]+, (?:conn_use=\\d+, )?delay=[\\d.]+, delays=[\\d./]+, ';
 
 test('does relay through the smtp agent to the sink and remove the file', async () => {
   const id = await submit(['bob@sink.example', 'carol@sink.example'], 'hi');

@@ -7,8 +7,9 @@
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Config } from '../../packages/config/config';
+import { msg } from '../../packages/log/log';
 import {
-  logDelivery,
+  deliveryLogLine,
   type DeliveryRequest,
   type DeliveryRecipient,
   type DeliveryStatus,
@@ -91,6 +92,7 @@ interface Job {
   fd: number;
   started: number;
   setup?: number; // seconds until the session was ready
+  connUse: number; // transactions on this connection, this one included
   results: RecipientResult[];
 }
 
@@ -100,7 +102,8 @@ export async function deliverSmtpRequest(
   file: string,
 ): Promise<SmtpOutcome> {
   const fd = fs.openSync(file, 'r+');
-  const job: Job = { s, req, file, fd, started: Date.now(), results: [] };
+  const started = Date.now();
+  const job: Job = { s, req, file, fd, started, connUse: 0, results: [] };
   try {
     await lockQueueFileShared(fd);
     return await deliverJob(job);
@@ -139,7 +142,7 @@ async function deliverJob(job: Job): Promise<SmtpOutcome> {
 // A session whose transaction went through is parked for the next
 // request to the same nexthop; any other ends with QUIT.
 async function sendAndKeep(job: Job, session: Session): Promise<void> {
-  session.uses++;
+  job.connUse = ++session.uses;
   const reusable = await sendMessage(job, session);
   if (reusable && job.s.cache)
     job.s.cache.put(job.req.nexthop, session, job.s.cacheLimits);
@@ -340,6 +343,14 @@ function outcomeOfError(session: Session, err: PeerError): Outcome {
   return saidReason(session.peer, err.response, command);
 }
 
+// Postfix logs ", conn_use=N" after relay= on a reused connection.
+// XXX an adapter: delivery.ts's DeliveryLogEntry has no conn_use field.
+function withConnUse(line: string, relay: string, uses: number): string {
+  if (uses < 2) return line;
+  const at = `, relay=${relay}, `;
+  return line.replace(at, `, relay=${relay}, conn_use=${uses}, `);
+}
+
 const STATUS_OF: Record<string, DeliveryStatus> = {
   delivered: 'sent',
   relayed: 'sent',
@@ -356,7 +367,7 @@ async function finish(
   const action = dsnAction(o.dsn, job.s.lmtp);
   if (action === 'delivered' || action === 'relayed')
     await markRecipientDone(job.fd, rcpt.offset);
-  logDelivery({
+  const line = deliveryLogLine({
     request: job.req,
     recipient: rcpt,
     relay,
@@ -365,6 +376,7 @@ async function finish(
     reason: o.reason,
     connectSetup: job.setup ?? (Date.now() - job.started) / 1000,
   });
+  msg.info(withConnUse(line, relay, job.connUse));
   job.results.push({
     offset: rcpt.offset,
     status: o.dsn,
