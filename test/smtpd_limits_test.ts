@@ -147,3 +147,22 @@ test("does turn cleanup's refusal into Postfix's reply when a message has too ma
     );
   });
 });
+
+test('does log the session end at once when the client leaves before the greeting', async () => {
+  const from = LOG.length;
+  const inst = await startInstance({ smtpd_timeout: '300s' });
+  try {
+    const c = await SmtpTestClient.connect(inst.port);
+    c.close(); // gone while smtpd still looks up its name
+    await waitForLog(
+      /^lost connection after CONNECT from localhost\[127\.0\.0\.1\]$/,
+      from,
+    );
+    await waitForLog(
+      /^disconnect from localhost\[127\.0\.0\.1\] commands=0\/0$/,
+      from,
+    );
+  } finally {
+    await inst.close();
+  }
+});

@@ -27,6 +27,9 @@ export class SmtpdInput {
     socket.on('close', () => this.#onEnd());
     socket.on('error', () => this.#onEnd());
     socket.on('timeout', () => this.#wake(new InputTimeout()));
+    // A client that left while its name was looked up: its close event
+    // has already gone by.
+    if (socket.destroyed) this.#ended = true;
   }
 
   // Bytes the client sent that no command has read yet: the evidence of
