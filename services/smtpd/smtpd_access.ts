@@ -108,6 +108,8 @@ export function accessAction(
     return say(codes.deferCode, '4.7.1', text || 'Access denied');
   const numeric = /^([45]\d\d)$/.exec(upper);
   if (numeric) return numericAction(Number(numeric[1]), text, say);
+  // XXX HOLD, DISCARD, FILTER, REDIRECT, PREPEND, WARN and BCC need
+  // cleanup support that does not exist yet; they are refused (451).
   if (/^[a-z_]+$/.test(word ?? ''))
     return { kind: ACCESS.UNSUPPORTED, restriction: word };
   return { kind: ACCESS.UNSUPPORTED };
