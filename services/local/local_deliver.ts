@@ -10,7 +10,10 @@ import {
   type DeliveryRequest,
   type RecipientResult,
 } from '../../packages/queue/delivery';
-import { markRecipientDone } from '../../packages/queue/queue_file';
+import {
+  markRecipientDone,
+  openForDelivery,
+} from '../../packages/queue/queue_file';
 import { forgetMaildirMarkers, releaseMaildirMarkers } from './local_maildir';
 import { msg } from '../../packages/log/log';
 import { scanDeliveredTo } from './local_content';
@@ -49,9 +52,12 @@ export async function deliverLocalRequest(
   // rather than answered "deliverable": a probe must never be delivered.
   if (req.flags & DEL_REQ_FLAG_VERIFY)
     return allDeferred(req, 'address verification is not supported');
-  let fd: number;
+  // A shared lock while we deliver, as Postfix's agents hold one: qmgr
+  // will not hand this file to another agent meanwhile (after its own
+  // restart, say), which would deliver the same recipients again.
+  let fh: fs.promises.FileHandle;
   try {
-    fd = fs.openSync(queueFile, 'r+');
+    fh = await openForDelivery(queueFile);
   } catch (err) {
     msg.warn(
       `${req.queueId}: open queue file ${queueFile}: ` +
@@ -60,9 +66,9 @@ export async function deliverLocalRequest(
     return allDeferred(req, 'error reading message file');
   }
   try {
-    return await deliverOpen(deps, req, fd);
+    return await deliverOpen(deps, req, fh.fd);
   } finally {
-    fs.closeSync(fd);
+    await fh.close();
   }
 }
 
