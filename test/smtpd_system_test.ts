@@ -70,3 +70,19 @@ test('does deliver one message, not two, when a stranger hides <LF>.<LF> and a s
   assert.equal(mta.maildir('alice').length, 1);
   assert.doesNotMatch(mta.log(), /from=<evil@stranger\.example>/);
 });
+
+test('does refuse to start as an open relay, with Postfix fatal text in the log', async () => {
+  const open = await startInstance({
+    main: { smtpd_relay_restrictions: 'permit_mynetworks' },
+  });
+  try {
+    const smtp = await SmtpClient.connect(open.smtpPort);
+    await smtp.reply(5000).catch(() => '');
+    smtp.close();
+    await open.waitForLog(
+      /postfix\/smtpd\[\d+\]: fatal: in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, specify at least one working instance of: reject_unauth_destination, defer_unauth_destination, reject, defer, defer_if_permit or check_relay_domains/,
+    );
+  } finally {
+    await open.destroy();
+  }
+});
