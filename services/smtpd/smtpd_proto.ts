@@ -14,7 +14,6 @@
 import type { Socket } from 'node:net';
 import { msg, printable } from '../../packages/log/log';
 import { parsePath, AddressError } from '../../packages/address/address';
-import { CleanupError } from '../../packages/ipc/cleanup_client';
 import { Reply, reply, formatMultiline, SmtpdChat } from './smtpd_chat';
 import { BdatDecoder, ContentLine, DataDecoder } from './smtpd_data';
 import { InputClosed, InputTimeout, SmtpdInput } from './smtpd_input';
@@ -546,8 +545,8 @@ async function addRecipient(s: Session, r: Recipient): Promise<boolean> {
     }
     await s.message.addRecipient(r);
   } catch (err) {
-    if (!(err instanceof CleanupError) && !(err instanceof Error)) throw err;
-    msg.warn(`${s.state.queueId || 'NOQUEUE'}: smtpd: cleanup: ${err.message}`);
+    const why = err instanceof Error ? err.message : String(err);
+    msg.warn(`${s.state.queueId || 'NOQUEUE'}: addRecipient: cleanup: ${why}`);
     abortMessage(s);
     return false;
   }
@@ -756,6 +755,7 @@ function abortMessage(s: Session): void {
   s.message?.abort();
   s.message = null;
   s.bdat = null;
+  s.state.queueId = '';
 }
 
 function close(s: Session): void {
