@@ -17,8 +17,7 @@ import { MessageWriter, parseAddressList } from './submit_message';
 import { MODE, parseSendmailArgs, SendmailOptions } from './submit_options';
 import { parseReplies, programPath, spawnProgram } from './submit_postdrop';
 import { RecordSink } from './submit_records';
-import { dropMessage } from './submit_drop';
-import { QUEUE } from '../queue/mail_queue';
+import { canDropDirectly, dropMessage } from './submit_drop';
 import { PassThrough } from 'node:stream';
 
 const PROGRAM = 'sendmail';
@@ -168,19 +167,6 @@ async function enqueue(config: Config, o: SendmailOptions): Promise<number> {
       `${loginName()}(${process.getuid?.()}): unable to queue mail: postdrop failed`,
     );
   return EX.OK;
-}
-
-// Root (and mail_owner) may write maildrop/ without postdrop's setgid
-// bit: doing postdrop's work here saves a second node start-up, the
-// largest cost of a submission. The file is the same either way.
-function canDropDirectly(config: Config): boolean {
-  const maildrop = path.join(config.get('queue_directory'), QUEUE.MAILDROP);
-  try {
-    fs.accessSync(maildrop, fs.constants.W_OK | fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function dropHere(

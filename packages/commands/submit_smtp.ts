@@ -11,9 +11,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
+import { PassThrough, type Writable } from 'node:stream';
 import { Config } from '../config/config';
-import { AttrStream } from '../ipc/attr';
+import { AttrStream, encodeAttrs } from '../ipc/attr';
+import { canDropDirectly, dropMessage } from './submit_drop';
 import { CLEANUP_STAT } from '../ipc/cleanup_client';
 import { REC, encodeRecord } from '../queue/record';
 import { parseReplies, programPath, spawnProgram } from './submit_postdrop';
@@ -42,16 +43,13 @@ class PostdropReplies {
   #ended = false;
   #waiters: Array<() => void> = [];
 
-  constructor(child: ChildProcess) {
-    child.stdout!.on('data', (c: Buffer) => this.#push(c));
-    child.on('close', () => {
-      this.#ended = true;
-      this.#wake();
-    });
+  push(chunk: Buffer): void {
+    this.#out.push(chunk);
+    this.#wake();
   }
 
-  #push(chunk: Buffer): void {
-    this.#out.push(chunk);
+  end(): void {
+    this.#ended = true;
     this.#wake();
   }
 
@@ -70,9 +68,38 @@ class PostdropReplies {
 }
 
 // One message from smtpd: greet with postdrop's queue ID, copy records
-// until E, answer with postdrop's verdict in cleanup's words.
+// until E, answer with postdrop's verdict in cleanup's words. As root
+// the drop happens here, without a postdrop process.
 async function serveCleanup(config: Config, socket: net.Socket): Promise<void> {
   const stream = new AttrStream(socket);
+  const drop = canDropDirectly(config)
+    ? dropHere(config)
+    : dropThroughPostdrop(config);
+  const queueId = await drop.replies.get('queue_id');
+  stream.writeAttrs({
+    protocol: 'cleanup_protocol',
+    queue_id: queueId ?? 'NOQUEUE',
+  });
+  try {
+    await copyToPostdrop(stream, drop.input);
+  } catch {
+    drop.input.destroy();
+    return;
+  }
+  const ok = (await drop.replies.get('status')) === '0';
+  stream.writeAttrs(
+    ok
+      ? { status: 0, reason: '' }
+      : { status: CLEANUP_STAT.WRITE, reason: 'queue file write error' },
+  );
+}
+
+interface Drop {
+  input: Writable;
+  replies: PostdropReplies;
+}
+
+function dropThroughPostdrop(config: Config): Drop {
   const where = programPath(
     config.get('command_directory'),
     'postdrop',
@@ -80,24 +107,19 @@ async function serveCleanup(config: Config, socket: net.Socket): Promise<void> {
   );
   const child = spawnProgram(where, ['-r'], 'pipe');
   child.stdin!.on('error', () => undefined);
-  const replies = new PostdropReplies(child);
-  const queueId = await replies.get('queue_id');
-  stream.writeAttrs({
-    protocol: 'cleanup_protocol',
-    queue_id: queueId ?? 'NOQUEUE',
-  });
-  try {
-    await copyToPostdrop(stream, child.stdin!);
-  } catch {
-    child.stdin!.destroy();
-    return;
-  }
-  const ok = (await replies.get('status')) === '0';
-  stream.writeAttrs(
-    ok
-      ? { status: 0, reason: '' }
-      : { status: CLEANUP_STAT.WRITE, reason: 'queue file write error' },
-  );
+  const replies = new PostdropReplies();
+  child.stdout!.on('data', (c: Buffer) => replies.push(c));
+  child.on('close', () => replies.end());
+  return { input: child.stdin!, replies };
+}
+
+function dropHere(config: Config): Drop {
+  const input = new PassThrough();
+  const replies = new PostdropReplies();
+  dropMessage(config, input, (a) => replies.push(encodeAttrs(a)))
+    .catch(() => undefined)
+    .finally(() => replies.end());
+  return { input, replies };
 }
 
 async function copyToPostdrop(
