@@ -100,6 +100,10 @@ export function readMasterCf(
   return { file, entries: parseMasterCf(text, file, options) };
 }
 
+// Commands that master serves itself: postlogd's job (the one log
+// writer) is master's here.
+export const BUILTIN_COMMANDS: ReadonlySet<string> = new Set(['postlogd']);
+
 // Master runs $daemon_directory/<command>/<command>.js for each entry.
 export function commandPath(daemonDir: string, command: string): string {
   return path.join(daemonDir, command, `${command}.js`);
@@ -111,6 +115,7 @@ export function checkCommands(
   file: string,
 ): void {
   for (const entry of entries) {
+    if (BUILTIN_COMMANDS.has(entry.command)) continue;
     const script = commandPath(daemonDir, entry.command);
     if (!fs.existsSync(script))
       throw new ConfigError(

@@ -149,5 +149,7 @@ test('parses the shipped master.cf', () => {
     'postlog/unix-dgram',
   ])
     assert.ok(keys.includes(key), key);
-  assert.equal(entries.length, 19);
+  // Every line runs a daemon we build, or one master serves itself.
+  const daemons = path.join(__dirname, '..', '..', 'services');
+  assert.doesNotThrow(() => checkCommands(entries, daemons, shipped));
 });

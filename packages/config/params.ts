@@ -9,6 +9,7 @@ import { PARAMS as QMGR } from './params_qmgr';
 import { PARAMS as LOCAL } from './params_local';
 import { PARAMS as TABLES } from './params_tables';
 import { PARAMS as COMMANDS } from './params_commands';
+import { PARAMS as SMTP } from './params_smtp';
 
 export const ALL_PARAMS: readonly ParamDef[] = [
   ...GLOBAL,
@@ -18,6 +19,7 @@ export const ALL_PARAMS: readonly ParamDef[] = [
   ...LOCAL,
   ...TABLES,
   ...COMMANDS,
+  ...SMTP,
 ];
 
 // By name; on a duplicate the first area wins and the catalog test fails.

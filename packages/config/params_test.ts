@@ -12,6 +12,7 @@ import { PARAMS as QMGR } from './params_qmgr';
 import { PARAMS as LOCAL } from './params_local';
 import { PARAMS as TABLES } from './params_tables';
 import { PARAMS as COMMANDS } from './params_commands';
+import { PARAMS as SMTP } from './params_smtp';
 
 // Every area file by name, so that a duplicate names where it is.
 const AREAS = {
@@ -22,6 +23,7 @@ const AREAS = {
   params_local: LOCAL,
   params_tables: TABLES,
   params_commands: COMMANDS,
+  params_smtp: SMTP,
 };
 
 test('names each catalog parameter once', () => {

@@ -27,7 +27,6 @@ import {
   type LookupSettings,
   type Target,
 } from './smtp_addr';
-import { smtpBool, smtpList, smtpParam, smtpTime } from './smtp_params';
 import { downgradeTo7bit } from './smtp_mime';
 import { SessionCache, type CacheLimits } from './smtp_cache';
 import { dsnAction, PHASE, saidReason, type Outcome } from './smtp_reason';
@@ -52,8 +51,8 @@ export interface SmtpSettings extends SessionSettings, LookupSettings {
 
 export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
   const p = lmtp ? 'lmtp' : 'smtp';
-  const ms = (name: string) => smtpTime(config, name) * 1000;
-  const get = (name: string) => smtpParam(config, name);
+  const ms = (name: string) => config.time(name) * 1000;
+  const get = (name: string) => config.get(name);
   const steps = ['mail', 'rcpt', 'data_init'];
   return {
     lmtp,
@@ -68,9 +67,9 @@ export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
     myhostname: config.get('myhostname'),
     timeoutMs: 5000,
     defaultPort: lmtp ? Number(get('lmtp_tcp_port')) : 25,
-    fallbackRelays: lmtp ? [] : smtpList(config, 'smtp_fallback_relay'),
-    mimeConversion: !smtpBool(config, 'disable_mime_output_conversion'),
-    cache: smtpBool(config, `${p}_connection_cache_on_demand`)
+    fallbackRelays: lmtp ? [] : config.list('smtp_fallback_relay'),
+    mimeConversion: !config.bool('disable_mime_output_conversion'),
+    cache: config.bool(`${p}_connection_cache_on_demand`)
       ? new SessionCache()
       : undefined,
     cacheLimits: {
