@@ -248,6 +248,24 @@ test('sendmail -bi rebuilds the alias database as newaliases does', () =>
     assert.equal(r.code, 0, r.stderr);
   }));
 
+test('sendmail exits 77 when authorized_submit_users leaves the user out', async () => {
+  const me = os.userInfo().username;
+  const h = await startSubmitInstance(
+    `authorized_submit_users = !${me}, static:anyone`,
+  );
+  try {
+    const r = await h.sendmail(['r@y.example'], { input: 'S: x\n\nb\n' });
+    assert.equal(r.code, 77);
+    assert.equal(
+      r.stderr,
+      `sendmail: fatal: User ${me}(${process.getuid!()}) is not allowed to submit mail\n`,
+    );
+    assert.deepEqual(queueNames(h.queueDir, 'maildrop'), []);
+  } finally {
+    await h.close();
+  }
+});
+
 const EXITS: Array<[string, string[], string, number, RegExp]> = [
   [
     'no recipients',

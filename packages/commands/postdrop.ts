@@ -3,7 +3,7 @@
 // (sendmail's -r protocol), write it to maildrop/ as the submitting user
 // (0644 while writing, 0744 when complete and fsynced), answer queue_id
 // then status=0 on standard output (attr0 lists), and wake pickup. Runs setgid postdrop
-// through the launcher. Limits: authorized_submit_users is not checked.
+// through the launcher.
 
 import { getopt } from './submit_getopt';
 import { Config } from '../config/config';
@@ -11,6 +11,7 @@ import { initLog, postlogSink } from '../log/log';
 import { encodeAttrs } from '../ipc/attr';
 import { CommandExit, EX } from './submit_exit';
 import { dropMessage } from './submit_drop';
+import { requireAuthorized } from './submit_authorized';
 
 // The first -c wins: the setgid launcher puts its fixed one first, so a
 // user cannot point postdrop at a configuration of their own.
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
   });
   const reply = (a: Record<string, string | number>) =>
     void process.stdout.write(encodeAttrs(a));
+  await requireAuthorized(config, 'authorized_submit_users', 'submit mail');
   await dropMessage(config, process.stdin, reply);
   return EX.OK;
 }

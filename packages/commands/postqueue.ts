@@ -12,6 +12,7 @@ import { connectService, sendTrigger, servicePath } from '../ipc/ipc';
 import { getpwnam } from '../util/passwd';
 import { getopt, GetoptError } from './submit_getopt';
 import { CommandExit, EX } from './submit_exit';
+import { requireAuthorized } from './submit_authorized';
 import { formatJson, writeMailq } from './showq_format';
 import { readEntries } from '../../services/showq/showq_proto';
 import { listQueue, type ShowqEntry } from '../../services/showq/showq_queue';
@@ -147,8 +148,20 @@ async function run(argv: string[]): Promise<number> {
     verbose: req.verbose,
     sinks: [postlogSink(config.get('queue_directory'))],
   });
-  if (req.action === 'p' || req.action === 'j')
-    return showQueue(config, req.action === 'j');
+  const listing = req.action === 'p' || req.action === 'j';
+  if (!privileged(config))
+    await (listing
+      ? requireAuthorized(
+          config,
+          'authorized_mailq_users',
+          'view the mail queue',
+        )
+      : requireAuthorized(
+          config,
+          'authorized_flush_users',
+          'flush the mail queue',
+        ));
+  if (listing) return showQueue(config, req.action === 'j');
   if (req.action === 'f') return flushQueue(config);
   if (req.action === 's')
     return askFlush(config, { request: 'send_site', site: req.value });

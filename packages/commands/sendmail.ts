@@ -18,6 +18,7 @@ import { MODE, parseSendmailArgs, SendmailOptions } from './submit_options';
 import { parseReplies, programPath, spawnProgram } from './submit_postdrop';
 import { RecordSink } from './submit_records';
 import { canDropDirectly, dropMessage } from './submit_drop';
+import { requireAuthorized } from './submit_authorized';
 import { PassThrough } from 'node:stream';
 
 const PROGRAM = 'sendmail';
@@ -158,6 +159,7 @@ async function enqueue(config: Config, o: SendmailOptions): Promise<number> {
       EX.USAGE,
       'Recipient addresses must be specified on the command line or via the -t option',
     );
+  await requireAuthorized(config, 'authorized_submit_users', 'submit mail');
   const ok = canDropDirectly(config)
     ? await dropHere(config, o, rcpts)
     : await dropThroughPostdrop(config, o, rcpts);
