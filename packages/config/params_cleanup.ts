@@ -40,6 +40,12 @@ export const PARAMS: ParamDef[] = [
     doc: 'headers cleanup removes from every message',
   },
   {
+    name: 'local_header_rewrite_clients',
+    type: 'list',
+    default: 'permit_inet_interfaces',
+    doc: 'Clients whose mail gets local header rewriting and missing headers',
+  },
+  {
     name: 'always_add_missing_headers',
     type: 'bool',
     default: 'no',

@@ -131,6 +131,12 @@ export const PARAMS: ParamDef[] = [
     doc: 'The address families used: ipv4, ipv6 or all',
   },
   {
+    name: 'smtputf8_enable',
+    type: 'bool',
+    default: 'yes',
+    doc: 'Support SMTPUTF8 (RFC 6531) in the SMTP server, client and cleanup',
+  },
+  {
     name: 'compatibility_level',
     type: 'string',
     default: '0',

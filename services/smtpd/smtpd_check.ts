@@ -9,6 +9,7 @@
 // written yet.
 
 import * as net from 'node:net';
+import * as os from 'node:os';
 import { Config } from '../../packages/config/config';
 import { Maps, DictError } from '../../packages/tables/dict';
 import { DomainList } from '../../packages/address/domain_list';
@@ -174,6 +175,24 @@ export class SmtpdCheck {
 
   inMynetworks(addr: string): boolean {
     return matchNetworks(this.#mynetworks, addr);
+  }
+
+  // local_header_rewrite_clients: which clients get "local" rewriting.
+  // permit_inet_interfaces (Postfix's default) matches a client that
+  // connects from one of our own addresses.
+  // XXX only permit_inet_interfaces, permit_mynetworks and static:all
+  // are understood; permit_sasl_authenticated and check_address_map
+  // entries never match.
+  rewriteContext(addr: string): 'local' | 'remote' {
+    for (const item of this.#config.list('local_header_rewrite_clients')) {
+      const rule = item.toLowerCase();
+      if (rule === 'static:all') return 'local';
+      if (rule === 'permit_mynetworks' && this.inMynetworks(addr))
+        return 'local';
+      if (rule === 'permit_inet_interfaces' && isOwnAddress(addr))
+        return 'local';
+    }
+    return 'remote';
   }
 
   get delayReject(): boolean {
@@ -461,4 +480,13 @@ export function logReject(
     `${id}: reject: ${stage} from ${state.clientText()}: ` +
       `${replyText(r)}; ${fields.join(' ')}`,
   );
+}
+
+// An address of this host's interfaces (IPv4-mapped IPv6 folded).
+export function isOwnAddress(addr: string): boolean {
+  const plain = addr.replace(/^::ffff:/i, '').toLowerCase();
+  for (const list of Object.values(os.networkInterfaces()))
+    for (const iface of list ?? [])
+      if (iface.address.toLowerCase() === plain) return true;
+  return false;
 }

@@ -118,7 +118,7 @@ function envelopeRecords(state: SmtpdState): Array<[string, string]> {
     [REC.ATTR, `log_client_port=${c.port}`],
     [REC.ATTR, `log_helo_name=${state.helo}`],
     [REC.ATTR, `log_protocol_name=${state.protocol}`],
-    [REC.ATTR, 'rewrite_context=remote'],
+    [REC.ATTR, `rewrite_context=${state.rewriteContext}`],
   ];
   if (t.envid) list.push([REC.ATTR, `dsn_envid=${t.envid}`]);
   if (t.ret) list.push([REC.ATTR, `dsn_ret=${t.ret}`]);

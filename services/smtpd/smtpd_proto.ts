@@ -88,6 +88,7 @@ export class SmtpdSession {
       contentBytes: 0,
       denied: false,
     };
+    this.#s.state.rewriteContext = check.rewriteContext(client.addr);
   }
 
   // The whole session; resolves when the client is gone. Never rejects:

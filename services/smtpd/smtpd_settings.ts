@@ -1,11 +1,9 @@
 // The main.cf parameters smtpd reads, read once per process into one typed
 // object, so that a bad value fails at startup with Postfix's error text
 // and not in the middle of a session. Used by smtpd.ts and by tests that
-// run a session in-process. A parameter not yet in the catalog falls
-// back to Postfix's default (see FALLBACKS).
+// run a session in-process.
 
 import { Config } from '../../packages/config/config';
-import { CATALOG } from '../../packages/config/params';
 
 export const BARE_NEWLINE = {
   NO: 'no',
@@ -15,13 +13,6 @@ export const BARE_NEWLINE = {
 } as const;
 
 export type BareNewline = (typeof BARE_NEWLINE)[keyof typeof BARE_NEWLINE];
-
-// XXX smtputf8_enable belongs in the global catalog (cleanup and the
-// SMTP client read it too) and is not there yet; until it is, smtpd uses
-// Postfix's default. Other parameters come from the catalog.
-const FALLBACKS: Record<string, string> = {
-  smtputf8_enable: 'yes',
-};
 
 export interface SmtpdSettings {
   config: Config;
@@ -49,25 +40,13 @@ export interface SmtpdSettings {
   discardEhloKeywords: string[];
 }
 
-// A parameter's text; the fallback when no area has catalogued it yet.
+// A parameter's expanded text, and its number.
 export function param(config: Config, name: string): string {
-  if (CATALOG.has(name)) return config.get(name);
-  const raw = config.raw(name);
-  return expandFallback(config, raw ?? FALLBACKS[name] ?? '');
-}
-
-// "$name" inside such a value; XXX "${name}" and "${name?text}" forms
-// are not expanded here (config.ts does that for catalogued names).
-function expandFallback(config: Config, text: string): string {
-  return text.replace(/\$(\w+)/g, (_, name: string) => param(config, name));
+  return config.get(name);
 }
 
 function intParam(config: Config, name: string): number {
-  if (CATALOG.has(name)) return config.int(name);
-  const n = Number(param(config, name));
-  if (!Number.isInteger(n))
-    throw new Error(`bad numerical configuration: ${name} = ${n}`);
-  return n;
+  return config.int(name);
 }
 
 export function parseBareNewline(text: string): BareNewline {

@@ -108,6 +108,9 @@ export class SmtpdState {
   where = 'CONNECT'; // the last command, for "lost connection after X"
   transaction: Transaction | null = null;
   queueId = ''; // set once cleanup is open for this transaction
+  // 'local' when local_header_rewrite_clients matches the client: cleanup
+  // then completes addresses and adds missing headers, as for sendmail.
+  rewriteContext: 'local' | 'remote' = 'remote';
   junkCommands = 0;
   notes = new Set<string>();
   stats = new CommandStats();
