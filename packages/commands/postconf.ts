@@ -4,6 +4,7 @@
 // flags are parsed here, the work is in packages/config/postconf_*.ts.
 // Limits: no -j (JSON), -C (classes), -t/-T (templates, TLS), -a/-A.
 
+import { dictTypes } from '../tables/dict';
 import { parseArgs } from 'node:util';
 import { initLog, msg } from '../log/log';
 import { Config, ConfigError, resolveConfigDir } from '../config/config';
@@ -13,7 +14,6 @@ import {
   editParameters,
   EditMode,
   LOCK_METHODS,
-  listMapTypes,
   showParameters,
 } from '../config/postconf_main';
 import {
@@ -157,7 +157,7 @@ function run(argv: string[]): void {
   const action = chosenAction(flags, args);
   if (target === 'm' || target === 'l') {
     if (action !== 'show') msg.fatal(USAGE);
-    print(target === 'm' ? listMapTypes() : [...LOCK_METHODS]);
+    print(target === 'm' ? dictTypes() : [...LOCK_METHODS]);
   } else if (target === 'main') {
     if (action === 'show') runShow(flags, args);
     else runEdit(flags, action, args);
