@@ -110,3 +110,18 @@ test('postqueue -p reads the queue directly as root when the mail system is down
     await mta.destroy();
   }
 });
+
+test('postqueue -f sends qmgr the FADI trigger and wakes pickup', async () => {
+  const { startSubmitInstance, runCommand } =
+    await import('../packages/commands/submit_testkit');
+  const h = await startSubmitInstance();
+  try {
+    const r = await runCommand(h.configDir, 'postqueue', ['-f']);
+    assert.equal(r.code, 0, r.stderr);
+    for (let i = 0; i < 40 && !h.triggers.length; i++)
+      await new Promise((res) => setTimeout(res, 50));
+    assert.deepEqual(h.triggers, ['FADI']);
+  } finally {
+    await h.close();
+  }
+});

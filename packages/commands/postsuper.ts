@@ -292,6 +292,8 @@ async function repairQueue(ctx: Ctx, queue: string): Promise<number> {
   return renamed;
 }
 
+// XXX -S is taken as -s: converting between short and long queue IDs
+// after enable_long_queue_ids changes is not done.
 async function run(argv: string[]): Promise<number> {
   const req = parseArgs(argv);
   if ((process.getuid?.() ?? 0) !== 0)

@@ -125,6 +125,9 @@ async function writeEnvelope(
   await sink.put(REC.SENDER, sender);
   if (o.envid) await sink.put(REC.ATTR, `envelope_id=${o.envid}`);
   if (o.ret) await sink.put(REC.ATTR, `ret_flags=${o.ret}`);
+  // XXX -bv and -v write trace_flags as Postfix's sendmail does, but qmgr
+  // and the delivery agents do not yet verify instead of delivering, nor
+  // mail the delivery report.
   if (o.traceFlags) await sink.put(REC.ATTR, `trace_flags=${o.traceFlags}`);
   for (const r of rcpts) await putRecipient(sink, o, r);
 }

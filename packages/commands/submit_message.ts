@@ -43,6 +43,8 @@ export async function* readLines(input: Readable): AsyncGenerator<Buffer> {
   if (rest) yield rest;
 }
 
+// Bcc: is removed here because our cleanup does not remove it yet, as
+// Postfix's cleanup does for sendmail -t.
 // Headers are held one logical header at a time, so that a Bcc: with
 // its continuation lines can be dropped whole.
 export class MessageWriter {

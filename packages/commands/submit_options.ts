@@ -108,6 +108,9 @@ function onO(o: SendmailOptions, value: string): void {
   if (value === 'i') o.ignoreDot = true;
 }
 
+// XXX -X (VERP), -B (body type) and -O (smtputf8, requiretls) are taken
+// and ignored, as Sendmail's options below are: nothing downstream reads
+// VERP delimiters or a body type from a local submission yet.
 const IGNORED = '46AB:GLOUXcehmnpx';
 
 const HANDLERS: Record<string, Handler> = {
