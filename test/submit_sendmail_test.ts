@@ -266,6 +266,26 @@ test('sendmail exits 77 when authorized_submit_users leaves the user out', async
   }
 });
 
+test('sendmail exits 75 naming the cause when maildrop/ cannot be written', async () => {
+  const h = await startSubmitInstance();
+  try {
+    const missing = path.join(h.dir, 'no-such-queue');
+    fs.appendFileSync(
+      path.join(h.dir, 'main.cf'),
+      `queue_directory = ${missing}\n`,
+    );
+    const r = await h.sendmail(['r@y.example'], { input: 'S: x\n\nb\n' });
+    assert.equal(r.code, 75);
+    assert.match(r.stderr, /^postdrop: fatal: create file maildrop\/: /m);
+    assert.match(
+      r.stderr,
+      /^sendmail: fatal: \S+\(\d+\): unable to queue mail: postdrop failed\n$/m,
+    );
+  } finally {
+    await h.close();
+  }
+});
+
 const EXITS: Array<[string, string[], string, number, RegExp]> = [
   [
     'no recipients',
