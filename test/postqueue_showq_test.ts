@@ -99,7 +99,7 @@ test('postqueue -p reads the queue directly as root when the mail system is down
       assert.equal(r.code, 0, r.stderr);
       assert.match(
         r.stderr,
-        /^postqueue: warning: Mail system is down -- accessing queue directly \(Connect to the Postfix showq service: /,
+        /^postqueue: warning: Mail system is down -- accessing queue directly \(Connect to the Postfix showq service: No such file or directory\)\n$/,
       );
       assert.equal(r.stdout, 'Mail queue is empty\n');
     }

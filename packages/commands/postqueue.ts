@@ -52,6 +52,18 @@ function parseArgs(argv: string[]): Request {
   return req;
 }
 
+// Postfix prints strerror(); connect errors here carry the errno name.
+const STRERROR: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  ECONNREFUSED: 'Connection refused',
+  EACCES: 'Permission denied',
+};
+
+function strerror(text: string): string {
+  const code = /\b(E[A-Z]+)\b/.exec(text)?.[1];
+  return (code && STRERROR[code]) || text;
+}
+
 function privileged(config: Config): boolean {
   const uid = process.getuid?.() ?? 0;
   return uid === 0 || getpwnam(config.get('mail_owner'))?.uid === uid;
@@ -69,7 +81,7 @@ async function entries(config: Config): Promise<AsyncIterable<ShowqEntry>> {
         'Queue report unavailable - mail system is down',
       );
     msg.warn(
-      `Mail system is down -- accessing queue directly (Connect to the Postfix showq service: ${(err as Error).message})`,
+      `Mail system is down -- accessing queue directly (Connect to the Postfix showq service: ${strerror((err as Error).message)})`,
     );
     return listQueue(queueDir, config);
   }
