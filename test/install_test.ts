@@ -100,9 +100,10 @@ test('npm install -g . puts the commands on PATH', () => {
       'newaliases',
     ])
       assert.ok(fs.existsSync(path.join(prefix, 'bin', name)), name);
+    fs.writeFileSync(path.join(prefix, 'main.cf'), '');
     const run = cp.spawnSync(
       path.join(prefix, 'bin', 'postconf'),
-      ['-d', 'mail_name'],
+      ['-c', prefix, '-d', 'mail_name'],
       { encoding: 'utf8' },
     );
     assert.equal(run.stdout, 'mail_name = Postfix\n');
