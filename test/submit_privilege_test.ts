@@ -80,6 +80,18 @@ test(
       assert.equal(launcher.mode & 0o7777, 0o2755);
       const st = fs.statSync(path.join(mta.queueDir, 'maildrop'));
       assert.equal(st.mode & 0o7777, 0o730);
+      const postfixUid = Number(
+        cp
+          .spawnSync('id', ['-u', 'postfix'], { encoding: 'utf8' })
+          .stdout.trim(),
+      );
+      const postdropGid = Number(
+        cp
+          .spawnSync('getent', ['group', 'postdrop'], { encoding: 'utf8' })
+          .stdout.split(':')[2],
+      );
+      assert.deepEqual([st.uid, st.gid], [postfixUid, postdropGid]);
+      assert.equal(launcher.gid, postdropGid);
       assert.equal(
         fs.statSync(path.join(mta.queueDir, 'public')).mode & 0o7777,
         0o710,
@@ -135,6 +147,24 @@ test(
       assert.equal(denied.code, 77);
       assert.match(denied.stderr, /reserved for the superuser/);
       assert.equal(mta.queueFiles('incoming').length, 1);
+
+      // The launcher drops the caller's environment: NODE_OPTIONS cannot
+      // make node load the user's code with the postdrop group.
+      const evil = path.join(mta.dir, 'evil.js');
+      const marker = path.join(mta.dir, 'evil-ran');
+      fs.writeFileSync(
+        evil,
+        `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`,
+      );
+      fs.chmodSync(mta.dir, 0o777);
+      const r = cp.spawnSync(path.join(mta.dir, 'bin', 'postqueue'), ['-p'], {
+        ...ids,
+        cwd: '/',
+        encoding: 'utf8',
+        env: { NODE_OPTIONS: `--require ${evil}`, PATH: '/usr/bin:/bin' },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(!fs.existsSync(marker), 'NODE_OPTIONS reached node');
     } finally {
       await mta.destroy();
     }
