@@ -1,4 +1,5 @@
-// Tests of the mailq listing, byte for byte, and of postqueue -j lines.
+// Tests of the mailq listing, byte for byte against postfix.md 4.4's
+// example, and of postqueue -j lines.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';

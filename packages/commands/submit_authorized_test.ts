@@ -1,4 +1,5 @@
-// Tests of the authorized_*_users lists: names, exclusions, tables.
+// Tests of the authorized_*_users lists: login names, "!name"
+// exclusions and lookup tables, the first match deciding.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,5 @@
-// Tests of the POSIX getopt that sendmail and the queue commands use.
+// Tests of the POSIX getopt that sendmail and the queue commands use:
+// attached and separate values, bundles, and where options end.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,9 +1,8 @@
-// The message sendmail reads on standard input, turned into content
-// records: lines split on LF with CR-LF made LF (sendmail_fix_line_endings
-// = always), a lone "." ending input unless -i, long lines cut into L
-// pieces, and for -t the To/Cc/Bcc (or Resent-*) recipients taken from
-// the headers, Bcc: removed. Used by sendmail.ts. Limits: header
-// recipients are parsed with nodemailer's RFC 5322 address parser.
+// sendmail's standard input as content records: CR-LF made LF, a lone
+// "." ending input unless -i, long lines cut into L pieces, and for -t
+// the To/Cc/Bcc (or Resent-*) recipients taken from the headers (with
+// nodemailer's RFC 5322 address parser), Bcc: removed. Used by
+// sendmail.ts.
 
 import type { Readable } from 'node:stream';
 import addressparser from 'nodemailer/lib/addressparser';

@@ -1,4 +1,5 @@
-// Tests of sendmail's command line: modes, DSN options, ignored options.
+// Tests of sendmail's command line: the modes, the DSN options and
+// EX_USAGE for values Postfix refuses.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';

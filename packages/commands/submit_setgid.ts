@@ -1,9 +1,8 @@
-// Install postdrop and postqueue as setgid postdrop programs: compile
-// scripts/setgid_launcher/launcher.c once per program with gcc (node,
-// the script and the configuration directory fixed inside), then give
-// it root:setgid_group and mode 2755. `postfix set-permissions` calls
-// installSetgidPrograms. Limits: needs gcc and root; the scripts under
-// dist/ must be writable by root only, or the setgid bit protects nothing.
+// installSetgidPrograms, for `postfix set-permissions`: compile
+// scripts/setgid_launcher/launcher.c with gcc for postdrop and postqueue
+// (node, script and config directory fixed inside), root:setgid_group,
+// mode 2755. Limits: needs gcc and root; dist/ must be writable by root
+// only, or the setgid bit protects nothing.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,10 +1,8 @@
-// sendmail -bs: an SMTP session on standard input and output, run by our
-// smtpd's session code in this process. smtpd wants a socket, so stdin
-// and stdout are joined to a loopback TCP pair (the client is then
-// localhost[127.0.0.1], as Postfix's stand-alone smtpd says); and the
-// user may not reach public/cleanup, so a cleanup stand-in in a private
-// folder turns each message into postdrop records, as Postfix's
-// stand-alone mode submits through postdrop. Used by sendmail.ts.
+// sendmail -bs: smtpd's session code in this process, on stdin/stdout
+// joined to a loopback TCP pair (so the client is localhost[127.0.0.1]).
+// The user may not reach public/cleanup, so a cleanup stand-in in a
+// private folder hands each message to postdrop, as Postfix's
+// stand-alone smtpd does. Used by sendmail.ts.
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';

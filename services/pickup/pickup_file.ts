@@ -1,9 +1,8 @@
-// One maildrop file through cleanup. A file that postdrop wrote is read
-// record by record and checked again (the user owns it and could have
-// changed it): only the records postdrop may write, one-line envelope
-// values, and a few DSN attributes. A file that postsuper -r moved here
-// (owned by mail_owner, not world-readable) is a full queue file, read
-// with queue_file.ts. Used by pickup_scan.ts.
+// One maildrop file through cleanup. A user's file is checked again (its
+// owner could have changed it): postdrop's record types only, one-line
+// envelope values, a few DSN attributes. A file postsuper -r moved here
+// (mail_owner's, not world-readable) is a full queue file, read with
+// queue_file.ts. Used by pickup_scan.ts.
 
 import * as fs from 'node:fs';
 import { CleanupClient, CLEANUP_FLAG } from '../../packages/ipc/cleanup_client';

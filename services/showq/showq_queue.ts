@@ -1,9 +1,7 @@
-// The queue as showq reports it: each message of maildrop, hold,
-// incoming, active and deferred (Postfix's order), with its arrival
-// time, size, sender, pending recipients and the defer log's reasons.
-// Used by the showq daemon and by postqueue when it reads the queue
-// directly (mail system down, run as root). Files being written are
-// skipped, as Postfix's showq skips them.
+// The queue as showq reports it: each complete message of maildrop,
+// hold, incoming, active and deferred (Postfix's order) with arrival
+// time, size, sender, pending recipients and defer reasons. Used by the
+// showq daemon, and by postqueue reading the queue directly as root.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
