@@ -245,9 +245,11 @@ export function isReady(stat: fs.Stats | fs.BigIntStats): boolean {
   return stat.isFile() && (Number(stat.mode) & 0o700) === QUEUE_FILE_MODE_READY;
 }
 
-// Rename between queues (the inode, so the ID, stays). Both directories
-// are synced: the new name must survive, and the old one must not come
-// back after a crash, or the message would be delivered twice.
+// Rename between queues (the inode, so the ID, stays). No directory
+// fsync, as in Postfix: a rename is atomic, so after a crash the file is
+// under one of the two names, and either is recovered (active/ goes back
+// to incoming/). What was delivered is in the file itself (the D marks,
+// fsynced), so a rename lost in a crash repeats no delivery.
 export async function moveQueueFile(
   queueDir: string,
   id: string,
@@ -264,10 +266,6 @@ export async function moveQueueFile(
     await fs.promises.mkdir(path.dirname(to), { recursive: true });
     await fs.promises.rename(from, to);
   }
-  await Promise.all([
-    syncDirectory(path.dirname(to)),
-    syncDirectory(path.dirname(from)),
-  ]);
   return to;
 }
 

@@ -63,6 +63,7 @@ class RecordFile {
   #filePos = 0;
   #eof = false;
   #visited = new Set<number>();
+  #chunk: { start: number; data: Buffer; last: boolean } | null = null;
   jumps = 0;
 
   constructor(fh: fs.promises.FileHandle) {
@@ -80,6 +81,19 @@ class RecordFile {
     this.#base = offset;
     this.#filePos = offset;
     this.#eof = false;
+    this.#reuseChunk(offset);
+  }
+
+  // Most queue files fit in one chunk: a seek inside the last chunk read
+  // (to the X record, along a pointer) costs no read(2).
+  #reuseChunk(offset: number): void {
+    const chunk = this.#chunk;
+    if (!chunk || offset < chunk.start) return;
+    const end = chunk.start + chunk.data.length;
+    if (offset >= end) return;
+    this.#reader.push(chunk.data.subarray(offset - chunk.start));
+    this.#filePos = end;
+    this.#eof = chunk.last;
   }
 
   async next(): Promise<FileRec | null> {
@@ -93,11 +107,14 @@ class RecordFile {
   }
 
   async #fill(): Promise<void> {
-    const buf = Buffer.alloc(CHUNK);
-    const { bytesRead } = await this.#fh.read(buf, 0, CHUNK, this.#filePos);
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const start = this.#filePos;
+    const { bytesRead } = await this.#fh.read(buf, 0, CHUNK, start);
     if (bytesRead === 0) this.#eof = true;
     this.#filePos += bytesRead;
-    this.#reader.push(buf.subarray(0, bytesRead));
+    const data = buf.subarray(0, bytesRead);
+    this.#chunk = { start, data, last: bytesRead < CHUNK };
+    this.#reader.push(data);
   }
 
   // The next record, with `p` pointers followed and padding skipped.
