@@ -294,13 +294,7 @@ async function repairQueue(ctx: Ctx, queue: string): Promise<number> {
 
 // XXX -S is taken as -s: converting between short and long queue IDs
 // after enable_long_queue_ids changes is not done.
-async function run(argv: string[]): Promise<number> {
-  const req = parseArgs(argv);
-  if ((process.getuid?.() ?? 0) !== 0)
-    throw new CommandExit(
-      EX.NOPERM,
-      'use of this command is reserved for the superuser',
-    );
+function loadConfig(req: Request): Ctx {
   let config: Config;
   try {
     config = Config.load({
@@ -319,13 +313,26 @@ async function run(argv: string[]): Promise<number> {
     verbose: req.verbose,
     sinks: [postlogSink(queueDir)],
   });
-  const ctx = { config, queueDir };
-  if (req.repair) {
-    let n = 0;
-    for (const q of [QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED, QUEUE.HOLD])
-      n += await repairQueue(ctx, q);
-    if (n) msg.info(`Renamed to match inode number: ${plural(n)}`);
-  }
+  return { config, queueDir };
+}
+
+async function repairAll(ctx: Ctx): Promise<void> {
+  let n = 0;
+  for (const q of [QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED, QUEUE.HOLD])
+    n += await repairQueue(ctx, q);
+  if (n) msg.info(`Renamed to match inode number: ${plural(n)}`);
+}
+
+// -s and -p first, then the per-message operations, as postsuper.c.
+async function run(argv: string[]): Promise<number> {
+  const req = parseArgs(argv);
+  if ((process.getuid?.() ?? 0) !== 0)
+    throw new CommandExit(
+      EX.NOPERM,
+      'use of this command is reserved for the superuser',
+    );
+  const ctx = loadConfig(req);
+  if (req.repair) await repairAll(ctx);
   if (req.purge) purgeTemporary(ctx);
   await runOps(ctx, req);
   return EX.OK;

@@ -170,32 +170,41 @@ function standAlone(config: Config): Config {
   });
 }
 
+function prepare(config: Config, dir: string) {
+  try {
+    return prepareSmtpd(standAlone(config), dir);
+  } catch (err) {
+    throw new CommandExit(EX.CONFIG, (err as Error).message);
+  }
+}
+
+// One session on stdin/stdout; returns when smtpd has closed it and its
+// last reply has reached standard output.
+async function serveStdio(config: Config, dir: string): Promise<void> {
+  const service = prepare(config, dir);
+  const pair = await loopbackPair();
+  process.stdin.pipe(pair.outer);
+  pair.outer.pipe(process.stdout);
+  const drained = once(pair.outer, 'close');
+  await handleConnection(pair.inner, service.settings, service.check);
+  await drained;
+  process.stdin.unpipe(pair.outer);
+  process.stdin.destroy();
+  pair.server.close();
+}
+
 export async function runSmtpOnStdio(config: Config): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sendmail-bs-'));
+  const cleanup = net.createServer(
+    (s) => void serveCleanup(config, s).catch(() => s.destroy()),
+  );
   try {
     fs.mkdirSync(path.join(dir, 'public'));
-    const cleanup = net.createServer(
-      (s) => void serveCleanup(config, s).catch(() => s.destroy()),
-    );
     await listen(cleanup, path.join(dir, 'public', 'cleanup'));
-    let service;
-    try {
-      service = prepareSmtpd(standAlone(config), dir);
-    } catch (err) {
-      throw new CommandExit(EX.CONFIG, (err as Error).message);
-    }
-    const pair = await loopbackPair();
-    process.stdin.pipe(pair.outer);
-    pair.outer.pipe(process.stdout);
-    const drained = once(pair.outer, 'close');
-    await handleConnection(pair.inner, service.settings, service.check);
-    await drained;
-    process.stdin.unpipe(pair.outer);
-    process.stdin.destroy();
-    cleanup.close();
-    pair.server.close();
+    await serveStdio(config, dir);
     return EX.OK;
   } finally {
+    cleanup.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,11 @@
 import * as fs from 'node:fs';
 import { CleanupClient, CLEANUP_FLAG } from '../../packages/ipc/cleanup_client';
 import { RecordReader, REC } from '../../packages/queue/record';
-import { contentRecords, readEnvelope } from '../../packages/queue/queue_file';
+import {
+  contentRecords,
+  readEnvelope,
+  type QueueRecipient,
+} from '../../packages/queue/queue_file';
 import { msg } from '../../packages/log/log';
 
 // Postfix's rec_type.h sets for files in maildrop/.
@@ -90,34 +94,50 @@ async function sendLocalAttrs(
   await send(client, REC.ATTR, `submit_uid=${uid}`);
 }
 
+// A user's file, record by record: T first (then our own attributes),
+// every later record checked before it goes to cleanup.
+class UserFileCopy {
+  #phase: Phase = 'envelope';
+  #started = false;
+
+  constructor(
+    readonly client: CleanupClient,
+    readonly src: Source,
+  ) {}
+
+  // true at the E record.
+  async record(type: string, data: Buffer): Promise<boolean> {
+    if (!this.#started) return this.#start(type, data);
+    if (!checkUserRecord(this.src, this.#phase, type, data)) return false;
+    if (type === REC.SENDER)
+      logSender(this.client.queueId, this.src, data.toString('utf8'));
+    this.#phase = NEXT_PHASE[type] ?? this.#phase;
+    await send(this.client, type, data);
+    return type === REC.END;
+  }
+
+  async #start(type: string, data: Buffer): Promise<boolean> {
+    if (type !== REC.TIME)
+      throw new PickupError(`uid=${this.src.uid}: no arrival time record`);
+    this.#started = true;
+    await send(this.client, REC.TIME, data);
+    await sendLocalAttrs(this.client, this.src.uid);
+    return false;
+  }
+}
+
 async function copyUserFile(
   client: CleanupClient,
   file: string,
   src: Source,
 ): Promise<void> {
+  const copy = new UserFileCopy(client, src);
   const reader = new RecordReader();
-  let phase: Phase = 'envelope';
-  let started = false;
-  for await (const chunk of fs.createReadStream(file, {
-    highWaterMark: 256 * 1024,
-  })) {
+  const input = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
+  for await (const chunk of input) {
     reader.push(chunk as Buffer);
-    for (let rec = reader.take(); rec; rec = reader.take()) {
-      if (rec.type === REC.TIME && !started) {
-        started = true;
-        await send(client, REC.TIME, rec.data);
-        await sendLocalAttrs(client, src.uid);
-        continue;
-      }
-      if (!started)
-        throw new PickupError(`uid=${src.uid}: no arrival time record`);
-      if (!checkUserRecord(src, phase, rec.type, rec.data)) continue;
-      if (rec.type === REC.SENDER)
-        logSender(client.queueId, src, rec.data.toString('utf8'));
-      phase = NEXT_PHASE[rec.type] ?? phase;
-      await send(client, rec.type, rec.data);
-      if (rec.type === REC.END) return;
-    }
+    for (let rec = reader.take(); rec; rec = reader.take())
+      if (await copy.record(rec.type, rec.data)) return void input.destroy();
   }
   throw new PickupError(`uid=${src.uid}: premature end of file`);
 }
@@ -130,6 +150,20 @@ function logSender(
 ): void {
   const orig = origId ? ` orig_id=${origId}` : '';
   msg.info(`${queueId}: uid=${src.uid} from=<${sender}>${orig}`);
+}
+
+async function sendRecipients(
+  client: CleanupClient,
+  recipients: QueueRecipient[],
+): Promise<void> {
+  for (const r of recipients) {
+    if (r.dsnOrigRcpt)
+      await send(client, REC.ATTR, `dsn_orig_rcpt=${r.dsnOrigRcpt}`);
+    if (r.notifyFlags)
+      await send(client, REC.ATTR, `notify_flags=${r.notifyFlags}`);
+    await send(client, REC.ORCP, r.originalRecipient || r.recipient);
+    await send(client, REC.RCPT, r.recipient);
+  }
 }
 
 // A requeued queue file: its pending recipients and content again, with
@@ -152,14 +186,7 @@ async function copyRequeued(
   if (env.fullname) await send(client, REC.FULLNAME, env.fullname);
   await send(client, REC.SENDER, env.sender);
   logSender(client.queueId, src, env.sender, env.attrs.log_ident ?? '');
-  for (const r of env.recipients) {
-    if (r.dsnOrigRcpt)
-      await send(client, REC.ATTR, `dsn_orig_rcpt=${r.dsnOrigRcpt}`);
-    if (r.notifyFlags)
-      await send(client, REC.ATTR, `notify_flags=${r.notifyFlags}`);
-    await send(client, REC.ORCP, r.originalRecipient || r.recipient);
-    await send(client, REC.RCPT, r.recipient);
-  }
+  await sendRecipients(client, env.recipients);
   await send(client, REC.MESG, '');
   for await (const rec of contentRecords(file, env.dataOffset))
     await send(client, rec.type, rec.data);
