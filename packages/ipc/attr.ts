@@ -8,6 +8,9 @@ import { encodeRecord, RecordReader, type Rec } from '../queue/record';
 export type Attrs = Record<string, string>;
 export type AttrInput = Record<string, string | number | bigint | boolean>;
 
+// Gathered writes go out at once past this many bytes.
+const FLUSH_BYTES = 64 * 1024;
+
 // A list longer than this is a broken or hostile peer.
 const ATTR_MAX_LIST = 16 * 1024 * 1024;
 
@@ -58,6 +61,9 @@ export class AttrStream {
   #waiter: Waiter | null = null;
   #ended = false;
   #error: Error | null = null;
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #flushScheduled = false;
 
   constructor(socket: net.Socket) {
     this.socket = socket;
@@ -130,15 +136,42 @@ export class AttrStream {
   }
 
   writeAttrs(attrs: AttrInput): boolean {
-    return this.socket.write(encodeAttrs(attrs));
+    return this.#queue(encodeAttrs(attrs));
   }
 
   writeRecord(type: string, data: Buffer | string = ''): boolean {
-    return this.socket.write(encodeRecord(type, data));
+    return this.#queue(encodeRecord(type, data));
+  }
+
+  // Writes are gathered and sent once per turn of the event loop: a
+  // message is one record per line, and a write(2) per record cost more
+  // than the rest of the hand-off. false: wait for drain().
+  #queue(bytes: Buffer): boolean {
+    this.#out.push(bytes);
+    this.#outBytes += bytes.length;
+    if (this.#outBytes >= FLUSH_BYTES) return this.flush();
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return !this.socket.writableNeedDrain;
+  }
+
+  // Send what is gathered now.
+  flush(): boolean {
+    this.#flushScheduled = false;
+    if (this.#out.length === 0) return !this.socket.writableNeedDrain;
+    const data =
+      this.#out.length === 1 ? this.#out[0] : Buffer.concat(this.#out);
+    this.#out = [];
+    this.#outBytes = 0;
+    if (this.socket.destroyed) return false;
+    return this.socket.write(data);
   }
 
   // Resolve when the socket can take more; for streaming large content.
   drain(): Promise<void> {
+    this.flush();
     if (!this.socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(new IpcError(err.message));
@@ -151,6 +184,7 @@ export class AttrStream {
   }
 
   close(): void {
+    this.flush();
     this.socket.end();
   }
 

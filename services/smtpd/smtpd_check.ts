@@ -482,11 +482,19 @@ export function logReject(
   );
 }
 
-// An address of this host's interfaces (IPv4-mapped IPv6 folded).
+// An address of this host's interfaces (IPv4-mapped IPv6 folded). The
+// list is asked for at most once a minute: asking costs more than a
+// whole SMTP command.
+const OWN = { at: 0, addresses: new Set<string>() };
+
 export function isOwnAddress(addr: string): boolean {
-  const plain = addr.replace(/^::ffff:/i, '').toLowerCase();
-  for (const list of Object.values(os.networkInterfaces()))
-    for (const iface of list ?? [])
-      if (iface.address.toLowerCase() === plain) return true;
-  return false;
+  if (Date.now() - OWN.at > 60_000) {
+    OWN.addresses = new Set(
+      Object.values(os.networkInterfaces())
+        .flatMap((list) => list ?? [])
+        .map((iface) => iface.address.toLowerCase()),
+    );
+    OWN.at = Date.now();
+  }
+  return OWN.addresses.has(addr.replace(/^::ffff:/i, '').toLowerCase());
 }
