@@ -167,6 +167,8 @@ test(
       assert.ok(!fs.existsSync(marker), 'NODE_OPTIONS reached node');
     } finally {
       await mta.destroy();
+      // The user was made for this test; its group goes with it.
+      cp.spawnSync('userdel', [USER], { stdio: 'ignore' });
     }
   },
 );
