@@ -51,4 +51,12 @@ export const PARAMS: ParamDef[] = [
     default: 'no',
     doc: 'add From:, Date:, Message-ID: also for remote submissions',
   },
+  {
+    name: 'delay_warning_time',
+    type: 'time',
+    unit: 'h',
+    default: '0h',
+    min: 0,
+    doc: 'after this time a message still queued gets a delay notice; 0: none',
+  },
 ];

@@ -61,6 +61,17 @@ export function startEnvelope(state: CleanupState, arrival?: string): void {
   state.put(REC.TIME, time);
   state.put(REC.ATTR, `create_time=${now.sec}`);
   state.put(REC.ATTR, `log_ident=${state.queueId}`);
+  putWarnTime(state);
+}
+
+// delay_warning_time: qmgr sends the "Delayed Mail" notice once this
+// time has passed and then sets the field to 0 in place, so it is fixed
+// width ("%15ld") as in Postfix.
+function putWarnTime(state: CleanupState): void {
+  const delay = state.settings.delayWarningTime;
+  if (delay <= 0) return;
+  const when = String(state.arrivalSec + delay).padStart(15, ' ');
+  state.put(REC.WARN, when);
 }
 
 const ZERO_SIZE = {

@@ -141,7 +141,7 @@ function headerValue(block: HeaderBlock): string {
 function finishHeader(state: CleanupState, content: ContentState): void {
   const block = content.header;
   content.header = null;
-  if (!block) return;
+  if (!block || block.lines.length === 0) return;
   const name = headerName(block.lines[0]);
   if (name === 'received' || name === 'delivered-to') countHop(state, content);
   if (!content.seen.has(name)) logHeader(state, name, block);
@@ -216,13 +216,35 @@ function endHeaders(state: CleanupState, content: ContentState): void {
 }
 
 // Keep a header line unless the header is already over
-// header_size_limit: Postfix discards the excess of a long header.
+// header_size_limit: Postfix discards the excess of a long header. The
+// first line is always kept, cut at the limit, so that a header never
+// ends up with no line at all.
 function addHeaderLine(state: CleanupState, content: ContentState): void {
   const block = content.header as HeaderBlock;
-  const size = content.lineBytes;
-  if (block.bytes + size > state.settings.headerSizeLimit) return;
-  block.lines.push(content.line);
+  const limit = state.settings.headerSizeLimit;
+  let line = content.line;
+  let size = content.lineBytes;
+  if (block.lines.length === 0 && size > limit) {
+    line = cutLine(line, limit);
+    size = limit;
+  }
+  if (block.bytes + size > limit) return;
+  block.lines.push(line);
   block.bytes += size;
+}
+
+// The first max bytes of a line, ended as a complete (N) line.
+function cutLine(line: Line, max: number): Line {
+  const out: Line = [];
+  let left = max;
+  for (const piece of line) {
+    if (left <= 0) break;
+    const data = piece.data.subarray(0, left);
+    out.push({ type: piece.type, data });
+    left -= data.length;
+  }
+  out[out.length - 1].type = REC.NORM;
+  return out;
 }
 
 function headerLine(state: CleanupState, content: ContentState): void {

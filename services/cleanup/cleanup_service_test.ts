@@ -295,6 +295,61 @@ test(
 );
 
 test(
+  'does keep a header cut at header_size_limit when one line is longer',
+  withCleanup('header_size_limit = 100\nline_length_limit = 40', async (h) => {
+    const table: Array<[string, RecordList]> = [
+      ['one N record', [['N', 'Subject: ' + 'a'.repeat(200)]]],
+      [
+        'L pieces',
+        [
+          ['L', 'X-Long: ' + 'b'.repeat(80)],
+          ['L', 'c'.repeat(80)],
+          ['N', 'd'.repeat(80)],
+        ],
+      ],
+    ];
+    for (const [name, header] of table) {
+      const recs: RecordList = message({ lines: ['To: bob@example.com'] });
+      const at = recs.findIndex((r) => r[0] === 'M') + 1;
+      recs.splice(at, 0, ...header);
+      recs.splice(at + header.length + 1, 0, ['N', ''], ['N', 'body']);
+      const got = await submit(h.queueDir, 0, recs);
+      assert.deepEqual([got.status, got.reason], [0, ''], name);
+      const lines = contentLines(incoming(h, got.queueId));
+      assert.equal(lines[0].length, 100, name);
+      assert.deepEqual(lines.slice(1), ['To: bob@example.com', '', 'body']);
+    }
+  }),
+);
+
+test('does write the W record at arrival plus delay_warning_time', async () => {
+  const table: Array<[string, number | undefined]> = [
+    ['', undefined],
+    ['delay_warning_time = 0h', undefined],
+    ['delay_warning_time = 2', 7200],
+    ['delay_warning_time = 90s', 90],
+  ];
+  for (const [mainCf, delay] of table) {
+    const h = await startCleanup(mainCf);
+    try {
+      const got = await submit(h.queueDir, 0, message({ lines: BASIC }));
+      assert.equal(got.status, 0);
+      const recs = readQueueFile(incoming(h, got.queueId));
+      const w = recs.filter((r) => r.type === 'W');
+      if (delay === undefined) {
+        assert.equal(w.length, 0, mainCf);
+        continue;
+      }
+      assert.equal(w.length, 1, mainCf);
+      assert.equal(w[0].data.length, 15);
+      assert.equal(Number(w[0].data.toString()), 1796292509 + delay);
+    } finally {
+      await h.close();
+    }
+  }
+});
+
+test(
   'does put the file in hold and not trigger qmgr when HOLD is set',
   withCleanup('', async (h) => {
     const got = await submit(

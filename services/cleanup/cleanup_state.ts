@@ -28,6 +28,7 @@ export interface CleanupSettings {
   alwaysAddMissing: boolean;
   longQueueIds: boolean;
   duplicateFilterLimit: number;
+  delayWarningTime: number;
 }
 
 export function readSettings(config: CleanupConfig): CleanupSettings {
@@ -44,6 +45,7 @@ export function readSettings(config: CleanupConfig): CleanupSettings {
     alwaysAddMissing: config.bool('always_add_missing_headers'),
     longQueueIds: config.bool('enable_long_queue_ids'),
     duplicateFilterLimit: config.int('duplicate_filter_limit'),
+    delayWarningTime: config.time('delay_warning_time'),
   };
 }
 
