@@ -109,6 +109,8 @@ export function testMainCf(dir: string, options: InstanceOptions): string {
     mail_spool_directory: path.join(dir, 'mail') + '/',
     local_delivery_without_passwd: 'yes',
     smtpd_banner: '$myhostname ESMTP $mail_name',
+    // set-permissions installs the setgid launchers here, not in dist/.
+    command_directory: path.join(dir, 'bin'),
     ...(options.main ?? {}),
   };
   return Object.entries(settings)

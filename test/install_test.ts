@@ -112,7 +112,7 @@ test('npm install -g . puts the commands on PATH', () => {
   }
 });
 
-test('set-permissions restores the modes of the queue tree', async () => {
+test('set-permissions restores the modes of the queue tree and installs the setgid programs', async () => {
   const mta = await startInstance({ start: false });
   try {
     assert.equal(mta.postfix('check').code, 0);
@@ -133,6 +133,12 @@ test('set-permissions restores the modes of the queue tree', async () => {
       0o700,
     );
     assert.equal(mta.postfix('check').stderr, '');
+    if (process.getuid?.() === 0)
+      for (const name of ['postdrop', 'postqueue']) {
+        const st = fs.statSync(path.join(mta.dir, 'bin', name));
+        assert.equal(st.mode & 0o7777, 0o2755, name);
+        assert.equal(st.uid, 0, name);
+      }
   } finally {
     await mta.destroy();
   }

@@ -14,6 +14,7 @@ import { initLog, msg, postlogSink } from '../log/log';
 import { runningMasterPid } from '../daemon/master_pid';
 import { checkQueueDirs, makeQueueDirs } from '../daemon/permissions';
 import { sendTrigger } from '../ipc/ipc';
+import { installSetgidPrograms } from './submit_setgid';
 
 const SCRIPT = 'postfix/postfix-script';
 const EX_USAGE = 64;
@@ -201,9 +202,17 @@ function cmdCheck(ctx: Context): number {
   return 0;
 }
 
+// The tree's owners and modes, then (as root) the setgid postdrop and
+// postqueue launchers in $command_directory, as Postfix's postfix-files.
 function cmdSetPermissions(ctx: Context): number {
   const config = loadChecked(ctx);
   makeTree(config, true);
+  if (process.getuid?.() !== 0) return 0;
+  try {
+    installSetgidPrograms(config);
+  } catch (err) {
+    fatal(`set-permissions: ${(err as Error).message}`);
+  }
   return 0;
 }
 
