@@ -159,7 +159,8 @@ test('no message that got 250 is lost or delivered twice when daemons are killed
         `lost=${lost.length} doubled=${doubled.length} ` +
         `kills=${JSON.stringify(tally.kills)} queue_empty=${queueEmpty(mta)}`,
     );
-    if (tally.samples.length) t.diagnostic(`refusals: ${tally.samples.join(' | ')}`);
+    if (tally.samples.length)
+      t.diagnostic(`refusals: ${tally.samples.join(' | ')}`);
     if (lost.length) {
       const ids = lost.map((tok) => tally.ids.get(tok)!);
       t.diagnostic(
