@@ -1,7 +1,8 @@
 // smtpd(8): the SMTP server. master runs it for the `smtp inet` line of
 // master.cf and hands it accepted connections; each one is an
-// SmtpdSession (smtpd_proto.ts). Limits: no STARTTLS, SASL, milters,
-// policy service or anvil yet (see the XXX notes in smtpd_proto.ts).
+// SmtpdSession (smtpd_proto.ts), counted by anvil (smtpd_anvil.ts).
+// Limits: no STARTTLS, SASL, milters or policy service yet (see the XXX
+// notes in smtpd_proto.ts).
 
 import { runDaemon } from '../../packages/daemon/daemon';
 import { msg } from '../../packages/log/log';
@@ -15,13 +16,18 @@ runDaemon({
   kind: 'stream',
   init: (ctx) => {
     try {
-      service = prepareSmtpd(ctx.config, ctx.queueDir);
+      service = prepareSmtpd(ctx.config, ctx.queueDir, ctx.serviceName);
     } catch (err) {
       msg.fatal(err instanceof Error ? err.message : String(err));
     }
   },
   onConnection: (socket, _ctx) => {
     if (!service) return void socket.destroy();
-    void handleConnection(socket, service.settings, service.check);
+    void handleConnection(
+      socket,
+      service.settings,
+      service.check,
+      service.anvil,
+    );
   },
 });

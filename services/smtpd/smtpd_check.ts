@@ -4,9 +4,9 @@
 // at RCPT. Limits: only the restrictions in RESTRICTIONS (access(5)
 // tables included); any other answers 451 4.3.5 and is logged.
 
-// XXX DNS-based restrictions (reject_rbl_client,
-// reject_unknown_*), check_policy_service and restriction classes are not
-// written yet.
+// XXX reject_rbl_client, reject_unknown_helo_hostname,
+// reject_unknown_client_hostname, check_policy_service and restriction
+// classes are not written yet: they answer 451 4.3.5 as unknown.
 
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -18,6 +18,15 @@ import { msg } from '../../packages/log/log';
 import { Reply, reply, replyText } from './smtpd_chat';
 import { SmtpdState } from './smtpd_state';
 import { param } from './smtpd_settings';
+import {
+  DomainFinder,
+  fqdnHostname,
+  heloReply,
+  nonFqdnAddress,
+  nonFqdnReply,
+  unknownDomainReply,
+  validHostname,
+} from './smtpd_check_name';
 import {
   ACCESS,
   accessAction,
@@ -112,6 +121,18 @@ const RESTRICTIONS: Record<string, Restriction> = {
     check.unauthDestination(ctx, 0),
   defer_unauth_destination: async (check, ctx) =>
     check.unauthDestination(ctx, 100),
+  reject_invalid_helo_hostname: async (check, ctx) =>
+    check.heloName(ctx, false),
+  reject_non_fqdn_helo_hostname: async (check, ctx) =>
+    check.heloName(ctx, true),
+  reject_non_fqdn_sender: async (check, ctx) =>
+    check.nonFqdn(ctx, 'Sender address'),
+  reject_non_fqdn_recipient: async (check, ctx) =>
+    check.nonFqdn(ctx, 'Recipient address'),
+  reject_unknown_sender_domain: (check, ctx) =>
+    check.unknownDomain(ctx, 'Sender address'),
+  reject_unknown_recipient_domain: (check, ctx) =>
+    check.unknownDomain(ctx, 'Recipient address'),
   check_client_access: accessCheck('client'),
   check_helo_access: accessCheck('helo'),
   check_sender_access: accessCheck('sender'),
@@ -137,6 +158,7 @@ export class SmtpdCheck {
   #relayFirst: boolean;
   #delayReject: boolean;
   #tables = new Map<string, Maps>();
+  #domains: DomainFinder;
 
   constructor(config: Config) {
     this.#config = config;
@@ -167,6 +189,7 @@ export class SmtpdCheck {
     this.#lists = readLists(config);
     this.#delayReject = config.bool('smtpd_delay_reject');
     this.#relayFirst = config.bool('smtpd_relay_before_recipient_restrictions');
+    this.#domains = new DomainFinder(config.get('smtpd_dns_resolver_address'));
   }
 
   get config(): Config {
@@ -346,6 +369,43 @@ export class SmtpdCheck {
       this.#tables.set(table, maps);
     }
     return maps;
+  }
+
+  // No HELO yet means nothing to judge, as in Postfix.
+  heloName(ctx: CheckContext, fqdn: boolean): Verdict {
+    const helo = ctx.state.helo;
+    if (!helo) return PASS;
+    const bad = fqdn ? !fqdnHostname(helo) : !validHostname(helo);
+    if (!bad) return PASS;
+    const invalid = !validHostname(helo);
+    const r = heloReply(this.#config, helo, fqdn && !invalid);
+    return { decision: DECISION.REJECT, reply: r };
+  }
+
+  nonFqdn(ctx: CheckContext, klass: string): Verdict {
+    const address = this.#subjectAddress(ctx, klass);
+    if (!nonFqdnAddress(address)) return PASS;
+    const r = nonFqdnReply(this.#config, klass, address);
+    return { decision: DECISION.REJECT, reply: r };
+  }
+
+  // Our own domains are known without asking DNS; <> has no domain.
+  async unknownDomain(
+    ctx: CheckContext,
+    klass: 'Sender address' | 'Recipient address',
+  ): Promise<Verdict> {
+    const address = this.#subjectAddress(ctx, klass);
+    const { domain } = splitAddress(address);
+    if (!domain || domain.startsWith('[')) return PASS;
+    if (await this.authorizedDestination(`x@${domain}`)) return PASS;
+    const status = await this.#domains.find(domain);
+    const r = unknownDomainReply(this.#config, klass, address, status);
+    return r ? { decision: DECISION.REJECT, reply: r } : PASS;
+  }
+
+  #subjectAddress(ctx: CheckContext, klass: string): string {
+    if (klass === 'Sender address') return ctx.state.transaction?.sender ?? '';
+    return ctx.recipient;
   }
 
   simpleReject(ctx: CheckContext, codeParam: string): Verdict {

@@ -2,7 +2,7 @@
 // a command loop over named states with one small handler per command.
 // SmtpdSession runs one client socket, from a plain net.Server or from
 // the daemon skeleton alike. Limits: no STARTTLS, AUTH, milters, policy
-// service, anvil or ETRN queueing (each marked XXX below).
+// service or ETRN queueing (each marked XXX below).
 
 // Why not smtp-server's SMTPConnection: its command table, reply texts,
 // parser and DATA stream are closed to change (no BDAT, no view of the
@@ -33,6 +33,7 @@ import {
 import { MessageWriter } from './smtpd_cleanup';
 import { lookupClient } from './smtpd_peer';
 import { BARE_NEWLINE, SmtpdSettings } from './smtpd_settings';
+import { AnvilClient, AnvilPeer } from './smtpd_anvil';
 
 // Everything a command handler may touch; one per session.
 interface Session {
@@ -46,6 +47,8 @@ interface Session {
   bdat: BdatDecoder | null;
   contentBytes: number; // of the message being received, for the log
   denied: boolean; // smtpd_client_restrictions refused us at CONNECT
+  anvil: AnvilClient | null; // null: exempt from the client limits
+  anvilConnected: boolean; // a disconnect is owed to anvil
 }
 
 type Handler = (s: Session, args: string) => Promise<boolean>;
@@ -71,6 +74,7 @@ export class SmtpdSession {
     settings: SmtpdSettings,
     check: SmtpdCheck,
     client: Client,
+    anvil: AnvilClient | null = null,
   ) {
     socket.setNoDelay(true);
     this.#s = {
@@ -87,6 +91,8 @@ export class SmtpdSession {
       bdat: null,
       contentBytes: 0,
       denied: false,
+      anvil: anvil && !anvil.exempt(client.addr) ? anvil : null,
+      anvilConnected: false,
     };
     this.#s.state.rewriteContext = check.rewriteContext(client.addr);
   }
@@ -99,6 +105,7 @@ export class SmtpdSession {
     try {
       // Let bytes an early talker sent arrive before the greeting goes.
       await new Promise((r) => setImmediate(r));
+      if (await connectionLimited(s)) return;
       await greet220(s);
       if (await pipeliningViolation(s, 'CONNECT')) return;
       await commandLoop(s);
@@ -106,8 +113,26 @@ export class SmtpdSession {
       await endOnError(s, err);
     } finally {
       finishSession(s);
+      if (s.anvilConnected) await s.anvil!.disconnect(anvilPeer(s));
     }
   }
+}
+
+function anvilPeer(s: Session): AnvilPeer {
+  const c = s.state.client;
+  return { addr: c.addr, namaddr: `${c.name}[${c.addr}]` };
+}
+
+// smtpd_client_connection_count_limit and _rate_limit: a 421 instead of
+// the greeting. Postfix answers before reading any command.
+async function connectionLimited(s: Session): Promise<boolean> {
+  if (!s.anvil) return false;
+  const refused = await s.anvil.connect(anvilPeer(s), s.settings.myhostname);
+  s.anvilConnected = true;
+  if (!refused) return false;
+  await s.chat.send(refused);
+  close(s);
+  return true;
 }
 
 // Without smtpd_delay_reject a refused client hears the refusal instead
@@ -419,6 +444,8 @@ async function cmdMail(s: Session, args: string): Promise<boolean> {
   const limit = s.settings.messageSizeLimit;
   if (limit > 0 && t.size > limit)
     return send(s, reply(552, '5.3.4', 'Message size exceeds fixed limit'));
+  const tooFast = await s.anvil?.message(anvilPeer(s));
+  if (tooFast) return send(s, tooFast);
   s.state.transaction = t;
   const refused = s.check.delayReject
     ? null
@@ -495,6 +522,8 @@ async function cmdRcpt(s: Session, args: string): Promise<boolean> {
     return send(s, undeclaredUtf8());
   if (t.recipients.length >= s.settings.recipientLimit)
     return send(s, reply(452, '4.5.3', 'Error: too many recipients'));
+  const tooFast = await s.anvil?.recipient(anvilPeer(s));
+  if (tooFast) return send(s, tooFast);
   const refused = await s.check.checkRcpt(s.state, rcpt.address);
   if (refused) return send(s, refused);
   const opened = await addRecipient(s, rcpt);
@@ -824,12 +853,12 @@ const COMMANDS: Record<string, Handler> = {
 
 // One client, from accept to close: look up its name, then run the
 // session. Used by smtpd.ts and by tests on a plain net.Server.
-// XXX no anvil client (smtpd_client_connection_count_limit and the rate
-// limits are not enforced), no milters and no check_policy_service.
+// XXX no milters and no check_policy_service.
 export async function handleConnection(
   socket: Socket,
   settings: SmtpdSettings,
   check: SmtpdCheck,
+  anvil: AnvilClient | null = null,
 ): Promise<void> {
   socket.on('error', () => undefined); // the session sees the close
   const client = await lookupClient(
@@ -837,5 +866,5 @@ export async function handleConnection(
     settings.peernameLookup,
     settings.peernameTimeoutMs,
   );
-  await new SmtpdSession(socket, settings, check, client).run();
+  await new SmtpdSession(socket, settings, check, client, anvil).run();
 }

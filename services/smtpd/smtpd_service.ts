@@ -6,24 +6,33 @@
 import { Config } from '../../packages/config/config';
 import { SmtpdCheck, relayGuardError } from './smtpd_check';
 import { loadSettings, SmtpdSettings } from './smtpd_settings';
+import { AnvilClient, anvilLimits } from './smtpd_anvil';
 
 export class SmtpdConfigError extends Error {}
 
 export interface SmtpdService {
   settings: SmtpdSettings;
   check: SmtpdCheck;
+  anvil: AnvilClient;
 }
 
-export function prepareSmtpd(config: Config, queueDir: string): SmtpdService {
+export function prepareSmtpd(
+  config: Config,
+  queueDir: string,
+  serviceName = 'smtp',
+): SmtpdService {
   const relayError = relayGuardError(
     config.list('smtpd_relay_restrictions'),
     config.list('smtpd_recipient_restrictions'),
   );
   if (relayError) throw new SmtpdConfigError(relayError);
   try {
+    const settings = loadSettings(config, queueDir);
+    const limits = anvilLimits(settings);
     return {
-      settings: loadSettings(config, queueDir),
+      settings,
       check: new SmtpdCheck(config),
+      anvil: new AnvilClient(queueDir, serviceName, limits),
     };
   } catch (err) {
     throw new SmtpdConfigError(

@@ -15,6 +15,8 @@ import { makeQueueTree } from '../../packages/queue/mail_queue';
 import { handleCleanupClient } from '../cleanup/cleanup_service';
 import { handleConnection } from './smtpd_proto';
 import { prepareSmtpd } from './smtpd_service';
+import { AnvilTable } from '../anvil/anvil_table';
+import { handleAnvilClient } from '../anvil/anvil_server';
 
 export const LOG: string[] = [];
 let logReady = false;
@@ -36,7 +38,12 @@ export interface Instance {
   queueDir: string;
   port: number;
   readonly queued: QueuedMessage[]; // read from disk at each use
+  anvil: AnvilTable | null; // the in-process anvil, when asked for
   close(): Promise<void>;
+}
+
+export interface InstanceOptions {
+  anvil?: boolean; // run anvil on private/anvil in the temp queue
 }
 
 const BASE_MAIN_CF: Record<string, string> = {
@@ -49,6 +56,7 @@ const BASE_MAIN_CF: Record<string, string> = {
 
 export async function startInstance(
   params: Record<string, string> = {},
+  options: InstanceOptions = {},
 ): Promise<Instance> {
   captureLog();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtpd-test-'));
@@ -62,13 +70,14 @@ export async function startInstance(
       .join(''),
   );
   const config = Config.load({ configDir: dir });
-  const { settings, check } = prepareSmtpd(config, queueDir);
+  const { settings, check, anvil } = prepareSmtpd(config, queueDir);
   const cleanup = await startCleanup(queueDir, config);
+  const anvilSide = options.anvil ? await startAnvil(queueDir, config) : null;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    void handleConnection(socket, settings, check);
+    void handleConnection(socket, settings, check, anvil);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
@@ -79,9 +88,12 @@ export async function startInstance(
     get queued() {
       return queuedMessages(queueDir);
     },
+    anvil: anvilSide?.table ?? null,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
+      anvil.close();
+      await anvilSide?.close();
       await cleanup.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
@@ -115,6 +127,27 @@ async function startCleanup(
     close: async () => {
       for (const s of sockets) s.destroy();
       await Promise.all([closeServer(cleanup), closeServer(qmgr)]);
+    },
+  };
+}
+
+// anvil's protocol on private/anvil, with its table for the test to read.
+async function startAnvil(
+  queueDir: string,
+  config: Config,
+): Promise<{ table: AnvilTable; close(): Promise<void> }> {
+  const table = new AnvilTable(config.time('anvil_rate_time_unit'));
+  const sockets = new Set<net.Socket>();
+  const server = await listen(path.join(queueDir, 'private', 'anvil'), (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    void handleAnvilClient(s, table);
+  });
+  return {
+    table,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await closeServer(server);
     },
   };
 }
