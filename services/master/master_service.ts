@@ -42,6 +42,16 @@ interface Child {
 // A warning about the process limit at most this often, as Postfix.
 const LIMIT_WARN_INTERVAL = 1000 * 1000;
 
+// A child that keeps root (master.cf unpriv "n": local, pipe) switches
+// rights with seteuid per delivery, and glibc applies each switch to every
+// thread by signal. Measured here (gVisor): a switch there and back costs
+// 0.94 ms with Node's 11 threads, 0.40 ms with 5. Such a child serves one
+// client at a time, so one worker thread of each kind is enough.
+const LEAN_THREADS: { env?: Record<string, string>; execArgv?: string[] } = {
+  env: { UV_THREADPOOL_SIZE: '1' },
+  execArgv: ['--v8-pool-size=1'],
+};
+
 export function serviceKey(entry: MasterEntry): string {
   return `${entry.name}/${entry.type}`;
 }
@@ -177,10 +187,11 @@ export class MasterService {
   }
 
   #spawn(): void {
+    const lean = this.entry.unpriv ? {} : LEAN_THREADS;
     const proc = cp.fork(this.#env.script, this.#childArgs(), {
-      env: { ...process.env, MAIL_CONFIG: this.#env.configDir },
+      env: { ...process.env, MAIL_CONFIG: this.#env.configDir, ...lean.env },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      execArgv: [],
+      execArgv: lean.execArgv ?? [],
       serialization: 'json',
     });
     if (!proc.pid) {
