@@ -125,4 +125,10 @@ export const PARAMS: ParamDef[] = [
     default: 'postmaster',
     doc: 'Who gets notices about undeliverable bounces',
   },
+  {
+    name: 'defer_transports',
+    type: 'list',
+    default: '',
+    doc: 'Transports whose mail qmgr defers until the queue is flushed',
+  },
 ];

@@ -48,6 +48,7 @@ import {
   type QmgrContext,
 } from './qmgr_defer';
 import { expireMessage, isExpired, isForced } from './qmgr_expire';
+import { applyDeferTransports } from './qmgr_defer_transports';
 import {
   buildJobs,
   isDoubleBounce,
@@ -258,7 +259,11 @@ export class QueueManager {
           await bounceRecipient(this.#ctx, message, u.rcpt, u.dsn, u.reason);
         else await deferRecipient(this.#ctx, message, u.rcpt, u.dsn, u.reason);
       }
-      const deliverable = await this.#discardDoubleBounces(message, routed);
+      const deliverable = await applyDeferTransports(
+        this.#ctx,
+        message,
+        await this.#discardDoubleBounces(message, routed),
+      );
       const jobs = buildJobs(message, deliverable, this.#settings.limits);
       for (const job of jobs) this.#enqueue(job);
     } finally {
