@@ -15,6 +15,7 @@ import {
 import { queuePath } from '../../packages/queue/mail_queue';
 import { openAliasTables } from './local_alias';
 import { deliverLocalRequest, type LocalDeps } from './local_deliver';
+import { flushSpentMarkers } from './local_maildir';
 import { loadSettings } from './local_state';
 
 // One request at a time per process: rights are switched with seteuid,
@@ -26,6 +27,11 @@ import { loadSettings } from './local_state';
 const MAX_CLIENTS = 1;
 
 let deps: LocalDeps | null = null;
+
+// Spent Maildir markers of other users than the next delivery's go when
+// local has been idle this long (local_maildir.ts).
+const MARKER_FLUSH_MS = 1000;
+let flushTimer: NodeJS.Timeout | null = null;
 
 export function localDeps(ctx: DaemonContext): LocalDeps {
   const config = ctx.config;
@@ -52,6 +58,7 @@ export async function serveConnection(
   ctx: DaemonContext,
   local: LocalDeps,
 ): Promise<void> {
+  if (flushTimer) clearTimeout(flushTimer);
   const stream = AttrStream.fromSocket(socket);
   try {
     const req = await readDeliveryRequest(stream);
@@ -68,6 +75,8 @@ export async function serveConnection(
     msg.warn(`serveConnection: delivery request: ${(err as Error).message}`);
     stream.destroy();
   }
+  // No file work is in flight now: rights may be switched.
+  flushTimer = setTimeout(flushSpentMarkers, MARKER_FLUSH_MS).unref();
 }
 
 if (require.main === module)
@@ -79,4 +88,5 @@ if (require.main === module)
       deps = localDeps(ctx);
     },
     onConnection: (socket, ctx) => void serveConnection(socket, ctx, deps!),
+    onStop: flushSpentMarkers,
   });

@@ -43,6 +43,14 @@ export function maildirKey(msg: LocalMessage, attr: { offset?: number }) {
 // recipient offset.
 const MARKERS = new Map<string, Array<{ file: string; rights: Rights }>>();
 
+// Markers whose recipient is marked done, not yet removed. Removing one
+// takes a switch of rights, which costs more than the rest of a delivery
+// (glibc signals every thread), so they go in the next delivery's switch
+// to the same user, or all at once when local is idle or stops. A marker
+// left by a crash only costs a name in tmp/.
+const SPENT: Array<{ file: string; rights: Rights }> = [];
+const SPENT_MAX = 100;
+
 function markerSlot(queueId: string, offset: number): string {
   return `${queueId}:${offset}`;
 }
@@ -50,13 +58,38 @@ function markerSlot(queueId: string, offset: number): string {
 // The recipient is marked done: its markers have served.
 export function releaseMaildirMarkers(queueId: string, offset: number) {
   const slot = markerSlot(queueId, offset);
-  for (const { file, rights } of MARKERS.get(slot) ?? [])
-    try {
-      asUser(rights, () => fs.rmSync(file, { force: true }));
-    } catch {
-      // A marker left behind only costs a name in tmp/.
-    }
+  SPENT.push(...(MARKERS.get(slot) ?? []));
   MARKERS.delete(slot);
+  if (SPENT.length > SPENT_MAX) flushSpentMarkers();
+}
+
+// Remove every spent marker, one switch per user. Callers make sure that
+// no file work of a delivery is in flight (rights apply to all threads).
+export function flushSpentMarkers(): void {
+  while (SPENT.length) {
+    const rights = SPENT[0].rights;
+    try {
+      asUser(rights, () => removeSpent(rights));
+    } catch {
+      removeSpent(rights, false);
+    }
+  }
+}
+
+// Already running with rights: remove the spent markers written with
+// them. A failure leaves the name in tmp/, which harms no one.
+function removeSpent(rights: Rights, unlink = true): void {
+  for (let i = SPENT.length - 1; i >= 0; i--) {
+    const { file, rights: r } = SPENT[i];
+    if (r.uid !== rights.uid || r.gid !== rights.gid) continue;
+    SPENT.splice(i, 1);
+    if (!unlink) continue;
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // Gone already, or out of reach now: nothing is lost either way.
+    }
+  }
 }
 
 // Not done (another destination deferred): the markers must stay, so
@@ -94,6 +127,7 @@ function makeSpoolMaildir(dir: string, rights: Rights): void {
 }
 
 function writeMaildir(t: CopyTarget, dir: string): void {
+  removeSpent(t.rights);
   for (const sub of ['', 'tmp', 'new', 'cur'])
     fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
   // Microseconds for the M part of the name; Date has only milliseconds.

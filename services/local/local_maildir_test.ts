@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   deliverMaildir,
+  flushSpentMarkers,
   forgetMaildirMarkers,
   maildirHost,
   maildirKey,
@@ -126,6 +127,7 @@ test('does not deliver twice when a retry follows a crash before the done mark',
     assert.equal(fs.readdirSync(path.join(md, 'new')).length, 1);
     // Marked done at last: the marker goes, the message stays.
     releaseMaildirMarkers(target.msg.queueId, 77);
+    flushSpentMarkers();
     assert.deepEqual(fs.readdirSync(path.join(md, 'tmp')), []);
     assert.equal(fs.readdirSync(path.join(md, 'new')).length, 1);
   } finally {
@@ -144,9 +146,30 @@ test('does write again when an earlier try died while writing', () => {
     fs.writeFileSync(path.join(md, 'tmp', `${key}.${maildirHost()}`), 'Ret');
     assert.equal(deliverMaildir({ ...target, key }, md).status, 'sent');
     releaseMaildirMarkers(target.msg.queueId, 9);
+    flushSpentMarkers();
     const [text] = maildirMessages(md);
     assert.match(text, /^Return-Path: <alice@example\.com>/);
     assert.deepEqual(fs.readdirSync(path.join(md, 'tmp')), []);
+  } finally {
+    done();
+  }
+});
+
+test('does remove a spent marker in the next delivery to the same user', () => {
+  const { dir, target, done } = setup();
+  try {
+    const md = path.join(dir, 'Maildir') + '/';
+    const first = { ...target, key: maildirKey(target.msg, { offset: 5 }) };
+    const second = { ...target, key: maildirKey(target.msg, { offset: 6 }) };
+    assert.equal(deliverMaildir(first, md).status, 'sent');
+    releaseMaildirMarkers(target.msg.queueId, 5);
+    // Still there: removing it alone would cost a switch of rights.
+    const tmp = path.join(md, 'tmp');
+    assert.equal(fs.readdirSync(tmp).length, 1);
+    assert.equal(deliverMaildir(second, md).status, 'sent');
+    assert.deepEqual(fs.readdirSync(tmp), [`${second.key}.${maildirHost()}`]);
+    forgetMaildirMarkers(target.msg.queueId, 6);
+    assert.equal(fs.readdirSync(path.join(md, 'new')).length, 2);
   } finally {
     done();
   }
