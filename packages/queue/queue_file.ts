@@ -354,6 +354,32 @@ async function readAll(fh: fs.promises.FileHandle, env: QueueEnvelope) {
 export async function readEnvelope(file: string): Promise<QueueEnvelope> {
   const fh = await fs.promises.open(file, 'r');
   try {
+    return await readOpenEnvelope(fh, file);
+  } finally {
+    await fh.close();
+  }
+}
+
+// For qmgr taking a file: the envelope as readEnvelope reads it, or null
+// when an agent holds the file's lock. One open serves both, where a
+// lock probe and a read of their own took two.
+export async function readEnvelopeIfFree(
+  file: string,
+): Promise<QueueEnvelope | null> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    if (!probeQueueFileLock(fh.fd)) return null;
+    return await readOpenEnvelope(fh, file);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readOpenEnvelope(
+  fh: fs.promises.FileHandle,
+  file: string,
+): Promise<QueueEnvelope> {
+  try {
     const stat = await fh.stat();
     if (!isQueueFileReady(stat))
       throw new QueueFileError(`${file}: file is not ready (mode)`);
@@ -364,8 +390,6 @@ export async function readEnvelope(file: string): Promise<QueueEnvelope> {
     if (err instanceof RecordError || err instanceof QueueFileError)
       throw new QueueFileError(`${file}: ${stripPath(err.message, file)}`);
     throw err;
-  } finally {
-    await fh.close();
   }
 }
 

@@ -9,8 +9,10 @@ import * as path from 'node:path';
 import {
   contentLines,
   markRecipientDone,
+  openForDelivery,
   QueueFileError,
   readEnvelope,
+  readEnvelopeIfFree,
 } from './queue_file';
 import {
   buildQueueFile,
@@ -111,6 +113,20 @@ test('marks a recipient done in place and refuses a wrong offset', async (t) => 
   );
   assert.equal(after.done.length, 2);
   await assert.rejects(markRecipientDone(file, 1), QueueFileError);
+});
+
+test('does give no envelope when an agent holds the file', async (t) => {
+  const file = path.join(tempDir(t), 'ABC126');
+  writeQueueFile(file, SPEC);
+  const agent = await openForDelivery(file);
+  try {
+    assert.equal(await readEnvelopeIfFree(file), null);
+  } finally {
+    await agent.close();
+  }
+  const { stat: _free, ...free } = (await readEnvelopeIfFree(file))!;
+  const { stat: _plain, ...plain } = await readEnvelope(file);
+  assert.deepEqual(free, plain);
 });
 
 const FIXTURES = path.join(__dirname, '../../../test/fixtures');

@@ -10,11 +10,11 @@ import {
   queuePath,
   removeQueueFile,
 } from '../../packages/queue/mail_queue';
-import { probeQueueFileLock } from '../../packages/queue/queue_file';
-import { removeStatusLog, STATUS_LOG } from '../../packages/queue/status_log';
+import { STATUS_LOG } from '../../packages/queue/status_log';
 import { msg } from '../../packages/log/log';
 import type { QmgrConfig } from './qmgr_config';
 import { scanQueue } from './qmgr_scan';
+import { dropStatusLog } from './qmgr_status_log';
 
 // After a crash or kill, files left in active/ go back to incoming/ with
 // the time stamp now, so that the first incoming scan takes them again.
@@ -58,15 +58,6 @@ export async function activate(
 // ran): leave it where it came from, cooling down for a minute, as
 // Postfix does, so that no recipient goes out twice.
 const LOCKED_RETRY = 60;
-
-export async function isInUse(file: string): Promise<boolean> {
-  const fh = await fs.promises.open(file, 'r');
-  try {
-    return !probeQueueFileLock(fh.fd);
-  } finally {
-    await fh.close();
-  }
-}
 
 export async function putBack(
   queueDir: string,
@@ -129,7 +120,7 @@ export async function removeMessage(
   config: QmgrConfig,
 ): Promise<void> {
   for (const log of Object.values(STATUS_LOG))
-    await removeStatusLog(queueDir, log, id, config);
+    dropStatusLog(queueDir, log, id, config);
   await removeQueueFile(queueDir, QUEUE.ACTIVE, id, config);
   msg.info(`${id}: removed`);
 }

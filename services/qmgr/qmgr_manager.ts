@@ -11,25 +11,22 @@ import {
   markRecipientDone,
   QueueFileError,
   readEnvelope,
+  readEnvelopeIfFree,
   updateWarnTime,
   type QueueEnvelope,
 } from '../../packages/queue/queue_file';
-import {
-  readStatusLog,
-  removeStatusLog,
-  STATUS_LOG,
-} from '../../packages/queue/status_log';
+import { readStatusLog, STATUS_LOG } from '../../packages/queue/status_log';
 import { resolveAddress } from '../../packages/address/resolve';
 import {
   activate,
   backoffDelay,
   deferToQueue,
-  isInUse,
   putBack,
   recoverActive,
   removeMessage,
   saveCorrupt,
 } from './qmgr_active';
+import { dropStatusLog, readStatusLogNow } from './qmgr_status_log';
 import {
   type BounceNotifier,
   type DelayNotifier,
@@ -221,17 +218,18 @@ export class QueueManager {
     const { queueDir, config } = this.#ctx;
     const file = await activate(queueDir, id, from, config);
     if (!file) return;
-    if (await isInUse(file)) return putBack(queueDir, id, from, config);
-    // Postfix resets the defer log on each new pass: it holds this
-    // pass's reasons only, for mailq and for an expiry bounce.
-    await removeStatusLog(queueDir, STATUS_LOG.DEFER, id, config);
     let env;
     try {
-      env = await readEnvelope(file);
+      env = await readEnvelopeIfFree(file);
     } catch (err) {
       if (!(err instanceof QueueFileError)) throw err;
+      dropStatusLog(queueDir, STATUS_LOG.DEFER, id, config);
       return saveCorrupt(queueDir, id, err.message, config);
     }
+    if (!env) return putBack(queueDir, id, from, config);
+    // Postfix resets the defer log on each new pass: it holds this
+    // pass's reasons only, for mailq and for an expiry bounce.
+    dropStatusLog(queueDir, STATUS_LOG.DEFER, id, config);
     const message = new QmgrMessage(env, now());
     msg.info(
       `${id}: from=<${env.sender}>, size=${message.logSize}, ` +
@@ -429,15 +427,11 @@ export class QueueManager {
   // notice could not be queued (the message is kept and tried again).
   async #sendBounces(message: QmgrMessage): Promise<boolean> {
     const { queueDir, config } = this.#ctx;
-    const records = await readStatusLog(
-      queueDir,
-      STATUS_LOG.BOUNCE,
-      message.id,
-      config,
-    );
+    const log = STATUS_LOG.BOUNCE;
+    const records = readStatusLogNow(queueDir, log, message.id, config);
     if (!records.length) return true;
     if (!(await this.#notify(this.#ctx, message, records))) return false;
-    await removeStatusLog(queueDir, STATUS_LOG.BOUNCE, message.id, config);
+    dropStatusLog(queueDir, log, message.id, config);
     return true;
   }
 }
