@@ -484,6 +484,8 @@ function mailParam(
       return null;
     case 'ENVID':
       t.envid = decodeXtext(value);
+      if (!PRINTABLE_XTEXT.test(t.envid) || t.envid.length > 100)
+        return reply(501, '5.5.4', 'Error: Bad ENVID parameter syntax');
       return null;
     case 'SMTPUTF8':
       if (!s.settings.smtputf8) break;
@@ -500,6 +502,13 @@ function splitParam(p: string): [string, string | undefined] {
   if (eq < 0) return [p.toUpperCase(), undefined];
   return [p.slice(0, eq).toUpperCase(), p.slice(eq + 1)];
 }
+
+// What an ENVID or ORCPT may hold once decoded: both are copied into
+// the headers of delivery status notifications, so a CR, LF or NUL here
+// would let a client write headers of its own. ENVID is printable ASCII
+// (RFC 3461 section 4.4); ORCPT may carry UTF-8 (RFC 6533).
+const PRINTABLE_XTEXT = /^[\x20-\x7e]*$/;
+const NO_CONTROLS = /^[^\x00-\x1f\x7f]*$/;
 
 // RFC 3461 section 4: "+XX" stands for the byte 0xXX.
 function decodeXtext(text: string): string {
@@ -546,6 +555,8 @@ function parseRecipient(parts: PathArgs): Recipient | Reply | null {
     const [key, value = ''] = splitParam(p);
     if (key === 'NOTIFY') r.notify = notifyBits(value);
     else if (key === 'ORCPT' && !/^[^;\s]+;\S+$/.test(value))
+      return reply(501, '5.5.4', 'Error: Bad ORCPT parameter syntax');
+    else if (key === 'ORCPT' && !NO_CONTROLS.test(decodeXtext(value)))
       return reply(501, '5.5.4', 'Error: Bad ORCPT parameter syntax');
     else if (key === 'ORCPT') r.orcpt = decodeXtext(value);
     else return reply(555, '5.5.4', `Unsupported option: ${p}`);
