@@ -131,4 +131,26 @@ export const PARAMS: ParamDef[] = [
     default: '',
     doc: 'Transports whose mail qmgr defers until the queue is flushed',
   },
+  {
+    name: 'fast_flush_domains',
+    type: 'list',
+    default: '$relay_domains',
+    doc: 'Destinations whose deferred mail the flush service keeps logs of',
+  },
+  {
+    name: 'fast_flush_refresh_time',
+    type: 'time',
+    default: '12h',
+    unit: 'h',
+    min: 1,
+    doc: 'Age at which flush refreshes an unused per-destination log',
+  },
+  {
+    name: 'fast_flush_purge_time',
+    type: 'time',
+    default: '7d',
+    unit: 'd',
+    min: 1,
+    doc: 'Age at which flush removes an empty per-destination log',
+  },
 ];

@@ -29,7 +29,11 @@ function deferredTransports(ctx: QmgrContext): Set<string> {
 async function isFlushed(message: QmgrMessage): Promise<boolean> {
   try {
     const st = await fs.promises.stat(message.env.path);
-    if (st.mode & STAT_UNTHROTTLE) return true;
+    if (st.mode & STAT_UNTHROTTLE) {
+      // Once only, as Postfix's qmgr clears the bit when it takes a file.
+      await fs.promises.chmod(message.env.path, st.mode & ~STAT_UNTHROTTLE);
+      return true;
+    }
     return st.mtimeMs / 1000 > message.activeArrival + 1;
   } catch {
     return false;
