@@ -116,6 +116,8 @@ export function ctime15(ms: number): string {
   const d = new Date(ms);
   const pad = (n: number) => String(n).padStart(2, '0');
   const day = String(d.getDate()).padStart(2, ' ');
-  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const time = [d.getHours(), d.getMinutes(), d.getSeconds()]
+    .map(pad)
+    .join(':');
   return `${MONTHS[d.getMonth()]} ${day} ${time}`;
 }
