@@ -49,18 +49,22 @@ export class AnvilClient {
   }
 
   // At connect: a 421 reply when the client has too many connections or
-  // makes them too fast. null when allowed (or anvil is not there).
-  async connect(peer: AnvilPeer, host: string): Promise<Reply | null> {
+  // makes them too fast; counted says that a disconnect is owed.
+  async connect(
+    peer: AnvilPeer,
+    host: string,
+  ): Promise<{ counted: boolean; refused: Reply | null }> {
     const got = await this.#request('connect', peer);
-    if (!got) return null;
+    if (!got) return { counted: false, refused: null };
     const l = this.#limits;
     const count = Number(got.count);
     const rate = Number(got.rate);
+    let refused: Reply | null = null;
     if (l.count > 0 && count > l.count)
-      return this.#tooMany(peer, host, 'Connection concurrency', count);
-    if (l.rate > 0 && rate > l.rate)
-      return this.#tooMany(peer, host, 'Connection rate', rate);
-    return null;
+      refused = this.#tooMany(peer, host, 'Connection concurrency', count);
+    else if (l.rate > 0 && rate > l.rate)
+      refused = this.#tooMany(peer, host, 'Connection rate', rate);
+    return { counted: true, refused };
   }
 
   async disconnect(peer: AnvilPeer): Promise<void> {

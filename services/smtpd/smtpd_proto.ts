@@ -127,8 +127,11 @@ function anvilPeer(s: Session): AnvilPeer {
 // the greeting. Postfix answers before reading any command.
 async function connectionLimited(s: Session): Promise<boolean> {
   if (!s.anvil) return false;
-  const refused = await s.anvil.connect(anvilPeer(s), s.settings.myhostname);
-  s.anvilConnected = true;
+  const { counted, refused } = await s.anvil.connect(
+    anvilPeer(s),
+    s.settings.myhostname,
+  );
+  s.anvilConnected = counted;
   if (!refused) return false;
   await s.chat.send(refused);
   close(s);
