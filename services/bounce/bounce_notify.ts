@@ -31,11 +31,11 @@ interface Route {
   what: 'sender' | 'postmaster';
 }
 
-function route(env: QueueEnvelope, config: BounceConfig): Route | null {
+function route(sender: string, config: BounceConfig): Route | null {
   const origin = config.get('myorigin');
   const double = `${config.get('double_bounce_sender')}@${origin}`;
-  if (env.sender.toLowerCase() === double.toLowerCase()) return null;
-  if (env.sender) return { from: '', to: env.sender, what: 'sender' };
+  if (sender.toLowerCase() === double.toLowerCase()) return null;
+  if (sender) return { from: '', to: sender, what: 'sender' };
   const to = config.get('2bounce_notice_recipient');
   return {
     from: double,
@@ -95,7 +95,7 @@ export async function sendNonDeliveryNotice(
   env: QueueEnvelope,
   records: StatusRecord[],
 ): Promise<string | null> {
-  const r = route(env, config);
+  const r = route(env.sender, config);
   if (!r || !records.length) return null;
   const now = Date.now() / 1000;
   const tooBig = env.contentSize > config.int('bounce_size_limit');
@@ -126,7 +126,7 @@ export async function sendDelayNotice(
   env: QueueEnvelope,
   records: StatusRecord[],
 ): Promise<string | null> {
-  const r = route(env, config);
+  const r = route(env.sender, config);
   if (!r || r.what !== 'sender' || !records.length) return null;
   const now = Date.now() / 1000;
   const lines = buildNotice({
@@ -146,5 +146,45 @@ export async function sendDelayNotice(
   });
   const newId = await post(queueDir, r, lines, now);
   msg.info(`${env.queueId}: sender delay notification: ${newId}`);
+  return newId;
+}
+
+// What cleanup knows of a message it refused (CLEANUP_FLAG_BOUNCE).
+export interface RejectedMessage {
+  queueId: string;
+  sender: string;
+  arrivalTime: number; // seconds
+  records: StatusRecord[];
+}
+
+// The notice for a local submission that cleanup refused: the message
+// was never stored, so the notice returns no content. Returns the new
+// queue ID, or null when no notice is due (a double bounce).
+// XXX Postfix returns the message's headers here, as far as cleanup
+// read them; ours are not kept once the message is refused.
+export async function sendRejectNotice(
+  queueDir: string,
+  config: BounceConfig,
+  m: RejectedMessage,
+): Promise<string | null> {
+  const r = route(m.sender, config);
+  if (!r || !m.records.length) return null;
+  const now = Date.now() / 1000;
+  const lines = buildNotice({
+    queueId: m.queueId,
+    sender: m.sender,
+    to: r.to,
+    myhostname: config.get('myhostname'),
+    myorigin: config.get('myorigin'),
+    arrivalTime: m.arrivalTime,
+    envelopeId: '',
+    records: m.records,
+    content: [],
+    headersOnly: true,
+    now,
+    postmasterCopy: r.what === 'postmaster',
+  });
+  const newId = await post(queueDir, r, lines, now);
+  msg.info(`${m.queueId}: ${r.what} non-delivery notification: ${newId}`);
   return newId;
 }

@@ -4,12 +4,16 @@
 // its DSN attributes, O and R). Used by cleanup_service.ts.
 
 import { REC } from '../../packages/queue/record';
-import { CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
+import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import { formatSizeRecord } from './cleanup_out';
 import { CleanupState, PHASE } from './cleanup_state';
 import { startContent } from './cleanup_message';
 
 type Handler = (state: CleanupState, data: Buffer) => void;
+
+// XXX a refused message with more recipients than this is bounced to the
+// sender for the first ones only: the list is kept in memory.
+const BOUNCE_RCPT_MAX = 1000;
 
 // Attributes cleanup takes for itself rather than storing: the uid of a
 // local submission, which pickup passes for the Received: header.
@@ -152,6 +156,8 @@ function onRecipient(state: CleanupState, data: Buffer): void {
   state.put(REC.RCPT, data);
   state.rcptCount++;
   state.firstRcpt ??= orcpt;
+  if (state.flags & CLEANUP_FLAG.BOUNCE && state.rcptCount <= BOUNCE_RCPT_MAX)
+    state.bounceRecipients.push({ recipient: rcpt, original: orcpt });
 }
 
 function onPass(state: CleanupState, type: string, data: Buffer): void {

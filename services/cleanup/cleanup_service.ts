@@ -18,6 +18,7 @@ import { msg } from '../../packages/log/log';
 import { CleanupState, PHASE, type CleanupContext } from './cleanup_state';
 import { envelopeRecord, extractedRecord } from './cleanup_envelope';
 import { contentRecord, endContent } from './cleanup_message';
+import { bounceRejected, mayBounce } from './cleanup_bounce';
 
 export type { CleanupContext } from './cleanup_state';
 
@@ -158,9 +159,6 @@ async function reply(
 
 // Serve one request on an open queue file; throws when the client went
 // away or the disk failed before the commit.
-// XXX CLEANUP_FLAG_BOUNCE (pickup's "bounce bad mail instead of
-// rejecting it") is not honoured: a failed message is rejected to the
-// client, because the bounce service is not there to take it yet.
 async function serveRequest(
   stream: AttrStream,
   state: CleanupState,
@@ -174,6 +172,9 @@ async function serveRequest(
     logFailure(state);
     await discardFile(state);
     await closeFile(state);
+    // CLEANUP_FLAG_BOUNCE: once the sender is told, the client is done.
+    if (mayBounce(state) && (await bounceRejected(state)))
+      return reply(stream, 0, '');
     return reply(stream, state.errs, state.errs ? state.reason : '');
   }
   await closeFile(state);

@@ -350,6 +350,60 @@ test('does write the W record at arrival plus delay_warning_time', async () => {
 });
 
 test(
+  'does bounce a refused message to its sender when BOUNCE is set',
+  withCleanup('message_size_limit = 2000\nhopcount_limit = 3', async (h) => {
+    const big = ['Subject: big', '', ...Array(100).fill('x'.repeat(50))];
+    const hops = ['Received: a', 'Received: b', 'Received: c', '', 'b'];
+    const table: Array<[string, string[], string]> = [
+      ['size', big, '5.3.4'],
+      ['hops', hops, '5.4.0'],
+    ];
+    for (const [name, lines, dsn] of table) {
+      const before = new Set(queueFiles(h, 'incoming'));
+      const msgRecs = message({ sender: 'user@example.org', lines });
+      const got = await submit(h.queueDir, CLEANUP_FLAG.BOUNCE, msgRecs);
+      assert.deepEqual([got.status, got.reason], [0, ''], name);
+      assert.equal(fs.existsSync(incoming(h, got.queueId)), false, name);
+      const added = queueFiles(h, 'incoming').filter((f) => !before.has(f));
+      assert.equal(added.length, 1, name);
+      const recs = readQueueFile(incoming(h, added[0]));
+      const env = recs
+        .filter((r) => 'SR'.includes(r.type))
+        .map((r) => r.data.toString());
+      assert.deepEqual(env, ['', 'user@example.org'], name);
+      const text = contentLines(incoming(h, added[0])).join('\n');
+      assert.match(text, /^Subject: Undelivered Mail Returned to Sender$/m);
+      assert.match(
+        text,
+        new RegExp(`^Status: ${dsn.replace(/\./g, '\\.')}$`, 'm'),
+      );
+      assert.match(text, /^Final-Recipient: rfc822; bob@example\.com$/m);
+      assert.ok(
+        h.logs.some((l) =>
+          l.endsWith(
+            `${got.queueId}: sender non-delivery notification: ${added[0]}`,
+          ),
+        ),
+        name,
+      );
+    }
+  }),
+);
+
+test(
+  'does still refuse when BOUNCE is set but the error is temporary or bad',
+  withCleanup('', async (h) => {
+    const recs: RecordList = [
+      ['S', 'a@example.org'],
+      ['Q', 'junk'],
+    ];
+    const got = await submit(h.queueDir, CLEANUP_FLAG.BOUNCE, recs);
+    assert.equal(got.status, CLEANUP_STAT.BAD);
+    assert.deepEqual(queueFiles(h, 'incoming'), []);
+  }),
+);
+
+test(
   'does put the file in hold and not trigger qmgr when HOLD is set',
   withCleanup('', async (h) => {
     const got = await submit(

@@ -94,6 +94,8 @@ export class CleanupState {
   pending: PendingRecipient = {};
   rcptCount = 0;
   firstRcpt: string | undefined;
+  // For CLEANUP_FLAG_BOUNCE: whom to tell when the message is refused.
+  bounceRecipients: Array<{ recipient: string; original: string }> = [];
   #seenRcpts = new Set<string>();
 
   private constructor(
