@@ -316,4 +316,10 @@ export const PARAMS: ParamDef[] = [
     max: 599,
     doc: 'reply code of reject_unknown_sender_domain and _recipient_domain',
   },
+  {
+    name: 'smtpd_per_record_deadline',
+    type: 'bool',
+    default: 'no',
+    doc: 'smtpd_timeout bounds a whole command line, not each read',
+  },
 ];

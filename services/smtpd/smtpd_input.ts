@@ -18,10 +18,13 @@ export class SmtpdInput {
   #waiter: ((err?: Error) => void) | null = null;
   #ended = false;
   #timeoutMs: number;
+  #perRecord: boolean; // smtpd_per_record_deadline
+  #deadline = 0; // ms since the epoch; 0: none
 
-  constructor(socket: Socket, timeoutMs: number) {
+  constructor(socket: Socket, timeoutMs: number, perRecord = false) {
     this.#socket = socket;
     this.#timeoutMs = timeoutMs;
+    this.#perRecord = perRecord;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
     socket.on('close', () => this.#onEnd());
@@ -73,11 +76,31 @@ export class SmtpdInput {
   // client's, and a timeout that fired then must not be lost.
   #wait(): Promise<void> {
     if (this.#ended) return Promise.reject(new InputClosed());
+    const left = this.#deadline ? this.#deadline - Date.now() : Infinity;
+    if (left <= 0) return Promise.reject(new InputTimeout());
     this.#socket.setTimeout(this.#timeoutMs);
     this.#socket.resume();
+    const timer = Number.isFinite(left)
+      ? setTimeout(() => this.#wake(new InputTimeout()), left)
+      : null;
     return new Promise((resolve, reject) => {
-      this.#waiter = (err) => (err ? reject(err) : resolve());
+      this.#waiter = (err) => {
+        if (timer) clearTimeout(timer);
+        return err ? reject(err) : resolve();
+      };
     });
+  }
+
+  // With smtpd_per_record_deadline, smtpd_timeout bounds a whole command
+  // line, so that a client sending a byte at a time cannot hold a
+  // session open for ever; otherwise it bounds each wait for a byte.
+  async readLine(maxLength: number): Promise<Buffer> {
+    this.#deadline = this.#perRecord ? Date.now() + this.#timeoutMs : 0;
+    try {
+      return await this.#readLine(maxLength);
+    } finally {
+      this.#deadline = 0;
+    }
   }
 
   #consume(n: number): Buffer {
@@ -87,7 +110,7 @@ export class SmtpdInput {
   }
 
   // One command line without its line end (<CR><LF> or <LF>).
-  async readLine(maxLength: number): Promise<Buffer> {
+  async #readLine(maxLength: number): Promise<Buffer> {
     let kept: Buffer | null = null;
     for (;;) {
       const lf = this.#buffer.indexOf(LF);

@@ -86,7 +86,11 @@ export class SmtpdSession {
         softErrorLimit: settings.softErrorLimit,
         errorSleepMs: settings.errorSleepMs,
       }),
-      input: new SmtpdInput(socket, settings.timeoutMs),
+      input: new SmtpdInput(
+        socket,
+        settings.timeoutMs,
+        settings.perRecordDeadline,
+      ),
       message: null,
       bdat: null,
       contentBytes: 0,

@@ -20,6 +20,7 @@ export interface SmtpdSettings {
   myhostname: string;
   banner: string;
   timeoutMs: number;
+  perRecordDeadline: boolean;
   messageSizeLimit: number;
   lineLengthLimit: number;
   recipientLimit: number;
@@ -66,6 +67,7 @@ export function loadSettings(config: Config, queueDir: string): SmtpdSettings {
     myhostname: config.get('myhostname'),
     banner: config.get('smtpd_banner'),
     timeoutMs: config.time('smtpd_timeout') * 1000,
+    perRecordDeadline: config.bool('smtpd_per_record_deadline'),
     messageSizeLimit: intParam(config, 'message_size_limit'),
     lineLengthLimit: intParam(config, 'line_length_limit'),
     recipientLimit: config.int('smtpd_recipient_limit'),
