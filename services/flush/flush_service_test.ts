@@ -142,6 +142,42 @@ test('does send one file on send_file and nothing for an unknown ID', async () =
   }
 });
 
+test('does send old logs on refresh and remove old empty ones', async () => {
+  const w = await start('fast_flush_domains = a.example, b.example, c.example');
+  try {
+    const flushDir = path.join(w.queueDir, 'flush');
+    const age = (site: string, hours: number) => {
+      const then = new Date(Date.now() - hours * 3600_000);
+      fs.utimesSync(path.join(flushDir, site), then, then);
+    };
+    defer(w, 'OLD1', 'x@elsewhere.example');
+    defer(w, 'NEW1', 'y@elsewhere.example');
+    for (const [site, id] of [
+      ['a.example', 'OLD1'],
+      ['b.example', 'NEW1'],
+    ])
+      await ask(w, { request: 'add', site, queue_id: id });
+    fs.writeFileSync(path.join(flushDir, 'c.example'), '');
+    age('a.example', 13);
+    age('c.example', 8 * 24);
+    assert.equal(await ask(w, { request: 'refresh' }), FLUSH_STAT.OK);
+    assert.deepEqual(fs.readdirSync(path.join(w.queueDir, 'incoming')), [
+      'OLD1',
+    ]);
+    assert.deepEqual(fs.readdirSync(flushDir).sort(), [
+      'a.example',
+      'b.example',
+    ]);
+    assert.equal(await ask(w, { request: 'purge' }), FLUSH_STAT.OK);
+    assert.deepEqual(fs.readdirSync(path.join(w.queueDir, 'incoming')).sort(), [
+      'NEW1',
+      'OLD1',
+    ]);
+  } finally {
+    await w.close();
+  }
+});
+
 test('does survive junk and a bare trigger on its socket', async () => {
   const w = await start('fast_flush_domains = example.com');
   try {
