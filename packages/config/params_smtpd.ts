@@ -322,4 +322,11 @@ export const PARAMS: ParamDef[] = [
     default: 'no',
     doc: 'smtpd_timeout bounds a whole command line, not each read',
   },
+  {
+    name: 'queue_minfree',
+    type: 'int',
+    default: '0',
+    min: 0,
+    doc: 'free bytes the queue file system must keep before smtpd takes mail',
+  },
 ];

@@ -34,6 +34,7 @@ import { MessageWriter } from './smtpd_cleanup';
 import { lookupClient } from './smtpd_peer';
 import { BARE_NEWLINE, SmtpdSettings } from './smtpd_settings';
 import { AnvilClient, AnvilPeer } from './smtpd_anvil';
+import { checkQueueSpace } from './smtpd_space';
 
 // Everything a command handler may touch; one per session.
 interface Session {
@@ -451,6 +452,13 @@ async function cmdMail(s: Session, args: string): Promise<boolean> {
   const limit = s.settings.messageSizeLimit;
   if (limit > 0 && t.size > limit)
     return send(s, reply(552, '5.3.4', 'Message size exceeds fixed limit'));
+  const noSpace = checkQueueSpace(
+    s.settings.queueDir,
+    s.settings.queueMinfree,
+    s.settings.messageSizeLimit,
+    t.size,
+  );
+  if (noSpace) return send(s, noSpace);
   const tooFast = await s.anvil?.message(anvilPeer(s));
   if (tooFast) return send(s, tooFast);
   s.state.transaction = t;

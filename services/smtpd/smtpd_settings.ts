@@ -21,6 +21,7 @@ export interface SmtpdSettings {
   banner: string;
   timeoutMs: number;
   perRecordDeadline: boolean;
+  queueMinfree: number;
   messageSizeLimit: number;
   lineLengthLimit: number;
   recipientLimit: number;
@@ -68,6 +69,7 @@ export function loadSettings(config: Config, queueDir: string): SmtpdSettings {
     banner: config.get('smtpd_banner'),
     timeoutMs: config.time('smtpd_timeout') * 1000,
     perRecordDeadline: config.bool('smtpd_per_record_deadline'),
+    queueMinfree: config.int('queue_minfree'),
     messageSizeLimit: intParam(config, 'message_size_limit'),
     lineLengthLimit: intParam(config, 'line_length_limit'),
     recipientLimit: config.int('smtpd_recipient_limit'),
