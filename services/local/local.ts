@@ -17,6 +17,7 @@ import { openAliasTables } from './local_alias';
 import { deliverLocalRequest, type LocalDeps } from './local_deliver';
 import { flushSpentMarkers } from './local_maildir';
 import { loadSettings } from './local_state';
+import { clearRootGroups } from './local_user';
 
 // One request at a time per process: rights are switched with seteuid,
 // which applies to the whole process, so deliveries must not interleave.
@@ -85,6 +86,7 @@ if (require.main === module)
     kind: 'stream',
     maxClients: MAX_CLIENTS,
     init: (ctx) => {
+      clearRootGroups();
       deps = localDeps(ctx);
     },
     onConnection: (socket, ctx) => void serveConnection(socket, ctx, deps!),

@@ -72,20 +72,41 @@ export function selfRights(): Rights {
   );
 }
 
+// True once root's supplementary groups are gone (clearRootGroups).
+let groupsCleared = false;
+
+// Root passes every access check without supplementary groups, and with
+// none a switch needs no setgroups either way: the user then has just
+// the egid, as setgroups([gid]) would give. glibc signals every thread
+// for each of these calls, so this saves a third of each switch.
+export function clearRootGroups(): void {
+  if (!isRoot()) return;
+  process.setgroups!([]);
+  groupsCleared = true;
+}
+
 // Run fn with the effective uid and gid of rights. fn must not await:
 // seteuid changes every thread of the process.
 export function asUser<T>(rights: Rights, fn: () => T): T {
   if (!isRoot() || rights.uid === 0) return fn();
+  if (groupsCleared) return withIds(rights, fn);
   const groups = process.getgroups!();
+  process.setgroups!([rights.gid]);
+  try {
+    return withIds(rights, fn);
+  } finally {
+    process.setgroups!(groups);
+  }
+}
+
+function withIds<T>(rights: Rights, fn: () => T): T {
   const egid = process.getegid!();
   process.setegid!(rights.gid);
-  process.setgroups!([rights.gid]);
   process.seteuid!(rights.uid);
   try {
     return fn();
   } finally {
     process.seteuid!(0);
-    process.setgroups!(groups);
     process.setegid!(egid);
   }
 }

@@ -1,0 +1,59 @@
+// Rights switching as root: with root's supplementary groups cleared, a
+// switch gives the user only its own gid, and root gets its rights back.
+// Runs in a child process (groups are process-wide); skipped unless root.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as cp from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = process.geteuid?.() === 0;
+
+// The child prints what the switched process could see and be.
+const CHILD = `
+const fs = require('node:fs');
+const u = require(${JSON.stringify(path.join(__dirname, 'local_user.js'))});
+const ids = (re) => re.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1];
+u.clearRootGroups();
+const nobody = { name: 'nobody', uid: 65534, gid: 65534, home: '/', shell: '' };
+const inside = u.asUser(nobody, () => {
+  let read = 'ok';
+  try { fs.readFileSync(process.argv[1]); } catch (e) { read = e.code; }
+  return { groups: ids(/^Groups:\\t(.*)$/m).trim(),
+    gid: ids(/^Gid:\\t(.*)$/m).split('\\t')[1], uid: process.geteuid(), read };
+});
+console.log(JSON.stringify({ inside, after: process.geteuid() }));
+`;
+
+test(
+  'does switch to the user with no other group once root groups are cleared',
+  {
+    skip: !ROOT && 'needs root',
+  },
+  () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'local_user_test-'));
+    try {
+      // Readable by group root only: a kept supplementary group 0 would
+      // let the user read it.
+      const file = path.join(dir, 'secret');
+      fs.writeFileSync(file, 'x', { mode: 0o640 });
+      fs.chownSync(file, 0, 0);
+      fs.chmodSync(dir, 0o755);
+      const out = cp.execFileSync(process.execPath, ['-e', CHILD, file], {
+        encoding: 'utf8',
+      });
+      const { inside, after } = JSON.parse(out);
+      assert.deepEqual(inside, {
+        groups: '',
+        gid: '65534',
+        uid: 65534,
+        read: 'EACCES',
+      });
+      assert.equal(after, 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
