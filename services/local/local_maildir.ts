@@ -157,6 +157,9 @@ function writeMaildir(t: CopyTarget, dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
+  // XXX tmp/ is not fsynced: the marker's name is durable with new/'s
+  // fsync only where the file system commits metadata in order (ext4,
+  // xfs journals); elsewhere a crash just after could deliver twice.
   fsyncDir(path.join(dir, 'new'));
   if (!marker) fs.rmSync(tmp, { force: true });
 }
