@@ -4,6 +4,7 @@
 // smtpd's unit tests and test/smtpd_*_test.ts. The cleanup side is the
 // real cleanup service, attached to public/cleanup in the temp queue.
 
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -44,6 +45,7 @@ export interface Instance {
 
 export interface InstanceOptions {
   anvil?: boolean; // run anvil on private/anvil in the temp queue
+  tmpfsSize?: string; // the queue on a tmpfs of this size ("2m"); root
 }
 
 const BASE_MAIN_CF: Record<string, string> = {
@@ -61,6 +63,7 @@ export async function startInstance(
   captureLog();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtpd-test-'));
   const queueDir = path.join(dir, 'queue');
+  if (options.tmpfsSize) mountTmpfs(queueDir, options.tmpfsSize);
   makeQueueTree(queueDir);
   const main = { ...BASE_MAIN_CF, queue_directory: queueDir, ...params };
   fs.writeFileSync(
@@ -95,6 +98,7 @@ export async function startInstance(
       anvil.close();
       await anvilSide?.close();
       await cleanup.close();
+      if (options.tmpfsSize) execFileSync('umount', [queueDir]);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -129,6 +133,12 @@ async function startCleanup(
       await Promise.all([closeServer(cleanup), closeServer(qmgr)]);
     },
   };
+}
+
+// A small file system of its own, so that a test can fill it.
+function mountTmpfs(where: string, size: string): void {
+  fs.mkdirSync(where);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', where]);
 }
 
 // anvil's protocol on private/anvil, with its table for the test to read.
