@@ -108,6 +108,9 @@ export class DomainFinder {
 
 // The reply for an unknown domain: 4.1.8 for a sender, 4.1.2 for a
 // recipient; a DNS failure is always a 450 (try again later).
+// XXX a null MX (RFC 7505) is taken as found, not refused with Postfix's
+// "does not accept mail (nullMX)", and unknown_address_tempfail_action
+// is not read: a DNS failure always defers.
 export function unknownDomainReply(
   config: Config,
   klass: 'Sender address' | 'Recipient address',

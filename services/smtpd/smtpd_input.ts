@@ -94,6 +94,8 @@ export class SmtpdInput {
   // With smtpd_per_record_deadline, smtpd_timeout bounds a whole command
   // line, so that a client sending a byte at a time cannot hold a
   // session open for ever; otherwise it bounds each wait for a byte.
+  // XXX there is no stress mode to turn it on by itself, as Postfix does
+  // under overload, and DATA content is not bounded this way.
   async readLine(maxLength: number): Promise<Buffer> {
     this.#deadline = this.#perRecord ? Date.now() + this.#timeoutMs : 0;
     try {
