@@ -1,6 +1,6 @@
 // End to end through master (test/harness): the flush service that
 // master.cf starts serves postqueue -s site, postqueue -i queue_id and
-// sendmail -qR: a message deferred for 300 seconds is delivered at once
+// sendmail -qR and ETRN: a message deferred for 300 seconds is delivered at once
 // (issue 5 point 7, fast_flush_domains); a site not listed is refused.
 
 import test from 'node:test';
@@ -77,4 +77,18 @@ test('does refuse postqueue -s for a site not in fast_flush_domains', async () =
   const run = mta.command('postqueue', ['-s', 'other.example']);
   assert.notEqual(run.code, 0);
   assert.match(run.stderr, /postqueue: fatal: /);
+});
+
+test('does deliver deferred mail at once on ETRN, and refuses other sites', async () => {
+  const id = await deferOne('etrn');
+  const smtp = await SmtpClient.connect(mta.smtpPort);
+  await smtp.reply();
+  await smtp.command('EHLO client.test.example');
+  assert.equal(await smtp.command('ETRN x.example'), '250 Queuing started');
+  assert.equal(
+    await smtp.command('ETRN other.example'),
+    '459 <other.example>: service unavailable',
+  );
+  await smtp.command('QUIT');
+  await mta.waitForLog(new RegExp(`${id}: removed`));
 });

@@ -20,13 +20,8 @@ import { readEnvelope } from '../../packages/queue/queue_file';
 export type FlushConfig = DaemonContext['config'];
 
 // Postfix's flush_clnt.h status codes.
-export const FLUSH_STAT = {
-  OK: 0,
-  FAIL: 1,
-  UNKNOWN: 2,
-  BAD: 3,
-  DENY: 4,
-} as const;
+export { FLUSH_STAT } from '../../packages/ipc/flush_client';
+import { FLUSH_STAT } from '../../packages/ipc/flush_client';
 
 // Postfix's MAIL_QUEUE_STAT_UNTHROTTLE: deliver now, whatever the
 // destination's state or defer_transports.

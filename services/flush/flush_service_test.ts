@@ -1,7 +1,7 @@
 // Tests of the flush service over its real protocol on a Unix socket in
 // a temporary queue directory, with real queue files in deferred/ and a
 // listener on public/qmgr that records the triggers; and of the ETRN
-// replies that flush_client.ts gives smtpd.
+// replies that packages/ipc/flush_client.ts gives smtpd.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { makeQueueTree, queuePath } from '../../packages/queue/mail_queue';
 import { writeQueueFile } from '../qmgr/qmgr_fixture';
 import { FLUSH_STAT, FlushService } from './flush_service';
 import { serveFlush } from './flush_server';
-import { etrnCommand, flushRequest } from './flush_client';
+import { etrnCommand, flushRequest } from '../../packages/ipc/flush_client';
 
 interface World {
   queueDir: string;

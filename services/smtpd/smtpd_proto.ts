@@ -31,6 +31,7 @@ import {
   matchNetworks,
 } from './smtpd_check';
 import { MessageWriter } from './smtpd_cleanup';
+import { etrnCommand } from '../../packages/ipc/flush_client';
 import { lookupClient } from './smtpd_peer';
 import { BARE_NEWLINE, SmtpdSettings } from './smtpd_settings';
 import { AnvilClient, AnvilPeer } from './smtpd_anvil';
@@ -365,13 +366,14 @@ async function vrfyRefused(s: Session, args: string): Promise<Reply | null> {
   return s.check.checkRcpt(s.state, address, 'VRFY');
 }
 
-// XXX there is no flush service yet, so ETRN can never queue anything.
+// ETRN asks the flush service to deliver a fast_flush_domains site now.
 async function cmdEtrn(s: Session, args: string): Promise<boolean> {
   if (needHelo(s)) return send(s, heloFirst());
   if (s.state.inTransaction)
     return send(s, reply(503, '5.5.1', 'Error: MAIL transaction in progress'));
   if (!args) return send(s, reply(500, '', 'Syntax: ETRN domain'));
-  return send(s, reply(458, '', 'Unable to queue messages'));
+  const answer = await etrnCommand(s.settings.queueDir, args);
+  return send(s, reply(answer.code, answer.dsn, answer.text));
 }
 
 // XXX no TLS and no SASL yet: both are refused as Postfix does when they

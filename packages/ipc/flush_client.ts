@@ -1,10 +1,18 @@
 // Client side of the flush protocol, for smtpd's ETRN and anyone else:
 // flushSendSite asks public/flush to deliver a site's deferred mail and
-// etrnReply turns the answer into Postfix's ETRN reply. smtpd calls
-// etrnCommand; the lead wires it in (smtpd is not ours to edit).
+// etrnReply turns the answer into Postfix's ETRN reply. The flush
+// daemon (services/flush) is the server.
 
-import { connectService } from '../../packages/ipc/ipc';
-import { FLUSH_STAT } from './flush_service';
+import { connectService } from './ipc';
+
+// The flush service's answers (Postfix's FLUSH_STAT_*).
+export const FLUSH_STAT = {
+  OK: 0,
+  FAIL: 1,
+  UNKNOWN: 2,
+  BAD: 3,
+  DENY: 4,
+} as const;
 
 export interface EtrnReply {
   code: number;
