@@ -1,0 +1,61 @@
+// The local mail path's performance measures, end to end on a running
+// instance: local (kept root) runs with few threads, and a delivery
+// leaves no marker behind once local goes idle. Figures: see the commits.
+// Known limit: the thread count is read from /proc (Linux only).
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as cp from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { sleep, SmtpClient, startInstance, type Instance } from './harness';
+
+function localPids(mta: Instance): number[] {
+  const out = cp.spawnSync(
+    'ps',
+    ['-o', 'pid=,args=', '-g', `${mta.masterPid()}`],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return out.stdout
+    .split('\n')
+    .filter((l) => l.includes('/local/local.js'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+async function sendOne(mta: Instance): Promise<void> {
+  const smtp = await SmtpClient.connect(mta.smtpPort);
+  try {
+    await smtp.reply();
+    await smtp.command('EHLO perf.test.example');
+    const reply = await smtp.send(
+      'a@test.example',
+      ['perf@localhost'],
+      'Subject: p\r\n\r\nx\r\n',
+    );
+    assert.match(reply, /^250 /);
+  } finally {
+    smtp.close();
+  }
+}
+
+test('does run local with one worker thread of each kind and clear its markers when idle', async () => {
+  const mta = await startInstance();
+  try {
+    await sendOne(mta);
+    await mta.waitForMaildir('perf', 1);
+    const [pid] = localPids(mta);
+    assert.ok(pid, 'a local process runs');
+    // main, one libuv worker, one V8 worker, and Node's own two.
+    assert.ok(fs.readdirSync(`/proc/${pid}/task`).length <= 5);
+    // The done recipient's tmp/ marker goes after a second idle.
+    const tmp = path.join(mta.mailDir, 'perf', 'tmp');
+    const deadline = Date.now() + 10_000;
+    while (fs.readdirSync(tmp).length && Date.now() < deadline)
+      await sleep(200);
+    assert.deepEqual(fs.readdirSync(tmp), []);
+  } finally {
+    await mta.destroy();
+  }
+});
