@@ -309,6 +309,8 @@ function loadConfig(req: Request): Ctx {
   const queueDir = config.get('queue_directory');
   initLog({
     processName: 'postsuper',
+    syslogName: config.get('syslog_name'),
+    hostname: config.get('myhostname'),
     stderr: 'postsuper',
     verbose: req.verbose,
     sinks: [postlogSink(queueDir)],

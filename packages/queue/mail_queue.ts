@@ -263,10 +263,19 @@ export async function moveQueueFile(
     await fs.promises.rename(from, to);
   } catch (err) {
     if (!isErrno(err, 'ENOENT') || !fs.existsSync(from)) throw err;
-    await fs.promises.mkdir(path.dirname(to), { recursive: true });
+    await makeHashDir(path.dirname(to));
     await fs.promises.rename(from, to);
   }
   return to;
+}
+
+// A missing hashed level (deferred/4/) made by root (postsuper) belongs,
+// like the queue above it, to mail_owner, or qmgr could not use it.
+async function makeHashDir(dir: string): Promise<void> {
+  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (process.getuid?.() !== 0) return;
+  const parent = await fs.promises.stat(path.dirname(dir));
+  await fs.promises.chown(dir, parent.uid, parent.gid);
 }
 
 // Remove a queue file; false when it was already gone. No directory

@@ -1,7 +1,7 @@
 // access(5) tables for smtpd's check_client_access, check_helo_access,
 // check_sender_access and check_recipient_access: the lookup keys in
 // Postfix's order and the table's action turned into a decision. Used
-// by smtpd_check.ts. Limits: HOLD, DISCARD, FILTER, REDIRECT, PREPEND,
+// by smtpd_check.ts. Limits: DISCARD, FILTER, REDIRECT, PREPEND,
 // WARN, BCC and restriction classes are refused as configuration errors.
 
 import * as net from 'node:net';
@@ -13,6 +13,7 @@ export const ACCESS = {
   PERMIT: 'permit',
   DUNNO: 'dunno',
   REPLY: 'reply', // reject or defer: the reply says which
+  HOLD: 'hold', // put the message on hold, and go on with the list
   UNSUPPORTED: 'unsupported',
 } as const;
 
@@ -20,6 +21,7 @@ export interface AccessResult {
   kind: (typeof ACCESS)[keyof typeof ACCESS];
   reply?: Reply;
   restriction?: string; // an action that names a restriction
+  text?: string; // HOLD's optional text
 }
 
 interface Key {
@@ -106,10 +108,11 @@ export function accessAction(
     return say(codes.rejectCode, '5.7.1', text || 'Access denied');
   if (upper === 'DEFER')
     return say(codes.deferCode, '4.7.1', text || 'Access denied');
+  if (upper === 'HOLD') return { kind: ACCESS.HOLD, text };
   const numeric = /^([45]\d\d)$/.exec(upper);
   if (numeric) return numericAction(Number(numeric[1]), text, say);
-  // XXX HOLD, DISCARD, FILTER, REDIRECT, PREPEND, WARN and BCC need
-  // cleanup support that does not exist yet; they are refused (451).
+  // XXX DISCARD, FILTER, REDIRECT, PREPEND, WARN and BCC need cleanup
+  // support that does not exist yet; they are refused (451).
   if (/^[a-z_]+$/.test(word ?? ''))
     return { kind: ACCESS.UNSUPPORTED, restriction: word };
   return { kind: ACCESS.UNSUPPORTED };

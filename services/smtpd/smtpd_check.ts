@@ -324,6 +324,7 @@ export class SmtpdCheck {
     if (result.kind === ACCESS.DUNNO) return PASS;
     if (result.kind === ACCESS.REPLY)
       return { decision: DECISION.REJECT, reply: result.reply };
+    if (result.kind === ACCESS.HOLD) return holdMessage(ctx, subject, result);
     const named = result.restriction?.toLowerCase() ?? '';
     if (RESTRICTIONS[named] && !(named in ACCESS_CHECKS))
       return RESTRICTIONS[named](this, ctx);
@@ -530,6 +531,18 @@ export function logReject(
   r: Reply,
   recipient?: string,
 ): void {
+  logAction(state, 'reject', stage, replyText(r), recipient);
+}
+
+// "QID: reject|hold: RCPT from name[addr]: text; from=<> to=<> proto=
+// helo=<>", Postfix's log_whatsup line.
+export function logAction(
+  state: SmtpdState,
+  action: string,
+  stage: string,
+  text: string,
+  recipient?: string,
+): void {
   const id = state.queueId || 'NOQUEUE';
   const fields: string[] = [];
   if (state.transaction) fields.push(`from=<${state.transaction.sender}>`);
@@ -537,8 +550,8 @@ export function logReject(
   fields.push(`proto=${state.protocol}`);
   if (state.helo) fields.push(`helo=<${state.helo}>`);
   msg.info(
-    `${id}: reject: ${stage} from ${state.clientText()}: ` +
-      `${replyText(r)}; ${fields.join(' ')}`,
+    `${id}: ${action}: ${stage} from ${state.clientText()}: ` +
+      `${text}; ${fields.join(' ')}`,
   );
 }
 
@@ -557,4 +570,20 @@ export function isOwnAddress(addr: string): boolean {
     OWN.at = Date.now();
   }
   return OWN.addresses.has(addr.replace(/^::ffff:/i, '').toLowerCase());
+}
+
+// HOLD: the message goes to hold/ (cleanup's HOLD flag) and the list goes
+// on, as in Postfix. Logged as Postfix's smtpd logs it.
+function holdMessage(
+  ctx: CheckContext,
+  subject: Subject,
+  result: { text?: string },
+): Verdict {
+  const state = ctx.state;
+  if (state.transaction) state.transaction.hold = true;
+  else state.holdAll = true;
+  const why =
+    result.text || `<${subject.value}>: ${subject.klass} triggers HOLD action`;
+  logAction(state, 'hold', state.where, why, ctx.recipient || undefined);
+  return PASS;
 }

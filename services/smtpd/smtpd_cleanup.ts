@@ -41,7 +41,10 @@ export class MessageWriter {
   ): Promise<MessageWriter> {
     const t = state.transaction;
     if (!t) throw new Error('MessageWriter.open: no transaction');
-    const flags = SMTPD_FLAGS | (t.smtputf8 ? CLEANUP_FLAG.SMTPUTF8 : 0);
+    const flags =
+      SMTPD_FLAGS |
+      (t.smtputf8 ? CLEANUP_FLAG.SMTPUTF8 : 0) |
+      (t.hold || state.holdAll ? CLEANUP_FLAG.HOLD : 0);
     const client = await CleanupClient.open(queueDir, flags);
     const writer = new MessageWriter(client);
     await client.records(envelopeRecords(state));

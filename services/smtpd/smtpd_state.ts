@@ -34,6 +34,7 @@ export interface Transaction {
   envid: string;
   ret: string;
   recipients: Recipient[];
+  hold?: boolean; // an access table said HOLD: cleanup puts it in hold/
 }
 
 // Command names as the disconnect line prints them, in Postfix's order.
@@ -111,6 +112,9 @@ export class SmtpdState {
   // 'local' when local_header_rewrite_clients matches the client: cleanup
   // then completes addresses and adds missing headers, as for sendmail.
   rewriteContext: 'local' | 'remote' = 'remote';
+  // HOLD found before any MAIL (smtpd_delay_reject = no): every message
+  // of the session goes to hold/.
+  holdAll = false;
   junkCommands = 0;
   notes = new Set<string>();
   stats = new CommandStats();
