@@ -3,23 +3,8 @@
 // they change, the Kbytes footer), and postqueue -j's JSON lines. Used
 // by postqueue.ts. Limits: no 3.11 orig_address/bounce_reason in -j.
 
+import { DAYS, MONTHS } from '../util/mail_date';
 import type { ShowqEntry } from '../../services/showq/showq_queue';
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = [
-  'Jan',
-  'Feb',
-  'Mar',
-  'Apr',
-  'May',
-  'Jun',
-  'Jul',
-  'Aug',
-  'Sep',
-  'Oct',
-  'Nov',
-  'Dec',
-];
 
 interface Layout {
   id: number;

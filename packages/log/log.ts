@@ -5,23 +5,9 @@
 import * as os from 'node:os';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { MONTHS } from '../util/mail_date';
 
 export type LogSink = (line: string) => void;
-
-const MONTHS = [
-  'Jan',
-  'Feb',
-  'Mar',
-  'Apr',
-  'May',
-  'Jun',
-  'Jul',
-  'Aug',
-  'Sep',
-  'Oct',
-  'Nov',
-  'Dec',
-];
 
 interface LogState {
   tag: string;

@@ -4,6 +4,7 @@
 // in the shape of Postfix's (postfix.md 2.7). Used by bounce_notify.ts.
 // Limits: one built-in English template; bounce_template_file is not read.
 
+import { mailDate as headerDate } from '../../packages/util/mail_date';
 import type { StatusRecord } from '../../packages/queue/status_log';
 
 export interface NoticeInput {
@@ -22,34 +23,10 @@ export interface NoticeInput {
   delay?: boolean; // a delay warning: still being retried
 }
 
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = [
-  'Jan',
-  'Feb',
-  'Mar',
-  'Apr',
-  'May',
-  'Jun',
-  'Jul',
-  'Aug',
-  'Sep',
-  'Oct',
-  'Nov',
-  'Dec',
-];
-
-// RFC 5322 date, with the day of month space-padded as Postfix's
-// mail_date writes it. XXX always in UTC: Postfix writes the local time
-// zone's offset and name, which Node gives only through Intl.
+// RFC 5322 date of a time in seconds, in the local zone as Postfix's
+// mail_date writes it.
 export function mailDate(seconds: number): string {
-  const d = new Date(seconds * 1000);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${DAYS[d.getUTCDay()]}, ${String(d.getUTCDate()).padStart(2, ' ')} ` +
-    `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
-    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:` +
-    `${two(d.getUTCSeconds())} +0000 (UTC)`
-  );
+  return headerDate(new Date(seconds * 1000));
 }
 
 function subjectOf(n: NoticeInput): string {

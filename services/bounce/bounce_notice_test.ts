@@ -5,6 +5,10 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { buildNotice, mailDate } from './bounce_notice';
 
+// Dates are written in the local zone, as Postfix's; the expected texts
+// are in UTC.
+process.env.TZ = 'UTC';
+
 const RECORD = {
   recipient: 'bob@example.com',
   originalRecipient: 'bob',

@@ -11,7 +11,7 @@ import { msg, printable } from '../../packages/log/log';
 import { REC } from '../../packages/queue/record';
 import { CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import { CleanupState } from './cleanup_state';
-import { mailDate } from './cleanup_date';
+import { mailDate } from '../../packages/util/mail_date';
 import { externalize } from '../../packages/address/address';
 
 interface Piece {

@@ -1,9 +1,10 @@
-// Dates in Postfix's header form, "Thu,  3 Dec 2026 10:08:29 +0000 (UTC)"
-// (day padded with a space, numeric zone, zone name), for the Date: and
-// Received: headers cleanup writes.
+// Dates as Postfix writes them: the header form "Thu,  3 Dec 2026
+// 10:08:29 +0000 (UTC)" (day padded with a space, numeric zone, zone
+// name) for Date:, Received: and notices, and the English day and month
+// names that log lines and mailq use too.
 
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = [
+export const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+export const MONTHS = [
   'Jan',
   'Feb',
   'Mar',
