@@ -264,13 +264,19 @@ function checkReplies(text: string): string[] {
 
 // Each message queued by DATA needs an exact end-of-data line of its own
 // in what the client sent; each one by BDAT, a LAST chunk.
-function checkQueued(o: Outcome, queued: string[]): void {
+// Returns how many more messages the session may have queued without our
+// seeing the 250: a client that stops reading after its final dot still
+// has its message queued, as with Postfix.
+function checkQueued(o: Outcome, queued: string[]): number {
   const sent = o.sent.toString('latin1');
   const count = (re: RegExp) => (sent.match(re) ?? []).length;
   const data = queued.filter((q) => q.startsWith('data:')).length;
-  assert.ok(data <= count(/\r\n\.\r\n/g), `${data} queued by DATA`);
+  const ends = count(/\r\n\.\r\n/g);
+  assert.ok(data <= ends, `${data} queued by DATA`);
   const bdat = queued.length - data;
-  assert.ok(bdat <= count(/BDAT \d+ LAST/gi), `${bdat} queued by BDAT`);
+  const lasts = count(/BDAT \d+ LAST/gi);
+  assert.ok(bdat <= lasts, `${bdat} queued by BDAT`);
+  return ends - data + (lasts - bdat);
 }
 
 function incompleteFiles(queueDir: string): string[] {
@@ -307,6 +313,11 @@ test('smtpd does survive random and mutated dialogues with well-formed replies',
     [loose, new Set()],
     [strict, new Set()],
   ]);
+  // Per instance: ends of data whose reply the session did not read.
+  const unseen = new Map<Instance, number>([
+    [loose, 0],
+    [strict, 0],
+  ]);
   const fromLog = LOG.length;
   let sessions = 0;
   let replies = 0;
@@ -325,8 +336,8 @@ test('smtpd does survive random and mutated dialogues with well-formed replies',
           outcomes.forEach((o, i) => {
             replies += o.received.split('\r\n').length - 1;
             const ids = checkReplies(o.received);
-            checkQueued(o, ids);
             const inst = batch[i].strict ? strict : loose;
+            unseen.set(inst, unseen.get(inst)! + checkQueued(o, ids));
             for (const id of ids) queued.get(inst)!.add(id.slice(5));
           });
         },
@@ -341,8 +352,17 @@ test('smtpd does survive random and mutated dialogues with well-formed replies',
     );
     for (const [inst, ids] of queued) {
       assert.deepEqual(await waitNoIncomplete(inst.queueDir), []);
-      const files = queueFiles(inst.queueDir).map((f) => path.basename(f));
-      assert.deepEqual(new Set(files), ids);
+      const files = new Set(
+        queueFiles(inst.queueDir).map((f) => path.basename(f)),
+      );
+      // Every acknowledged message is queued; any other queue file is one
+      // the client finished but stopped listening for (slow machine).
+      for (const id of ids) assert.ok(files.has(id), `${id} was not queued`);
+      assert.ok(
+        files.size - ids.size <= unseen.get(inst)!,
+        `${files.size - ids.size} unacknowledged queue files, at most ` +
+          `${unseen.get(inst)} finished messages went unanswered`,
+      );
     }
     const bad = LOG.slice(fromLog).filter((l) =>
       /^(error|panic|fatal): /.test(l),

@@ -71,7 +71,8 @@ const ACTIONS: Array<[string, string]> = [
     '550 5.7.0 <x@bad.example>: Sender address rejected: no thanks',
   ],
   ['450 busy', '450 4.7.1 <x@bad.example>: Sender address rejected: busy'],
-  ['HOLD', 'unsupported'],
+  ['HOLD', 'hold'],
+  ['DISCARD', 'unsupported'],
 ];
 
 for (const [action, want] of ACTIONS) {
