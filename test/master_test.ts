@@ -381,3 +381,21 @@ test('logrotate renames and compresses the log; master writes a new one', async 
     await mta.destroy();
   }
 });
+
+test('start shows why master could not start', async () => {
+  const mta = await makeInstance();
+  const busy = net.createServer();
+  await new Promise<void>((r) => busy.listen(mta.smtpPort, '127.0.0.1', r));
+  try {
+    const result = mta.postfix('start');
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /postfix\/master: fatal: bind 127\.0\.0\.1:\d+\/inet: /,
+    );
+    assert.match(result.stderr, /fatal: mail system startup failed/);
+  } finally {
+    busy.close();
+    await mta.destroy();
+  }
+});

@@ -88,8 +88,10 @@ function spawnMaster(config: Config): Promise<number> {
         child.disconnect();
         resolve(0);
       } else if (m.t === 'log' && m.line) {
+        // "Dec 03 10:00:00 host postfix/master[123]: fatal: ..." shown as
+        // "postfix/master: fatal: ...".
         process.stderr.write(
-          m.line.replace(/^.*?: /, 'postfix/master: ') + '\n',
+          m.line.replace(/^.*? (\S+)\[\d+\]: /, '$1: ') + '\n',
         );
       }
     });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Config, ConfigError } from '../../packages/config/config';
 import { checkConfig, loadMasterCf } from '../../packages/config/check';
 import { commandPath, type MasterEntry } from '../../packages/config/master_cf';
-import { initLog, msg, formatLine } from '../../packages/log/log';
+import { initLog, msg } from '../../packages/log/log';
 import { mailOwnerIds } from '../../packages/util/passwd';
 import { LogWriter, servePostlog } from './master_log';
 import { MasterService, serviceKey, type ServiceEnv } from './master_service';
@@ -75,10 +75,14 @@ export class Master {
       processName: 'master',
       syslogName: this.#config.get('syslog_name'),
       hostname: this.#config.get('myhostname'),
-      sinks: [(line) => this.#log.write(line)],
+      sinks: [(line) => this.#log.write(line), toStarter],
       onFatal: (code) => {
         this.#log.flush();
-        process.exit(code);
+        // "postfix start" waits on the fork channel: let it carry the
+        // reason before we go.
+        if (process.connected)
+          process.send!({ t: 'exit' }, () => process.exit(code));
+        else process.exit(code);
       },
     });
   }
@@ -204,7 +208,11 @@ export class Master {
   }
 }
 
-export function masterPidsForTest(): void {}
+// Until master serves, "postfix start" shows its warnings and errors.
+function toStarter(line: string): void {
+  if (process.connected && /\]: (warning|error|fatal|panic): /.test(line))
+    process.send!({ t: 'log', line });
+}
 
 function parseMasterArgs(argv: string[]): MasterOptions {
   const options: MasterOptions = { foreground: false };
@@ -228,11 +236,7 @@ function main(): void {
       }
     },
   });
-  master.start().catch((err: Error) => {
-    const text = err instanceof ConfigError ? err.message : err.message;
-    msg.fatal(text);
-  });
+  master.start().catch((err: Error) => msg.fatal(err.message));
 }
 
 if (require.main === module) main();
-void formatLine;
