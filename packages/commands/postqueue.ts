@@ -109,9 +109,9 @@ async function flushQueue(config: Config): Promise<number> {
   return EX.OK;
 }
 
-// XXX The flush(8) service is issue 5; this speaks Postfix's flush
-// protocol (request=send_site site=..., request=send_file queue_id=...)
-// and says plainly when the service is not there.
+// Postfix's flush protocol (request=send_site site=..., request=
+// send_file queue_id=...) to the flush service; says plainly when the
+// service is not there.
 async function askFlush(
   config: Config,
   request: Record<string, string>,

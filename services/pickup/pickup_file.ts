@@ -225,8 +225,9 @@ export async function pickupFile(
 async function verdict(client: CleanupClient): Promise<PickupResult> {
   const { status, reason } = await client.finish();
   if (status === 0) return PICKUP_RESULT.DONE;
-  // XXX cleanup cannot bounce yet (CLEANUP_FLAG_BOUNCE is ignored), so a
-  // rejected local message is set aside in corrupt/ instead of returned.
+  // With CLEANUP_FLAG_BOUNCE cleanup returns a refused message to its
+  // sender and answers 0; what still fails here is bad or temporary, and
+  // a bad file is set aside in corrupt/.
   msg.warn(
     `${client.queueId}: message rejected by cleanup: ${reason || status}`,
   );
