@@ -385,7 +385,9 @@ test('does survive a broken request and serve the next one', async () => {
     const [r] = await deliverRequest(inst.queueDir, 'local', req);
     assert.equal(r.action, 'delivered');
     assert.equal(inst.children[0].exitCode, null);
-    assert.ok(inst.log.some((l) => l.includes('warning: serveConnection:')));
+    assert.ok(
+      inst.log.some((l) => l.includes('warning: serveDeliveryRequest:')),
+    );
   } finally {
     await stopInstance(inst);
   }

@@ -39,6 +39,8 @@
 // Beyond INTERNALS.md the request also carries active_arrival and
 // agent_handoff ("sec.usec") so that agents can log delays=a/b/c/d.
 
+import type * as net from 'node:net';
+import { queuePath, type QueueConfig } from './mail_queue';
 import { AttrStream, connectService, IpcError } from '../ipc/ipc';
 import type { Attrs } from '../ipc/ipc';
 import { msg, printable } from '../log/log';
@@ -260,6 +262,41 @@ export async function writeDeliveryResults(
     });
   else stream.writeAttrs({ status: 0 });
   await stream.drain();
+}
+
+export interface AgentAnswer {
+  results: RecipientResult[];
+  siteFailure?: { status: string; reason: string };
+}
+
+// Where a request's queue file is, for serveDeliveryRequest.
+export function queueFileOf(ctx: {
+  queueDir: string;
+  config: QueueConfig;
+}): (req: DeliveryRequest) => string {
+  return (req) =>
+    queuePath(ctx.queueDir, req.queueName, req.queueId, ctx.config);
+}
+
+// The agent side of one qmgr connection, shared by every delivery agent:
+// read the request, let deliver() work on the queue file (its path
+// given), answer, close. A broken request is logged and the connection
+// dropped; qmgr then defers the recipients.
+export async function serveDeliveryRequest(
+  socket: net.Socket,
+  queueFile: (req: DeliveryRequest) => string,
+  deliver: (req: DeliveryRequest, file: string) => Promise<AgentAnswer>,
+): Promise<void> {
+  const stream = AttrStream.fromSocket(socket);
+  try {
+    const req = await readDeliveryRequest(stream);
+    const out = await deliver(req, queueFile(req));
+    await writeDeliveryResults(stream, out.results, out.siteFailure);
+    stream.close();
+  } catch (err) {
+    msg.warn(`serveDeliveryRequest: ${(err as Error).message}`);
+    stream.destroy();
+  }
 }
 
 async function readResults(

@@ -5,16 +5,13 @@
 
 import type * as net from 'node:net';
 import { runDaemon, type DaemonContext } from '../../packages/daemon/daemon';
-import { AttrStream } from '../../packages/ipc/ipc';
-import { msg } from '../../packages/log/log';
 import {
   logDelivery,
-  readDeliveryRequest,
-  writeDeliveryResults,
+  queueFileOf,
+  serveDeliveryRequest,
   type DeliveryRequest,
   type RecipientResult,
 } from '../../packages/queue/delivery';
-import { queuePath } from '../../packages/queue/mail_queue';
 import { markRecipientDone } from '../../packages/queue/queue_file';
 
 export function discardReason(nexthop: string): string {
@@ -53,21 +50,9 @@ export async function serveConnection(
   socket: net.Socket,
   ctx: DaemonContext,
 ): Promise<void> {
-  const stream = AttrStream.fromSocket(socket);
-  try {
-    const req = await readDeliveryRequest(stream);
-    const file = queuePath(
-      ctx.queueDir,
-      req.queueName,
-      req.queueId,
-      ctx.config,
-    );
-    await writeDeliveryResults(stream, await discardRecipients(req, file));
-    stream.close();
-  } catch (err) {
-    msg.warn(`serveConnection: delivery request: ${(err as Error).message}`);
-    stream.destroy();
-  }
+  await serveDeliveryRequest(socket, queueFileOf(ctx), async (req, file) => ({
+    results: await discardRecipients(req, file),
+  }));
 }
 
 if (require.main === module)

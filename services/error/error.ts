@@ -6,12 +6,10 @@
 
 import type * as net from 'node:net';
 import { runDaemon, type DaemonContext } from '../../packages/daemon/daemon';
-import { AttrStream } from '../../packages/ipc/ipc';
-import { msg } from '../../packages/log/log';
 import {
   logDelivery,
-  readDeliveryRequest,
-  writeDeliveryResults,
+  queueFileOf,
+  serveDeliveryRequest,
   type DeliveryRequest,
   type RecipientResult,
 } from '../../packages/queue/delivery';
@@ -57,16 +55,10 @@ export async function serveConnection(
   socket: net.Socket,
   ctx: DaemonContext,
 ): Promise<void> {
-  const stream = AttrStream.fromSocket(socket);
-  try {
-    const req = await readDeliveryRequest(stream);
-    const retry = ctx.serviceName === 'retry';
-    await writeDeliveryResults(stream, errorResults(req, retry));
-    stream.close();
-  } catch (err) {
-    msg.warn(`serveConnection: delivery request: ${(err as Error).message}`);
-    stream.destroy();
-  }
+  const retry = ctx.serviceName === 'retry';
+  await serveDeliveryRequest(socket, queueFileOf(ctx), async (req) => ({
+    results: errorResults(req, retry),
+  }));
 }
 
 if (require.main === module)

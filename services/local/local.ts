@@ -6,13 +6,10 @@
 import type * as net from 'node:net';
 import { resolveAddress, RESOLVE_FLAG } from '../../packages/address/resolve';
 import { runDaemon, type DaemonContext } from '../../packages/daemon/daemon';
-import { AttrStream } from '../../packages/ipc/ipc';
-import { msg } from '../../packages/log/log';
 import {
-  readDeliveryRequest,
-  writeDeliveryResults,
+  queueFileOf,
+  serveDeliveryRequest,
 } from '../../packages/queue/delivery';
-import { queuePath } from '../../packages/queue/mail_queue';
 import { openAliasTables } from './local_alias';
 import { deliverLocalRequest, type LocalDeps } from './local_deliver';
 import { flushSpentMarkers } from './local_maildir';
@@ -60,22 +57,9 @@ export async function serveConnection(
   local: LocalDeps,
 ): Promise<void> {
   if (flushTimer) clearTimeout(flushTimer);
-  const stream = AttrStream.fromSocket(socket);
-  try {
-    const req = await readDeliveryRequest(stream);
-    const file = queuePath(
-      ctx.queueDir,
-      req.queueName,
-      req.queueId,
-      ctx.config,
-    );
-    const results = await deliverLocalRequest(local, req, file);
-    await writeDeliveryResults(stream, results);
-    stream.close();
-  } catch (err) {
-    msg.warn(`serveConnection: delivery request: ${(err as Error).message}`);
-    stream.destroy();
-  }
+  await serveDeliveryRequest(socket, queueFileOf(ctx), async (req, file) => ({
+    results: await deliverLocalRequest(local, req, file),
+  }));
   // No file work is in flight now: rights may be switched.
   flushTimer = setTimeout(flushSpentMarkers, MARKER_FLUSH_MS).unref();
 }

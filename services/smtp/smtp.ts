@@ -5,13 +5,10 @@
 
 import type * as net from 'node:net';
 import { runDaemon, type DaemonContext } from '../../packages/daemon/daemon';
-import { AttrStream } from '../../packages/ipc/ipc';
-import { msg } from '../../packages/log/log';
 import {
-  readDeliveryRequest,
-  writeDeliveryResults,
+  queueFileOf,
+  serveDeliveryRequest,
 } from '../../packages/queue/delivery';
-import { queuePath } from '../../packages/queue/mail_queue';
 import {
   deliverSmtpRequest,
   loadSmtpSettings,
@@ -30,22 +27,9 @@ export async function serveConnection(
   ctx: DaemonContext,
   s: SmtpSettings,
 ): Promise<void> {
-  const stream = AttrStream.fromSocket(socket);
-  try {
-    const req = await readDeliveryRequest(stream);
-    const file = queuePath(
-      ctx.queueDir,
-      req.queueName,
-      req.queueId,
-      ctx.config,
-    );
-    const out = await deliverSmtpRequest(s, req, file);
-    await writeDeliveryResults(stream, out.results, out.siteFailure);
-    stream.close();
-  } catch (err) {
-    msg.warn(`serveConnection: delivery request: ${(err as Error).message}`);
-    stream.destroy();
-  }
+  await serveDeliveryRequest(socket, queueFileOf(ctx), (req, file) =>
+    deliverSmtpRequest(s, req, file),
+  );
 }
 
 // Also the entry of an lmtp service: services/lmtp/lmtp.ts may call
