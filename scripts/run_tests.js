@@ -27,10 +27,22 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const concurrency = process.env.TEST_CONCURRENCY || '2';
-const result = spawnSync(
-  process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, ...files],
-  { stdio: 'inherit' },
-);
-process.exit(result.status ?? 1);
+// Load tests run alone after the rest: they kill daemons and time
+// recovery, and another test's load on two cores only adds noise.
+const ALONE = [/crash_test\.js$/];
+const alone = files.filter((f) => ALONE.some((re) => re.test(f)));
+const together = files.filter((f) => !alone.includes(f));
+
+function run(list, concurrency) {
+  if (list.length === 0) return 0;
+  const result = spawnSync(
+    process.execPath,
+    ['--test', `--test-concurrency=${concurrency}`, ...list],
+    { stdio: 'inherit' },
+  );
+  return result.status ?? 1;
+}
+
+const first = run(together, process.env.TEST_CONCURRENCY || '2');
+const second = run(alone, '1');
+process.exit(first || second);

@@ -147,6 +147,7 @@ export class MasterService {
   #usable(child: Child): boolean {
     return (
       child.up &&
+      child.proc.connected &&
       !child.retired &&
       !child.draining &&
       child.generation === this.#generation
@@ -278,6 +279,10 @@ export class MasterService {
     handle: net.Server | net.Socket,
   ) {
     if (!child.proc.connected) {
+      // Dead, its exit not seen yet: take it out of the choice, or the
+      // dispatch loop would pick it for ever and block the event loop.
+      child.avail = false;
+      child.retired = true;
       if (handle instanceof net.Socket) this.#pending.unshift(handle);
       return;
     }
