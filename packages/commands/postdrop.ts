@@ -5,7 +5,7 @@
 // then status=0 on standard output (attr0 lists), and wake pickup. Runs setgid postdrop
 // through the launcher.
 
-import { getopt } from './submit_getopt';
+import { getopt } from '../util/getopt';
 import { Config } from '../config/config';
 import { initLog, postlogSink } from '../log/log';
 import { encodeAttrs } from '../ipc/attr';

@@ -10,7 +10,7 @@ import { Config, ConfigError } from '../config/config';
 import { initLog, msg, postlogSink } from '../log/log';
 import { connectService, sendTrigger, servicePath } from '../ipc/ipc';
 import { getpwnam } from '../util/passwd';
-import { getopt, GetoptError } from './submit_getopt';
+import { getopt, GetoptError } from '../util/getopt';
 import { CommandExit, EX } from './submit_exit';
 import { requireAuthorized } from './submit_authorized';
 import { formatJson, writeMailq } from './showq_format';

@@ -19,7 +19,7 @@ import {
 import { isQueueId, parseQueueId } from '../queue/queue_id';
 import { removeStatusLog, STATUS_LOG } from '../queue/status_log';
 import { queueFiles } from '../../services/showq/showq_queue';
-import { getopt, GetoptError } from './submit_getopt';
+import { getopt, GetoptError } from '../util/getopt';
 import { CommandExit, EX } from './submit_exit';
 
 const USAGE =

@@ -3,7 +3,7 @@
 // (-f -r -F -N -R -V -t -i) and the ignored Sendmail options. Used by
 // sendmail.ts. Limits: -XV (VERP), -B and -O are accepted and ignored.
 
-import { getopt, GetoptError } from './submit_getopt';
+import { getopt, GetoptError } from '../util/getopt';
 import { CommandExit, EX } from './submit_exit';
 
 // Postfix's sendmail option string (with "+" behaviour from getopt).

@@ -2,6 +2,8 @@
 // server skeletons do: -n service -t type -c dir -o name=value -v -u and
 // -i max_idle -m max_use. What remains is the daemon's own arguments.
 
+import { getopt, GetoptError } from '../util/getopt';
+
 export interface DaemonArgs {
   serviceName: string;
   serviceType: string;
@@ -15,8 +17,8 @@ export interface DaemonArgs {
   rest: string[];
 }
 
-const WITH_VALUE = new Set(['n', 't', 'c', 'o', 'i', 'm', 's']);
-const FLAGS = new Set(['v', 'u', 'z', 'l', 'd', 'S', 'D']);
+// Postfix's skeleton options: -n -t -c -o -i -m -s take a value.
+const SPEC = 'n:t:c:o:i:m:s:vuzldSD';
 
 export class DaemonArgsError extends Error {}
 
@@ -30,42 +32,20 @@ export function parseDaemonArgs(argv: string[], name: string): DaemonArgs {
     unpriv: false,
     rest: [],
   };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const word = argv[i];
-    if (word === '--') {
-      i++;
-      break;
-    }
-    if (!word.startsWith('-') || word === '-') break;
-    i = takeCluster(argv, i, out);
+  let parsed;
+  try {
+    parsed = getopt(argv, SPEC);
+  } catch (err) {
+    if (err instanceof GetoptError) throw new DaemonArgsError(err.message);
+    throw err;
   }
-  out.rest = argv.slice(i);
+  for (const { name: flag, value } of parsed.options) {
+    if (flag === 'v') out.verbose++;
+    else if (flag === 'u') out.unpriv = true;
+    else takeValue(flag, value, out);
+  }
+  out.rest = parsed.operands;
   return out;
-}
-
-// One getopt cluster such as "-vu" or "-oname=value" or "-o" "x=y".
-function takeCluster(argv: string[], i: number, out: DaemonArgs): number {
-  const word = argv[i];
-  for (let j = 1; j < word.length; j++) {
-    const flag = word[j];
-    if (FLAGS.has(flag)) {
-      if (flag === 'v') out.verbose++;
-      if (flag === 'u') out.unpriv = true;
-      continue;
-    }
-    if (!WITH_VALUE.has(flag))
-      throw new DaemonArgsError(`invalid option -- '${flag}'`);
-    let value = word.slice(j + 1);
-    if (!value) {
-      if (i + 1 >= argv.length)
-        throw new DaemonArgsError(`option requires an argument -- '${flag}'`);
-      value = argv[++i];
-    }
-    takeValue(flag, value, out);
-    return i;
-  }
-  return i;
 }
 
 function takeValue(flag: string, value: string, out: DaemonArgs): void {

@@ -10,7 +10,13 @@
 import * as fs from 'node:fs';
 import { Config, ConfigError } from '../config/config';
 import { initLog, msg, setVerbose } from '../log/log';
-import { getopt, GetoptError, Parsed } from './getopt';
+import { getopt, GetoptError, optionMap } from '../util/getopt';
+
+// The flags by letter (each with its values) and the operands.
+interface Parsed {
+  flags: Map<string, string[]>;
+  operands: string[];
+}
 import {
   buildTable,
   deleteKey,
@@ -58,7 +64,8 @@ export async function runMkmap(
 
 function parseFlags(program: Program, argv: string[]): Parsed | undefined {
   try {
-    return getopt(argv, OPTSTRING);
+    const { options, operands } = getopt(argv, OPTSTRING, 'permute');
+    return { flags: optionMap(options), operands };
   } catch (err) {
     if (!(err instanceof GetoptError)) throw err;
     process.stderr.write(`${program}: ${err.message}\n`);
