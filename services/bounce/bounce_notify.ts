@@ -12,7 +12,7 @@ import {
 } from '../../packages/queue/queue_file';
 import { REC } from '../../packages/queue/record';
 import type { StatusRecord } from '../../packages/queue/status_log';
-import { buildNotice } from './bounce_notice';
+import { buildNotice, type NoticeInput } from './bounce_notice';
 
 export interface BounceConfig {
   get(name: string): string;
@@ -87,6 +87,45 @@ async function post(
   return client.queueId;
 }
 
+// What a notice says of the message it is about; the rest is per kind.
+type NoticeParts = Omit<
+  NoticeInput,
+  'to' | 'myhostname' | 'myorigin' | 'now' | 'postmasterCopy'
+>;
+
+function fromEnvelope(env: QueueEnvelope, records: StatusRecord[]) {
+  return {
+    queueId: env.queueId,
+    sender: env.sender,
+    arrivalTime: env.arrivalTime,
+    envelopeId: env.dsnEnvid,
+    records,
+  };
+}
+
+// Build one notice, queue it through cleanup and log it as Postfix's
+// bounce does ("ID: sender non-delivery notification: NEWID").
+async function sendNotice(
+  queueDir: string,
+  config: BounceConfig,
+  r: Route,
+  what: string,
+  parts: NoticeParts,
+): Promise<string> {
+  const now = Date.now() / 1000;
+  const lines = buildNotice({
+    ...parts,
+    to: r.to,
+    myhostname: config.get('myhostname'),
+    myorigin: config.get('myorigin'),
+    now,
+    postmasterCopy: r.what === 'postmaster',
+  });
+  const newId = await post(queueDir, r, lines, now);
+  msg.info(`${parts.queueId}: ${what}: ${newId}`);
+  return newId;
+}
+
 // The new queue ID, or null when no notice is due (a double bounce).
 // Throws when cleanup did not take the notice; the caller keeps the log.
 export async function sendNonDeliveryNotice(
@@ -97,25 +136,18 @@ export async function sendNonDeliveryNotice(
 ): Promise<string | null> {
   const r = route(env.sender, config);
   if (!r || !records.length) return null;
-  const now = Date.now() / 1000;
   const tooBig = env.contentSize > config.int('bounce_size_limit');
-  const lines = buildNotice({
-    queueId: env.queueId,
-    sender: env.sender,
-    to: r.to,
-    myhostname: config.get('myhostname'),
-    myorigin: config.get('myorigin'),
-    arrivalTime: env.arrivalTime,
-    envelopeId: env.dsnEnvid,
-    records,
-    content: await readContent(env),
-    headersOnly: tooBig || (env.dsnRet & DSN_RET_HDRS) !== 0,
-    now,
-    postmasterCopy: r.what === 'postmaster',
-  });
-  const newId = await post(queueDir, r, lines, now);
-  msg.info(`${env.queueId}: ${r.what} non-delivery notification: ${newId}`);
-  return newId;
+  return sendNotice(
+    queueDir,
+    config,
+    r,
+    `${r.what} non-delivery notification`,
+    {
+      ...fromEnvelope(env, records),
+      content: await readContent(env),
+      headersOnly: tooBig || (env.dsnRet & DSN_RET_HDRS) !== 0,
+    },
+  );
 }
 
 // A delay warning (delay_warning_time) for the records of defer/ID: to
@@ -128,25 +160,12 @@ export async function sendDelayNotice(
 ): Promise<string | null> {
   const r = route(env.sender, config);
   if (!r || r.what !== 'sender' || !records.length) return null;
-  const now = Date.now() / 1000;
-  const lines = buildNotice({
-    queueId: env.queueId,
-    sender: env.sender,
-    to: r.to,
-    myhostname: config.get('myhostname'),
-    myorigin: config.get('myorigin'),
-    arrivalTime: env.arrivalTime,
-    envelopeId: env.dsnEnvid,
-    records,
+  return sendNotice(queueDir, config, r, 'sender delay notification', {
+    ...fromEnvelope(env, records),
     content: await readContent(env),
     headersOnly: true,
-    now,
-    postmasterCopy: false,
     delay: true,
   });
-  const newId = await post(queueDir, r, lines, now);
-  msg.info(`${env.queueId}: sender delay notification: ${newId}`);
-  return newId;
 }
 
 // What cleanup knows of a message it refused (CLEANUP_FLAG_BOUNCE).
@@ -169,22 +188,19 @@ export async function sendRejectNotice(
 ): Promise<string | null> {
   const r = route(m.sender, config);
   if (!r || !m.records.length) return null;
-  const now = Date.now() / 1000;
-  const lines = buildNotice({
-    queueId: m.queueId,
-    sender: m.sender,
-    to: r.to,
-    myhostname: config.get('myhostname'),
-    myorigin: config.get('myorigin'),
-    arrivalTime: m.arrivalTime,
-    envelopeId: '',
-    records: m.records,
-    content: [],
-    headersOnly: true,
-    now,
-    postmasterCopy: r.what === 'postmaster',
-  });
-  const newId = await post(queueDir, r, lines, now);
-  msg.info(`${m.queueId}: ${r.what} non-delivery notification: ${newId}`);
-  return newId;
+  return sendNotice(
+    queueDir,
+    config,
+    r,
+    `${r.what} non-delivery notification`,
+    {
+      queueId: m.queueId,
+      sender: m.sender,
+      arrivalTime: m.arrivalTime,
+      envelopeId: '',
+      records: m.records,
+      content: [],
+      headersOnly: true,
+    },
+  );
 }
