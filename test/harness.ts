@@ -59,6 +59,21 @@ export function ensureMailUsers(): void {
     );
 }
 
+// Whether a user other than the owner can reach and read the built code
+// at file: every folder above it searchable by others. A clone in a 0700
+// folder (mktemp -d) is not, and a test that runs our code as an
+// unprivileged user must then be skipped, not fail.
+export function othersCanRun(file = DIST): boolean {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    if ((fs.statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === path.dirname(dir)) return true;
+  }
+}
+
+export const NOT_REACHABLE =
+  'the repository is in a folder other users cannot enter (mode 0700 ' +
+  'above it); this test runs our code as an unprivileged user';
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

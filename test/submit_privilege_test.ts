@@ -11,6 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   isRoot,
+  NOT_REACHABLE,
+  othersCanRun,
   makeInstance,
   waitForPort,
   DIST,
@@ -22,7 +24,13 @@ import { installSetgidPrograms } from '../packages/commands/submit_setgid';
 const USER = 'pfts_submit';
 const hasGcc =
   cp.spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
-const skip = !isRoot() ? 'needs root' : !hasGcc ? 'needs gcc' : false;
+const skip = !isRoot()
+  ? 'needs root'
+  : !hasGcc
+    ? 'needs gcc'
+    : !othersCanRun()
+      ? NOT_REACHABLE
+      : false;
 
 function ensureUser(): { uid: number; gid: number } {
   if (cp.spawnSync('id', [USER], { stdio: 'ignore' }).status !== 0)
