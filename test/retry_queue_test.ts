@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import {
   message,
   queueIdOf,
+  sleep,
   SmtpClient,
   startInstance,
   type Instance,
@@ -105,6 +106,10 @@ test('does defer when the connection is refused and log the reason', async () =>
     const id = await submit(mta, 'alice@localhost', 'refused');
     const line = await mta.waitForLog(deferredLine(id));
     assert.match(line, /connect to 127\.0\.0\.1\[127\.0\.0\.1\]:1: /);
+    // The agent logs before qmgr has moved the file: wait for the move.
+    const deadline = Date.now() + 5000;
+    while (mta.queueFiles('deferred').length === 0 && Date.now() < deadline)
+      await sleep(50);
     assert.equal(mta.queueFiles('deferred').length, 1);
   });
 });

@@ -33,7 +33,12 @@ async function isEligible(file: string, opts: ScanOptions): Promise<boolean> {
   try {
     const st = await fs.promises.stat(file);
     if (!isQueueFileReady(st)) return false;
-    return opts.ignoreTime || st.mtimeMs / 1000 <= opts.now;
+    // Whole seconds, as Postfix compares time_t: a file system clock a
+    // few milliseconds ahead must not make a just-committed file look
+    // like one cooling down, or it would wait for the next queue run.
+    return (
+      opts.ignoreTime || Math.floor(st.mtimeMs / 1000) <= Math.floor(opts.now)
+    );
   } catch {
     return false; // gone meanwhile
   }
