@@ -44,8 +44,40 @@ function cacheParams(prefix: 'smtp' | 'lmtp'): ParamDef[] {
       '300s',
       'how long a connection may be used for new deliveries',
     ),
+    {
+      name: `${prefix}_connection_reuse_count_limit`,
+      type: 'int',
+      default: '0',
+      min: 0,
+      doc: 'most deliveries over one connection; 0 means no limit',
+    },
+    {
+      name: `${prefix}_connection_cache_destinations`,
+      type: 'list',
+      default: '',
+      doc: 'destinations whose connections are always cached',
+    },
   ];
 }
+
+// The scache(8) service's own parameters.
+const SCACHE_PARAMS: ParamDef[] = [
+  time(
+    'connection_cache_ttl_limit',
+    '2s',
+    'longest time to live that scache grants a cached connection',
+  ),
+  time(
+    'connection_cache_status_update_time',
+    '600s',
+    'how often scache logs its statistics',
+  ),
+  time(
+    'connection_cache_protocol_timeout',
+    '5s',
+    'time limit for a connection cache request',
+  ),
+];
 
 export const PARAMS: ParamDef[] = [
   {
@@ -98,6 +130,7 @@ export const PARAMS: ParamDef[] = [
   },
   ...cacheParams('smtp'),
   ...cacheParams('lmtp'),
+  ...SCACHE_PARAMS,
   time('smtp_connect_timeout', '30s', 'time limit for a TCP connection'),
   time('lmtp_connect_timeout', '0s', 'time limit for a connection; 0 = none'),
   time('smtp_helo_timeout', '300s', 'time limit for greeting and EHLO'),

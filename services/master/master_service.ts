@@ -19,6 +19,7 @@ import {
   type ListenAddress,
 } from './master_listen';
 import type { Config } from '../../packages/config/config';
+import { relayChild } from './master_relay';
 
 export interface ServiceEnv {
   config: Config;
@@ -212,6 +213,7 @@ export class MasterService {
     };
     this.#children.set(child.pid, child);
     proc.on('message', (m: ChildToMaster) => this.#onChildMessage(child, m));
+    relayChild(proc, this.entry, this.#env.config); // scache requests
     proc.on('exit', (code, signal) => this.#onExit(child, code, signal));
     proc.on('error', (err) => msg.warn(`${this.key}: ${err.message}`));
     this.#captureStderr(child);
