@@ -30,7 +30,7 @@ export function buildRequest(job: QmgrJob, now: number): DeliveryRequest {
   const env = job.message.env;
   const a = env.attrs;
   return {
-    flags: 0,
+    flags: Number(a.trace_flags ?? 0) || 0, // sendmail -v, -bv
     queueName: QUEUE.ACTIVE,
     queueId: env.queueId,
     offset: env.dataOffset,
