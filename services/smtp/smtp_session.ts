@@ -1,8 +1,8 @@
 // One SMTP or LMTP session on nodemailer's SMTPConnection: connect (TCP
 // or a Unix socket), greeting and EHLO/LHLO, then one send. Every failure
 // becomes an Outcome in Postfix's words; nothing the peer sends may throw.
-// Limits: no STARTTLS (smtp_tls_security_level is empty here); nodemailer
-// has one inactivity timeout for the whole MAIL..end-of-data exchange.
+// STARTTLS is smtp_tls.ts's. Limits: nodemailer has one inactivity
+// timeout for the whole MAIL..end-of-data exchange.
 
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
@@ -19,6 +19,12 @@ import {
   type Outcome,
   type Phase,
 } from './smtp_reason';
+import {
+  checkClientTls,
+  clientTlsOptions,
+  RETRY_PLAINTEXT,
+  type ClientTls,
+} from './smtp_tls';
 
 export interface SessionSettings {
   lmtp: boolean;
@@ -31,6 +37,7 @@ export interface SessionSettings {
   xferTimeoutMs: number; // smtp_data_xfer_timeout
   doneTimeoutMs: number; // smtp_data_done_timeout
   quitTimeoutMs: number;
+  tls?: ClientTls; // smtp_tls_*; none when unset
 }
 
 interface PeerError extends Error {
@@ -182,6 +189,7 @@ export function peerName(target: Target): string {
 export async function openSession(
   target: Target,
   s: SessionSettings,
+  plaintext = false, // the retry after a failed opportunistic handshake
 ): Promise<Session | Outcome> {
   const where =
     target.kind === 'inet' ? `${peerName(target)}:${target.port}` : target.path;
@@ -193,11 +201,18 @@ export async function openSession(
   }
   const replies: string[] = [];
   const options = connectionOptions(target, s, socket);
-  const conn = new SMTPConnection({ ...options, ...replyLogger(replies) });
+  const tlsOptions = clientTlsOptions(s.tls, plaintext);
+  const conn = new SMTPConnection({
+    ...options,
+    ...tlsOptions,
+    ...replyLogger(replies),
+  });
   const err = await greet(conn);
-  if (!err) return new Session(conn, target, s, replies);
+  const tls = checkClientTls(conn, err, target, s.tls, plaintext);
+  if (!err && !tls) return new Session(conn, target, s, replies);
   conn.close();
-  return greetingOutcome(err, where, peerName(target));
+  if (tls === RETRY_PLAINTEXT) return openSession(target, s, true);
+  return tls ?? greetingOutcome(err!, where, peerName(target));
 }
 
 const MAX_KEPT_REPLIES = 1000;
@@ -245,9 +260,6 @@ function connectionOptions(
       : { connection: socket }),
     name: s.heloName,
     lmtp: s.lmtp,
-    // XXX no STARTTLS: smtp_tls_security_level and the smtp_tls_* settings
-    // are not implemented, so mail always goes in plain text.
-    ignoreTLS: true,
     connectionTimeout: connectMs + s.heloTimeoutMs,
     greetingTimeout: s.heloTimeoutMs,
     socketTimeout: s.heloTimeoutMs,
