@@ -32,6 +32,7 @@ import {
   type DelayNotifier,
   notifyBounce,
   notifyDelay,
+  notifyTrace,
 } from './qmgr_bounce';
 import {
   loadSettings,
@@ -395,7 +396,9 @@ export class QueueManager {
       await expireMessage(this.#ctx, message, env);
       env = await readEnvelope(message.env.path);
     }
-    const bounced = await this.#sendBounces(message);
+    const bounced =
+      (await this.#sendBounces(message)) &&
+      (await notifyTrace(this.#ctx, message)); // -v, -bv, NOTIFY=SUCCESS
     if (!env.recipients.length && bounced)
       return removeMessage(queueDir, message.id, config);
     await this.#warnDelay(message, env, t0);
