@@ -40,10 +40,22 @@
 // agent_handoff ("sec.usec") so that agents can log delays=a/b/c/d.
 
 import type * as net from 'node:net';
-import { queuePath, type QueueConfig } from './mail_queue';
+import { queuePath } from './mail_queue';
 import { AttrStream, connectService, IpcError } from '../ipc/ipc';
 import type { Attrs } from '../ipc/ipc';
 import { msg, printable } from '../log/log';
+import {
+  answerProbe,
+  appendTrace,
+  collectDeliveries,
+  DEL_REQ_TRACE_ONLY,
+  noteDelivery,
+  traceRecords,
+  wantsTrace,
+  type TraceTarget,
+} from './delivery_trace';
+
+export { DEL_REQ_FLAG, DEL_REQ_TRACE_ONLY, DSN_NOTIFY } from './delivery_trace';
 
 export interface DeliveryRecipient {
   originalRecipient: string;
@@ -269,13 +281,65 @@ export interface AgentAnswer {
   siteFailure?: { status: string; reason: string };
 }
 
-// Where a request's queue file is, for serveDeliveryRequest.
+// Where a request's queue file is, for serveDeliveryRequest; it also
+// carries what the agent's delivery reports need (trace/<queue id>).
+export interface QueueFileOf {
+  (req: DeliveryRequest): string;
+  trace?: TraceTarget;
+}
+
 export function queueFileOf(ctx: {
   queueDir: string;
-  config: QueueConfig;
-}): (req: DeliveryRequest) => string {
-  return (req) =>
+  config: TraceTarget['config'];
+  serviceName?: string;
+}): QueueFileOf {
+  const of: QueueFileOf = (req) =>
     queuePath(ctx.queueDir, req.queueName, req.queueId, ctx.config);
+  of.trace = {
+    queueDir: ctx.queueDir,
+    config: ctx.config,
+    service: ctx.serviceName ?? '',
+  };
+  return of;
+}
+
+// A probe (sendmail -bv) is answered here, for every agent, and
+// never reaches deliver(). With -v or NOTIFY=SUCCESS the deliveries that
+// deliver() logs are recorded in trace/<queue id> before qmgr hears of
+// them, as Postfix's agents do before they reply.
+async function deliverTraced(
+  req: DeliveryRequest,
+  queueFile: QueueFileOf,
+  deliver: (req: DeliveryRequest, file: string) => Promise<AgentAnswer>,
+): Promise<AgentAnswer> {
+  const t = queueFile.trace;
+  if (t && req.flags & DEL_REQ_TRACE_ONLY) {
+    const probe = answerProbe(t, req);
+    for (const e of probe.entries) logDelivery(e);
+    await appendTrace(t, req.queueId, probe.records);
+    return probe.answer;
+  }
+  if (!t || !wantsTrace(req)) return deliver(req, queueFile(req));
+  const { answer, entries } = await collectDeliveries(() =>
+    deliver(req, queueFile(req)),
+  );
+  await recordTrace(t, req, traceRecords(req, answer, entries));
+  return answer;
+}
+
+// XXX Postfix defers a recipient whose trace record could not be
+// written; here the delivery stands and the report lacks that line, so
+// that a failed report never makes a second copy of the mail.
+async function recordTrace(
+  t: TraceTarget,
+  req: DeliveryRequest,
+  records: Parameters<typeof appendTrace>[2],
+): Promise<void> {
+  try {
+    await appendTrace(t, req.queueId, records);
+  } catch (err) {
+    msg.warn(`${req.queueId}: trace service failure: ${errText(err)}`);
+  }
 }
 
 // The agent side of one qmgr connection, shared by every delivery agent:
@@ -284,13 +348,13 @@ export function queueFileOf(ctx: {
 // dropped; qmgr then defers the recipients.
 export async function serveDeliveryRequest(
   socket: net.Socket,
-  queueFile: (req: DeliveryRequest) => string,
+  queueFile: QueueFileOf,
   deliver: (req: DeliveryRequest, file: string) => Promise<AgentAnswer>,
 ): Promise<void> {
   const stream = AttrStream.fromSocket(socket);
   try {
     const req = await readDeliveryRequest(stream);
-    const out = await deliver(req, queueFile(req));
+    const out = await deliverTraced(req, queueFile, deliver);
     await writeDeliveryResults(stream, out.results, out.siteFailure);
     stream.close();
   } catch (err) {
@@ -431,7 +495,10 @@ function delays(e: DeliveryLogEntry, now: number): string {
   return [a, b, c, d].map((x) => formatDelay(Math.max(0, x))).join('/');
 }
 
+// Every agent builds its log lines here, so this is also where the
+// request being served (delivery_trace.ts) learns of each delivery.
 export function deliveryLogLine(e: DeliveryLogEntry): string {
+  noteDelivery(e);
   const now = e.now ?? Date.now() / 1000;
   const rcpt = e.recipient;
   const orig =

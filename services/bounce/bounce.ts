@@ -1,8 +1,7 @@
 // bounce(8): the daemon behind private/bounce (master.cf `bounce unix -
-// - n - 0 bounce`, also run as defer and trace). It sends non-delivery
-// notices and delay warnings when qmgr asks; see bounce_service.ts.
-// Limits: flush and delay warnings only; no success (NOTIFY=SUCCESS)
-// reports, no VERP.
+// - n - 0 bounce`, also run as defer and trace, each appending to the log
+// of its name). It sends non-delivery notices, delay warnings and trace
+// reports (-v, -bv, NOTIFY=SUCCESS); see bounce_service.ts. No VERP.
 
 import { runDaemon } from '../../packages/daemon/daemon';
 import { serveBounce } from './bounce_service';
@@ -11,5 +10,5 @@ runDaemon({
   name: 'bounce',
   kind: 'stream',
   onConnection: (socket, ctx) =>
-    void serveBounce(socket, ctx.queueDir, ctx.config),
+    void serveBounce(socket, ctx.queueDir, ctx.config, ctx.serviceName),
 });

@@ -1,8 +1,8 @@
-// The text of a non-delivery notice: RFC 3464 multipart/report with a
-// human-readable part, a message/delivery-status part and the returned
-// message (whole, or its headers for RET=HDRS or over bounce_size_limit),
-// in the shape of Postfix's (postfix.md 2.7). Used by bounce_notify.ts.
-// Limits: one built-in English template; bounce_template_file is not read.
+// The text of a delivery status notice: RFC 3464 multipart/report with a
+// human-readable part, a message/delivery-status part and the message
+// (whole, or its headers for RET=HDRS, over bounce_size_limit, delays,
+// successes and -v/-bv reports), in the shape of Postfix's (postfix.md
+// 2.7). Used by bounce_notify.ts. Limits: built-in English texts only.
 
 import { mailDate as headerDate } from '../../packages/util/mail_date';
 import type { StatusRecord } from '../../packages/queue/status_log';
@@ -21,6 +21,15 @@ export interface NoticeInput {
   now: number; // seconds
   postmasterCopy: boolean;
   delay?: boolean; // a delay warning: still being retried
+  kind?: NoticeKind; // default failure, or delay when delay is set
+}
+
+// Postfix's four templates: failure, delay, success (NOTIFY=SUCCESS) and
+// verify (the sendmail -v and -bv reports).
+export type NoticeKind = 'failure' | 'delay' | 'success' | 'verify';
+
+function kindOf(n: NoticeInput): NoticeKind {
+  return n.kind ?? (n.delay ? 'delay' : 'failure');
 }
 
 // RFC 5322 date of a time in seconds, in the local zone as Postfix's
@@ -29,8 +38,15 @@ export function mailDate(seconds: number): string {
   return headerDate(new Date(seconds * 1000));
 }
 
+const SUBJECTS = {
+  delay: 'Delayed Mail (still being retried)',
+  success: 'Successful Mail Delivery Report',
+  verify: 'Mail Delivery Status Report',
+} as const;
+
 function subjectOf(n: NoticeInput): string {
-  if (n.delay) return 'Delayed Mail (still being retried)';
+  const kind = kindOf(n);
+  if (kind !== 'failure') return SUBJECTS[kind];
   return n.postmasterCopy
     ? 'Postmaster Copy: Undelivered Mail'
     : 'Undelivered Mail Returned to Sender';
@@ -74,6 +90,24 @@ const DELAY_TEXT = [
   'Nothing needs to be done now. The message headers are attached.',
 ];
 
+const SUCCESS_TEXT = [
+  'Your message has been delivered to the recipients listed below.',
+  'Where it went into a mailbox, you will hear nothing more; where it',
+  'was passed on to another system, that system may still report back.',
+];
+
+const VERIFY_TEXT = [
+  'Here is the delivery report that you asked for: what the mail',
+  'system did, or with sendmail -bv would do, for each recipient.',
+];
+
+const TEXTS = {
+  failure: BOUNCE_TEXT,
+  delay: DELAY_TEXT,
+  success: SUCCESS_TEXT,
+  verify: VERIFY_TEXT,
+} as const;
+
 function notificationPart(n: NoticeInput, boundary: string): string[] {
   const lines = [
     `--${boundary}`,
@@ -82,7 +116,7 @@ function notificationPart(n: NoticeInput, boundary: string): string[] {
     '',
     `This is the mail system at host ${n.myhostname}.`,
     '',
-    ...(n.delay ? DELAY_TEXT : BOUNCE_TEXT),
+    ...TEXTS[kindOf(n)],
     '',
     'If you need help, write to postmaster and include this report.',
     '',
@@ -93,12 +127,20 @@ function notificationPart(n: NoticeInput, boundary: string): string[] {
   return lines;
 }
 
+// Failure and delay notices say what they are; reports carry each
+// record's own action (delivered, relayed, deliverable...).
+function actionOf(r: StatusRecord, kind: NoticeKind): string {
+  if (kind === 'failure') return 'failed';
+  if (kind === 'delay') return 'delayed';
+  return r.action;
+}
+
 // RFC 3464 section 2.3: per-recipient fields.
-function recipientReport(r: StatusRecord, delay: boolean): string[] {
+function recipientReport(r: StatusRecord, kind: NoticeKind): string[] {
   const lines = [`Final-Recipient: rfc822; ${r.recipient}`];
   const orig = r.dsnOrigRcpt.replace(/^rfc822;/i, '');
   if (orig) lines.push(`Original-Recipient: rfc822;${orig}`);
-  lines.push(`Action: ${delay ? 'delayed' : 'failed'}`, `Status: ${r.status}`);
+  lines.push(`Action: ${actionOf(r, kind)}`, `Status: ${r.status}`);
   if (r.mtaType) lines.push(`Remote-MTA: ${r.mtaType}; ${r.mtaMname}`);
   if (r.diagType) lines.push(`Diagnostic-Code: ${r.diagType}; ${r.diagText}`);
   else lines.push(`Diagnostic-Code: X-Postfix; ${r.reason}`);
@@ -121,16 +163,23 @@ function statusPart(n: NoticeInput, boundary: string): string[] {
     `Arrival-Date: ${mailDate(n.arrivalTime)}`,
     '',
   );
-  for (const r of n.records) lines.push(...recipientReport(r, !!n.delay));
+  for (const r of n.records) lines.push(...recipientReport(r, kindOf(n)));
   return lines;
 }
 
+const HEADERS_PART = 'text/rfc822-headers';
+
+function returnedHead(n: NoticeInput): [string, string] {
+  const kind = kindOf(n);
+  if (kind === 'delay') return ['Delayed Message Headers', HEADERS_PART];
+  if (kind !== 'failure') return ['Message Headers', HEADERS_PART];
+  return n.headersOnly
+    ? ['Undelivered Message Headers', HEADERS_PART]
+    : ['Undelivered Message', 'message/rfc822'];
+}
+
 function returnedPart(n: NoticeInput, boundary: string): Buffer[] {
-  const head = n.delay
-    ? ['Delayed Message Headers', 'text/rfc822-headers']
-    : n.headersOnly
-      ? ['Undelivered Message Headers', 'text/rfc822-headers']
-      : ['Undelivered Message', 'message/rfc822'];
+  const head = returnedHead(n);
   const lines = [
     `--${boundary}`,
     `Content-Description: ${head[0]}`,
@@ -146,7 +195,8 @@ function returnedPart(n: NoticeInput, boundary: string): Buffer[] {
 function returnedContent(n: NoticeInput): Buffer[] {
   const out: Buffer[] = [];
   for (const line of n.content) {
-    if ((n.headersOnly || n.delay) && line.length === 0) break;
+    const whole = !n.headersOnly && kindOf(n) === 'failure';
+    if (!whole && line.length === 0) break;
     out.push(line);
   }
   return out;

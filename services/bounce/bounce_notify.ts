@@ -1,8 +1,8 @@
-// Sending a non-delivery notice for one message's bounce/ID records:
+// Sending the notices of one message's bounce/, defer/ and trace/ logs:
 // built by bounce_notice.ts, posted to cleanup from the null sender, and
-// logged as Postfix's bounce logs it. A notice about mail from the null
+// logged as Postfix's bounce logs them. A bounce of mail from the null
 // sender goes to 2bounce_notice_recipient from the double-bounce sender;
-// a failed double bounce is dropped. qmgr calls this (qmgr_bounce.ts).
+// a failed double bounce is dropped. Used by bounce_service, qmgr_bounce.
 
 import { CleanupClient, CLEANUP_FLAG } from '../../packages/ipc/cleanup_client';
 import { msg } from '../../packages/log/log';
@@ -12,6 +12,7 @@ import {
 } from '../../packages/queue/queue_file';
 import { REC } from '../../packages/queue/record';
 import type { StatusRecord } from '../../packages/queue/status_log';
+import { DEL_REQ_FLAG, DSN_NOTIFY } from '../../packages/queue/delivery_trace';
 import { buildNotice, type NoticeInput } from './bounce_notice';
 
 export interface BounceConfig {
@@ -88,6 +89,12 @@ async function post(
 }
 
 // What a notice says of the message it is about; the rest is per kind.
+// RFC 3461 NOTIFY: a recipient that gave none gets failure and delay
+// notices, as Postfix's default; NOTIFY=NEVER gets none.
+function asked(records: StatusRecord[], bit: number): StatusRecord[] {
+  return records.filter((r) => !r.notifyFlags || r.notifyFlags & bit);
+}
+
 type NoticeParts = Omit<
   NoticeInput,
   'to' | 'myhostname' | 'myorigin' | 'now' | 'postmasterCopy'
@@ -135,6 +142,7 @@ export async function sendNonDeliveryNotice(
   records: StatusRecord[],
 ): Promise<string | null> {
   const r = route(env.sender, config);
+  if (r?.what === 'sender') records = asked(records, DSN_NOTIFY.FAILURE);
   if (!r || !records.length) return null;
   const tooBig = env.contentSize > config.int('bounce_size_limit');
   return sendNotice(
@@ -159,6 +167,7 @@ export async function sendDelayNotice(
   records: StatusRecord[],
 ): Promise<string | null> {
   const r = route(env.sender, config);
+  records = asked(records, DSN_NOTIFY.DELAY);
   if (!r || r.what !== 'sender' || !records.length) return null;
   return sendNotice(queueDir, config, r, 'sender delay notification', {
     ...fromEnvelope(env, records),
@@ -166,6 +175,39 @@ export async function sendDelayNotice(
     headersOnly: true,
     delay: true,
   });
+}
+
+// The report of trace/ID (Postfix's trace_flush): for sendmail -v and
+// -bv the delivery status report of every record, else the success
+// notice (NOTIFY=SUCCESS). To the sender only: mail from the null
+// sender or the double-bounce address gets no report, so that a report
+// can never be reported on. The message's headers go with it.
+export async function sendTraceNotice(
+  queueDir: string,
+  config: BounceConfig,
+  env: QueueEnvelope,
+  records: StatusRecord[],
+  flags: number,
+): Promise<string | null> {
+  const r = route(env.sender, config);
+  const verify = (flags & (DEL_REQ_FLAG.USR_VRFY | DEL_REQ_FLAG.RECORD)) !== 0;
+  if (!r || r.what !== 'sender') {
+    msg.info(`${env.queueId}: not sending a report for mail from <>`);
+    return null;
+  }
+  if (!records.length) return null;
+  return sendNotice(
+    queueDir,
+    config,
+    r,
+    'sender delivery status notification',
+    {
+      ...fromEnvelope(env, records),
+      content: await readContent(env),
+      headersOnly: true,
+      kind: verify ? 'verify' : 'success',
+    },
+  );
 }
 
 // What cleanup knows of a message it refused (CLEANUP_FLAG_BOUNCE).

@@ -1,15 +1,22 @@
-// Where qmgr hands bounce/ID to the bounce part: one call per message
-// pass whose bounce log has records. The default asks the bounce daemon
-// on private/bounce for a flush, as Postfix's qmgr does; with no bounce
+// Where qmgr hands bounce/ID, defer/ID and trace/ID to the bounce part,
+// once per message pass. The default asks the bounce daemon on
+// private/bounce (or private/trace) as Postfix's qmgr does; with no such
 // service listening (tests, a minimal master.cf) it sends the notice
 // itself. Tests may pass their own notifier.
 
 import { msg } from '../../packages/log/log';
 import { QUEUE } from '../../packages/queue/mail_queue';
 import type { StatusRecord } from '../../packages/queue/status_log';
+import { DEL_REQ_FLAG, DSN_NOTIFY } from '../../packages/queue/delivery_trace';
+import {
+  readStatusLog,
+  removeStatusLog,
+  STATUS_LOG,
+} from '../../packages/queue/status_log';
 import {
   sendDelayNotice,
   sendNonDeliveryNotice,
+  sendTraceNotice,
 } from '../bounce/bounce_notify';
 import {
   BOUNCE_CMD,
@@ -84,3 +91,60 @@ export const notifyDelay: DelayNotifier = async (ctx, message, records) => {
     return false;
   }
 };
+
+// Postfix's qmgr asks for the trace report after each pass of a message
+// sent with -v or -bv, or with a recipient that asked NOTIFY=SUCCESS; the
+// trace service sends nothing when trace/ID holds no record.
+function wantsTraceReport(message: QmgrMessage): number | null {
+  const flags = Number(message.env.attrs.trace_flags ?? 0) || 0;
+  if (flags & (DEL_REQ_FLAG.USR_VRFY | DEL_REQ_FLAG.RECORD)) return flags;
+  const success = message.env.recipients.some(
+    (r) => r.notifyFlags & DSN_NOTIFY.SUCCESS,
+  );
+  return success ? flags : null;
+}
+
+async function traceHere(
+  ctx: QmgrContext,
+  message: QmgrMessage,
+  flags: number,
+): Promise<boolean> {
+  const { queueDir, config } = ctx;
+  const log = STATUS_LOG.TRACE;
+  const records = await readStatusLog(queueDir, log, message.id, config);
+  if (!records.length) return true;
+  const env = message.env;
+  await sendTraceNotice(queueDir, config, env, records, flags);
+  await removeStatusLog(queueDir, log, message.id, config);
+  return true;
+}
+
+// True when the report is queued or none is due; false keeps the message
+// (deferred) so that the report is tried again.
+// XXX Postfix then kills the trace_flags record, so that -v reports only
+// the first delivery attempt; ours stays, and each later pass of a
+// deferred message reports its own attempt again.
+export async function notifyTrace(
+  ctx: QmgrContext,
+  message: QmgrMessage,
+): Promise<boolean> {
+  const flags = wantsTraceReport(message);
+  if (flags === null) return true;
+  const id = message.id;
+  try {
+    const cmd = BOUNCE_CMD.TRACE;
+    const q = QUEUE.ACTIVE;
+    return await requestBounceFlush(ctx.queueDir, q, id, cmd, 'trace', flags);
+  } catch (err) {
+    if (!(err instanceof BounceUnavailableError)) {
+      msg.warn(`${id}: notifyTrace: ${(err as Error).message}`);
+      return false;
+    }
+  }
+  try {
+    return await traceHere(ctx, message, flags);
+  } catch (err) {
+    msg.warn(`${id}: notifyTrace: ${(err as Error).message}`);
+    return false;
+  }
+}
