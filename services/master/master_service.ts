@@ -14,8 +14,10 @@ import type {
   MasterToChild,
 } from '../../packages/daemon/master_proto';
 import {
+  closeListener,
   listenAddresses,
   openListener,
+  setAccepting,
   type ListenAddress,
 } from './master_listen';
 import type { Config } from '../../packages/config/config';
@@ -71,6 +73,7 @@ export class MasterService {
   #limitWarned = 0;
   #used = false;
   #closed = false;
+  #accepting = true;
 
   constructor(entry: MasterEntry, env: ServiceEnv) {
     this.entry = entry;
@@ -137,6 +140,18 @@ export class MasterService {
       this.#sendToChild(child, { t: 'conn' }, socket);
     }
     if (this.#pending.length) this.#spawnIfAllowed();
+    this.#acceptWhenNoChildCan();
+  }
+
+  // A child that is up, not at capacity and holds the listener accepts
+  // its clients itself; master polls the socket only while there is no
+  // such child, so that it learns a new process is needed. A client that
+  // arrives while a child starts waits in the kernel's backlog.
+  #acceptWhenNoChildCan(): void {
+    const on = !this.#availableChild();
+    if (on === this.#accepting || this.#closed) return;
+    this.#accepting = on;
+    for (const server of this.#servers) setAccepting(server, on);
   }
 
   #availableChild(): Child | undefined {
@@ -377,7 +392,7 @@ export class MasterService {
     this.#closed = true;
     this.#stopWakeup();
     if (this.#throttleTimer) clearTimeout(this.#throttleTimer);
-    for (const server of this.#servers) server.close();
+    for (const server of this.#servers) closeListener(server);
     this.#servers = [];
     for (const socket of this.#pending) socket.destroy();
     this.#pending = [];
