@@ -1,7 +1,8 @@
 // The skeleton every daemon runs in: argument parsing, configuration,
 // privilege drop, signals, the status channel to master, client counting,
-// and the max_idle / max_use limits. A daemon hands it its handlers; see
-// INTERNALS.md. Limits: no chroot (Node cannot chroot).
+// the max_idle / max_use limits and the daemon_timeout watchdog. A daemon
+// hands it its handlers; see INTERNALS.md. Limits: no chroot (Node
+// cannot chroot).
 
 import * as net from 'node:net';
 import { Config, ConfigError } from '../config/config';
@@ -9,6 +10,7 @@ import { FatalError, initLog, msg } from '../log/log';
 import { mailOwnerIds } from '../util/passwd';
 import { ChildToMaster, CHILD_EXIT, MasterToChild } from './master_proto';
 import { parseDaemonArgs, DaemonArgs } from './daemon_args';
+import { Watchdog } from './watchdog';
 
 export interface DaemonContext {
   config: Config;
@@ -26,6 +28,10 @@ export interface DaemonSpec {
   kind: 'stream' | 'trigger';
   maxClients?: number; // clients at once; default max_clients_per_process
   resident?: boolean; // ignore max_idle and max_use (qmgr, anvil)
+  // Clients that stay connected for long (anvil's smtpd processes): the
+  // watchdog then guards only against a stuck event loop, not against a
+  // client served for longer than daemon_timeout. Default: resident.
+  longClients?: boolean;
   init?(ctx: DaemonContext): Promise<void> | void;
   onConnection?(socket: net.Socket, ctx: DaemonContext): void;
   onTrigger?(bytes: Buffer, ctx: DaemonContext): Promise<void> | void;
@@ -59,6 +65,8 @@ class Daemon {
   #stopping = false;
   #retired = false;
   #pausedAtCapacity = false;
+  #watchdog: Watchdog | null = null;
+  #watchClients: boolean;
 
   constructor(spec: DaemonSpec, args: DaemonArgs, config: Config) {
     this.#spec = spec;
@@ -85,6 +93,7 @@ class Daemon {
     // clients, so ours retires after max_use times maxClients.
     const maxUse = args.maxUse ?? config.int('max_use');
     this.#maxUse = spec.resident ? 0 : maxUse * this.#maxClients;
+    this.#watchClients = !(spec.longClients ?? spec.resident ?? false);
   }
 
   get ctx(): DaemonContext {
@@ -92,6 +101,10 @@ class Daemon {
   }
 
   async start(): Promise<void> {
+    // Postfix's agents die by themselves when one request takes longer
+    // than daemon_timeout; qmgr then defers what they held.
+    const timeout = this.#ctx.config.time('daemon_timeout');
+    this.#watchdog = new Watchdog(timeout, this.#ctx.queueDir);
     await this.#spec.init?.(this.#ctx);
     process.on('message', (m: MasterToChild, handle?: unknown) =>
       this.#onMaster(m, handle),
@@ -125,7 +138,11 @@ class Daemon {
     this.#clients++;
     this.#served++;
     this.#disarmIdle();
-    socket.once('close', () => this.#release());
+    if (this.#watchClients) this.#watchdog?.begin(socket);
+    socket.once('close', () => {
+      this.#watchdog?.done(socket);
+      this.#release();
+    });
     if (this.#clients >= this.#maxClients) this.#pauseAccepting();
     if (this.#maxUse && this.#served >= this.#maxUse) this.#retire();
     if (this.#spec.kind === 'trigger') this.#readTrigger(socket);
