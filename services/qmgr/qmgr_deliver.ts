@@ -1,7 +1,9 @@
 // One delivery job: the request to private/<transport>, and the
 // bookkeeping of each recipient's result (failed: bounce/ID then done;
 // delayed: defer/ID; delivered: done, which the agent did already).
-// Tells the scheduler how the transport and destination fared.
+// Tells the scheduler how the transport and destination fared. An agent
+// that dies or stops answering (its daemon_timeout watchdog) leaves its
+// recipients deferred with "unknown mail transport error", as Postfix's.
 
 import {
   deliverRequestOutcome,
@@ -15,6 +17,7 @@ import { appendStatus, STATUS_LOG } from '../../packages/queue/status_log';
 import { QUEUE } from '../../packages/queue/mail_queue';
 import { msg } from '../../packages/log/log';
 import { deferRecipient, type QmgrContext } from './qmgr_defer';
+import { CrashIsolation } from './qmgr_isolate';
 import type { QmgrJob, QmgrRecipient } from './qmgr_message';
 
 export type JobResult =
@@ -25,6 +28,23 @@ export type JobResult =
 
 export const TRANSPORT_UNAVAILABLE = 'mail transport unavailable';
 const TRANSPORT_ERROR = 'unknown mail transport error';
+
+// The agent's own watchdog fires after daemon_timeout; ours, a little
+// later, covers an agent too stuck even for that.
+const AGENT_GRACE_MS = 30_000;
+
+function agentTimeoutMs(ctx: QmgrContext): number {
+  return ctx.config.time('daemon_timeout') * 1000 + AGENT_GRACE_MS;
+}
+
+// Postfix's words: the agent's own fatal or panic line says what broke.
+function logCrash(job: QmgrJob, text: string): void {
+  msg.warn(`${job.message.id}: deliverJob: ${text}`);
+  msg.warn(
+    `transport ${job.transport} failure -- see a previous ` +
+      'warning/fatal/panic logfile record for the problem description',
+  );
+}
 
 export function buildRequest(job: QmgrJob, now: number): DeliveryRequest {
   const env = job.message.env;
@@ -136,19 +156,34 @@ export async function deferJob(
     await deferRecipient(ctx, job.message, rcpt, dsn, reason);
 }
 
-export async function deliverJob(
-  ctx: QmgrContext,
-  job: QmgrJob,
-): Promise<JobResult> {
+const isolation = new CrashIsolation();
+
+// A job whose agent died once is retried alone on its transport, so that
+// a message that crashes agents does not take other deliveries with it.
+export function deliverJob(ctx: QmgrContext, job: QmgrJob): Promise<JobResult> {
+  return isolation.run(
+    job.transport,
+    job.message.id,
+    () => deliverOnce(ctx, job),
+    (result) => result.kind === 'crashed',
+  );
+}
+
+async function deliverOnce(ctx: QmgrContext, job: QmgrJob): Promise<JobResult> {
   const req = buildRequest(job, Date.now() / 1000);
   let outcome: DeliveryOutcome;
   try {
-    outcome = await deliverRequestOutcome(ctx.queueDir, job.transport, req);
+    outcome = await deliverRequestOutcome(
+      ctx.queueDir,
+      job.transport,
+      req,
+      agentTimeoutMs(ctx),
+    );
   } catch (err) {
     const unavailable = err instanceof TransportUnavailableError;
     const text = (err as Error).message;
     if (unavailable) msg.warn(text);
-    else msg.warn(`${job.message.id}: deliverJob: ${text}`);
+    else logCrash(job, text);
     await deferJob(
       ctx,
       job,

@@ -1,0 +1,172 @@
+// Stuck and crashing peers inside the system (issue 6 point 6), end to
+// end through master: a delivery agent that never answers or blocks its
+// event loop is killed by the daemon_timeout watchdog and its mail is
+// deferred; a |command alias that never ends is killed after
+// command_time_limit; an agent that crashes on one message leaves the
+// others delivered and that one retried with backoff, not in a loop.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as cp from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  DIST,
+  message,
+  queueIdOf,
+  sleep,
+  SmtpClient,
+  startInstance,
+  type Instance,
+} from './harness';
+
+// master runs $daemon_directory/<command>/<command>.js: a folder of links
+// to the built daemons plus the test agent.
+function daemonDirectory(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pfts-daemons-'));
+  fs.chmodSync(dir, 0o755);
+  const services = path.join(DIST, 'services');
+  for (const name of fs.readdirSync(services))
+    fs.symlinkSync(path.join(services, name), path.join(dir, name));
+  fs.symlinkSync(
+    path.join(DIST, 'test', 'test_agent'),
+    path.join(dir, 'test_agent'),
+  );
+  return dir;
+}
+
+let mta: Instance;
+let daemons: string;
+
+test.before(async () => {
+  daemons = daemonDirectory();
+  mta = await startInstance({
+    main: {
+      daemon_directory: daemons,
+      transport_maps: 'inline:{ stuck.example=stuck:, flaky.example=flaky: }',
+      minimal_backoff_time: '3s',
+      maximal_backoff_time: '3s',
+      queue_run_delay: '1s',
+      command_time_limit: '2s',
+    },
+    master: [
+      'stuck unix - - n - - test_agent -o daemon_timeout=3s',
+      'flaky unix - - n - - test_agent',
+    ],
+  });
+  fs.writeFileSync(
+    path.join(mta.configDir, 'aliases'),
+    'forever: "|sleep 6173"\n',
+  );
+});
+
+test.after(async () => {
+  await mta.destroy();
+  fs.rmSync(daemons, { recursive: true, force: true });
+});
+
+async function submit(to: string, body: string): Promise<string> {
+  const smtp = await SmtpClient.connect(mta.smtpPort);
+  try {
+    await smtp.reply();
+    await smtp.command('EHLO client.test.example');
+    const reply = await smtp.send('alice@localhost', [to], message(to, body));
+    return queueIdOf(reply);
+  } finally {
+    smtp.close();
+  }
+}
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function deferredLine(id: string, to: string, reason: string): RegExp {
+  return new RegExp(
+    `${id}: to=<${esc(to)}>, relay=[^,]+, delay=[\\d.]+, ` +
+      `delays=[\\d./]+, dsn=4\\.\\d\\.\\d, status=deferred \\(${reason}`,
+  );
+}
+
+test('does kill an agent that never answers after daemon_timeout and defer its mail', async () => {
+  const id = await submit('hang@stuck.example', 'HANG');
+  await mta.waitForLog(
+    deferredLine(id, 'hang@stuck.example', 'unknown mail transport error\\)'),
+  );
+  const log = mta.log();
+  const pid = /test_agent\[(\d+)\]: fatal: watchdog timeout/.exec(log)?.[1];
+  assert.ok(pid, 'the agent logs the watchdog timeout');
+  assert.match(
+    log,
+    new RegExp(`warning: process \\S+test_agent\\.js pid ${pid} exit status 1`),
+  );
+});
+
+test('does kill an agent whose event loop is blocked after daemon_timeout', async () => {
+  const id = await submit('busy@stuck.example', 'BUSY');
+  await mta.waitForLog(
+    deferredLine(id, 'busy@stuck.example', 'unknown mail transport error\\)'),
+    20_000,
+  );
+  const killed = /process \S+test_agent\.js pid (\d+) killed by signal 9/.exec(
+    mta.log(),
+  );
+  assert.ok(killed, 'master saw the agent die of SIGKILL');
+  assert.match(
+    mta.log(),
+    new RegExp(`test_agent\\[${killed[1]}\\]: fatal: watchdog timeout`),
+  );
+});
+
+test('does kill a |command alias after command_time_limit and defer', async () => {
+  const id = await submit('forever@localhost', 'to a command');
+  await mta.waitForLog(
+    deferredLine(
+      id,
+      'forever@localhost',
+      'Command time limit exceeded: "sleep 6173"',
+    ),
+  );
+  const ps = cp.spawnSync('ps', ['-eo', 'args='], { encoding: 'utf8' });
+  assert.ok(!ps.stdout.includes('sleep 6173'), 'the command is gone');
+});
+
+// Deliveries of the message in the log, attempt by attempt.
+function attempts(id: string): number {
+  const re = new RegExp(
+    `${id}: to=<crash@flaky\\.example>.*status=deferred`,
+    'g',
+  );
+  return (mta.log().match(re) ?? []).length;
+}
+
+test('does deliver the other mail when an agent crashes on one message, and retry that one with backoff', async () => {
+  const bad = await submit('crash@flaky.example', 'CRASH');
+  const good = [];
+  for (let i = 0; i < 3; i++)
+    good.push(await submit(`ok${i}@flaky.example`, 'fine'));
+  for (const [i, id] of good.entries())
+    await mta.waitForLog(
+      new RegExp(`${id}: to=<ok${i}@flaky\\.example>, .*status=sent`),
+      20_000,
+    );
+  await mta.waitForLog(
+    deferredLine(bad, 'crash@flaky.example', 'unknown mail transport error\\)'),
+  );
+  const from = Date.now();
+  const start = attempts(bad);
+  await sleep(10_000);
+  const tries = attempts(bad) - start;
+  // Backoff is 3 s: about three retries in ten seconds, never a loop.
+  assert.ok(
+    tries >= 1 && tries <= 5,
+    `${tries} attempts in ${Date.now() - from} ms`,
+  );
+  assert.match(
+    mta.log(),
+    /warning: process \S+test_agent\.js pid \d+ exit status 1/,
+  );
+  assert.match(
+    mta.log(),
+    /warning: transport flaky failure -- see a previous warning\/fatal\/panic logfile record for the problem description/,
+  );
+});
