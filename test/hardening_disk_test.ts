@@ -1,12 +1,22 @@
 // Out of disk: the queue on a 2 MB tmpfs of the test's own (root only).
 // When it is full, MAIL FROM is answered 452 4.3.1 with a warning and a
 // message in DATA is not acknowledged; what was queued before stays
-// intact; once space returns, mail is taken again without a restart.
+// intact; once space returns, mail is taken again without a restart. A
+// full Maildir file system defers local delivery (issue 6 point 4).
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {
+  makeInstance,
+  message,
+  queueIdOf,
+  SmtpClient,
+  waitForPort,
+  type Instance as Instance2,
+} from './harness';
 import {
   Instance,
   LOG,
@@ -105,6 +115,77 @@ test(
       assert.deepEqual(inst.queued, []);
     } finally {
       await inst.close();
+    }
+  },
+);
+
+// A whole instance (test/harness) whose mail spool, where local writes
+// the Maildirs, is a tmpfs of the test's own.
+async function spoolOnTmpfs(size: string): Promise<Instance2> {
+  const mta = await makeInstance({
+    main: {
+      minimal_backoff_time: '1s',
+      maximal_backoff_time: '2s',
+      queue_run_delay: '1s',
+    },
+  });
+  execFileSync('mount', [
+    '-t',
+    'tmpfs',
+    '-o',
+    `size=${size}`,
+    'tmpfs',
+    mta.mailDir,
+  ]);
+  const ids = ['-u', '-g'].map((f) =>
+    Number(execFileSync('id', [f, 'postfix'], { encoding: 'utf8' }).trim()),
+  );
+  fs.chownSync(mta.mailDir, ids[0], ids[1]);
+  const started = mta.postfix('start');
+  assert.equal(started.code, 0, started.stderr);
+  await waitForPort(mta.smtpPort);
+  return mta;
+}
+
+async function submitTo(mta: Instance2, to: string): Promise<string> {
+  const smtp = await SmtpClient.connect(mta.smtpPort);
+  try {
+    await smtp.reply();
+    await smtp.command('EHLO client.test.example');
+    return queueIdOf(await smtp.send('alice@localhost', [to], message('full')));
+  } finally {
+    smtp.close();
+  }
+}
+
+test(
+  'local does defer, not bounce, when the Maildir file system is full, and delivers once space returns',
+  { skip: ROOT ? false : 'mounting a tmpfs needs root' },
+  async () => {
+    const mta = await spoolOnTmpfs('1m');
+    try {
+      const filler = path.join(mta.mailDir, 'filler');
+      fill(filler);
+      const id = await submitTo(mta, 'roomless@localhost');
+      await mta.waitForLog(
+        new RegExp(
+          `local\\[\\d+\\]: ${id}: to=<roomless@localhost>, relay=local, ` +
+            '.*dsn=4\\.\\d\\.\\d, status=deferred \\(maildir delivery ' +
+            'failed: .*No space left on device\\)',
+        ),
+      );
+      assert.doesNotMatch(mta.log(), new RegExp(`${id}: .*status=bounced`));
+
+      fs.rmSync(filler);
+      mta.postfix('flush');
+      const [text] = await mta.waitForMaildir('roomless', 1);
+      assert.match(text, /^Subject: full$/m);
+      await mta.waitForLog(new RegExp(`${id}: removed`));
+      assert.equal(mta.maildir('alice').length, 0, 'no bounce notice');
+    } finally {
+      await mta.stop();
+      execFileSync('umount', [mta.mailDir]);
+      await mta.destroy();
     }
   },
 );
