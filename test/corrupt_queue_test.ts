@@ -179,24 +179,41 @@ test(
   },
 );
 
-test(
-  'postsuper -d ALL corrupt does remove the files saved in corrupt/',
-  {
-    todo: 'postsuper refuses the queue name: "fatal: invalid directory name: corrupt"',
-  },
-  async () => {
-    const mta = await startInstance();
-    try {
-      const d = DAMAGES[1];
-      const id = place(mta, 'incoming', d);
-      await sendTrigger(mta.queueDir, 'public', 'qmgr', 'I');
+test('postsuper -d ALL corrupt and -d ID corrupt do remove the files saved in corrupt/', async () => {
+  const mta = await startInstance();
+  try {
+    const placed = [DAMAGES[0], DAMAGES[1]].map((d) =>
+      place(mta, 'incoming', d),
+    );
+    await sendTrigger(mta.queueDir, 'public', 'qmgr', 'I');
+    for (const id of placed)
       await mta.waitForLog(new RegExp(`saving corrupt file "${id}"`), 20_000);
-      const r = mta.command('postsuper', ['-d', 'ALL', 'corrupt']);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /Deleted: 1 message$/m);
-      assert.deepEqual(ids(mta, 'corrupt'), []);
-    } finally {
-      await mta.destroy();
-    }
-  },
-);
+
+    const one = mta.command('postsuper', ['-d', placed[0], 'corrupt']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(
+      one.stderr,
+      new RegExp(`^postsuper: ${placed[0]}: removed$`, 'm'),
+    );
+    assert.match(one.stderr, /^postsuper: Deleted: 1 message$/m);
+    assert.deepEqual(ids(mta, 'corrupt'), [placed[1]]);
+
+    const all = mta.command('postsuper', ['-d', 'ALL', 'corrupt']);
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stderr, /Deleted: 1 message$/m);
+    assert.deepEqual(ids(mta, 'corrupt'), []);
+  } finally {
+    await mta.destroy();
+  }
+});
+
+test('postsuper does refuse to move files out of corrupt/', async () => {
+  const mta = await startInstance({ start: false });
+  try {
+    const r = mta.command('postsuper', ['-r', 'ALL', 'corrupt']);
+    assert.equal(r.code, 64);
+    assert.match(r.stderr, /fatal: invalid directory name: corrupt/);
+  } finally {
+    await mta.destroy();
+  }
+});

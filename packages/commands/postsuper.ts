@@ -3,7 +3,9 @@
 // (-h), release (-H), requeue through maildrop and pickup (-r), force
 // expiry (-e, -f), purge stale temporary files (-p) and repair file
 // names and hashing (-s), with Postfix's per-message log lines and
-// summary counts. Limits: no -S (long/short ID conversion).
+// summary counts. Our extension: "-d ALL corrupt" and "-d ID corrupt"
+// remove the damaged files qmgr saved in corrupt/ (Postfix leaves those
+// to rm). Limits: no -S (long/short ID conversion).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -71,6 +73,9 @@ const QUEUE_NAMES = new Set<string>([
   QUEUE.DEFERRED,
   QUEUE.HOLD,
 ]);
+// Only deleting makes sense for corrupt/: moving a damaged file back
+// into the mail flow would have qmgr save it there again.
+const CORRUPT_OPS: ReadonlySet<Op> = new Set([OP.DELETE]);
 const TEMP_FILE_AGE_SEC = 3600;
 const FORCED_EXPIRE_BIT = 0o010;
 
@@ -111,12 +116,18 @@ function parseArgs(argv: string[]): Request {
     else if (name === 's' || name === 'S') req.repair = true;
     else req.ops.push({ op: name as Op, id: value });
   }
-  for (const q of req.queues)
-    if (!QUEUE_NAMES.has(q))
-      throw new CommandExit(EX.USAGE, `invalid directory name: ${q}`);
+  for (const q of req.queues) checkQueueName(req, q);
   if (!req.purge && !req.repair && req.ops.length === 0)
     throw new CommandExit(EX.USAGE, USAGE);
   return req;
+}
+
+function checkQueueName(req: Request, queue: string): void {
+  if (QUEUE_NAMES.has(queue)) return;
+  const corruptOk =
+    req.ops.length > 0 && req.ops.every((o) => CORRUPT_OPS.has(o.op));
+  if (queue === QUEUE.CORRUPT && corruptOk) return;
+  throw new CommandExit(EX.USAGE, `invalid directory name: ${queue}`);
 }
 
 // "-d -": queue IDs from standard input, white space between them.
