@@ -1,9 +1,9 @@
 // Tests for bounce_notice.ts: the RFC 3464 shape, the headers-only form,
-// and Postfix's date format.
+// delay warnings, the -v/-bv and success reports, and the date format.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { buildNotice, mailDate } from './bounce_notice';
+import { buildNotice, mailDate, type NoticeKind } from './bounce_notice';
 
 // Dates are written in the local zone, as Postfix's; the expected texts
 // are in UTC.
@@ -97,4 +97,43 @@ test('writes a delay warning with Action: delayed and headers only', () => {
   ])
     assert.ok(lines.includes(line), line);
   assert.ok(!text.includes('secret body'));
+});
+
+// [kind, record action, subject, Action: field] for the trace reports.
+const REPORTS: Array<[NoticeKind, string, string, string]> = [
+  ['success', 'delivered', 'Successful Mail Delivery Report', 'delivered'],
+  ['success', 'relayed', 'Successful Mail Delivery Report', 'relayed'],
+  ['verify', 'deliverable', 'Mail Delivery Status Report', 'deliverable'],
+  ['verify', 'failed', 'Mail Delivery Status Report', 'failed'],
+];
+
+test('writes each record action and headers only when it is a report', () => {
+  for (const [kind, action, subject, field] of REPORTS) {
+    const text = buildNotice({
+      queueId: 'ABC123',
+      sender: 'alice@example.org',
+      to: 'alice@example.org',
+      myhostname: 'mx.test.example',
+      myorigin: 'test.example',
+      arrivalTime: 1700000000,
+      envelopeId: '',
+      records: [{ ...RECORD, status: '2.0.0', action }],
+      content: ['Subject: hi', '', 'secret body'].map((l) => Buffer.from(l)),
+      headersOnly: true,
+      now: 1700000100,
+      postmasterCopy: false,
+      kind,
+    })
+      .map((l) => l.toString())
+      .join('\n');
+    const lines = text.split('\n');
+    for (const line of [
+      `Subject: ${subject}`,
+      `Action: ${field}`,
+      'Content-Description: Message Headers',
+      'Subject: hi',
+    ])
+      assert.ok(lines.includes(line), `${kind} ${action}: ${line}`);
+    assert.ok(!text.includes('secret body'), kind);
+  }
 });
