@@ -452,18 +452,35 @@ export async function markRecipientDone(
   try {
     const byte = Buffer.alloc(1);
     await readAt(fd, byte, offset);
-    if (byte[0] === REC.DONE.charCodeAt(0)) return;
-    if (byte[0] !== REC.RCPT.charCodeAt(0))
-      throw new QueueFileError(
-        `markRecipientDone: no recipient record at offset ${offset}`,
+    if (byte[0] !== REC.DONE.charCodeAt(0)) {
+      if (byte[0] !== REC.RCPT.charCodeAt(0))
+        throw new QueueFileError(
+          `markRecipientDone: no recipient record at offset ${offset}`,
+        );
+      await writeAt(fd, Buffer.from(REC.DONE), offset);
+      await new Promise<void>((res, rej) =>
+        fs.fsync(fd, (err) => (err ? rej(err) : res())),
       );
-    await writeAt(fd, Buffer.from(REC.DONE), offset);
-    await new Promise<void>((res, rej) =>
-      fs.fsync(fd, (err) => (err ? rej(err) : res())),
-    );
+    }
   } finally {
     if (typeof target !== 'number') fs.closeSync(fd);
   }
+  if (typeof target === 'string')
+    for (const observer of DONE_OBSERVERS) observer(target, offset);
+}
+
+export type RecipientDoneObserver = (file: string, offset: number) => void;
+
+// Told of each recipient that markRecipientDone, given a path, found or
+// made durable as done in this process: qmgr keeps its messages' pending
+// recipients in memory instead of reading each file again to finish it.
+const DONE_OBSERVERS = new Set<RecipientDoneObserver>();
+
+export function observeRecipientsDone(
+  observer: RecipientDoneObserver,
+): () => void {
+  DONE_OBSERVERS.add(observer);
+  return () => DONE_OBSERVERS.delete(observer);
 }
 
 function openForUpdate(file: string): Promise<number> {

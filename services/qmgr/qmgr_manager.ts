@@ -9,6 +9,7 @@ import { msg } from '../../packages/log/log';
 import { QUEUE } from '../../packages/queue/mail_queue';
 import {
   markRecipientDone,
+  observeRecipientsDone,
   QueueFileError,
   readEnvelope,
   readEnvelopeIfFree,
@@ -85,6 +86,8 @@ export class QueueManager {
   readonly #notify: BounceNotifier;
   readonly #notifyDelay: DelayNotifier;
   readonly #messages = new Map<string, QmgrMessage>();
+  readonly #byPath = new Map<string, QmgrMessage>();
+  #unobserve: () => void;
   readonly #transports = new Map<string, QmgrTransport>();
   readonly #scanning = new Set<ScanQueue>();
   readonly #rescan = new Set<ScanQueue>();
@@ -101,6 +104,9 @@ export class QueueManager {
     this.#resolve = options.resolve ?? ((addr) => resolveAddress(addr, config));
     this.#notify = options.notifyBounce ?? notifyBounce;
     this.#notifyDelay = options.notifyDelay ?? notifyDelay;
+    this.#unobserve = observeRecipientsDone((file, offset) =>
+      this.#byPath.get(file)?.pending.delete(offset),
+    );
   }
 
   // Crash recovery first (Postfix's qmgr start): whatever was active when
@@ -140,6 +146,7 @@ export class QueueManager {
     this.#stopped = true;
     clearInterval(this.#timer);
     await this.whenIdle();
+    this.#unobserve();
   }
 
   get activeCount(): number {
@@ -237,6 +244,7 @@ export class QueueManager {
         `nrcpt=${message.logCount} (queue active)`,
     );
     this.#messages.set(id, message);
+    this.#byPath.set(env.path, message);
     await this.#route(message);
   }
 
@@ -385,10 +393,15 @@ export class QueueManager {
       msg.warn(`${message.id}: finish: ${(err as Error).message}`);
     } finally {
       this.#messages.delete(message.id);
+      this.#byPath.delete(message.env.path);
     }
   }
 
+  // When every recipient of this pass is known done, nothing on disk can
+  // say otherwise and the file is not read again; a deferred message is,
+  // as an agent may have marked a recipient that it could not report.
   async #finishMessage(message: QmgrMessage): Promise<void> {
+    if (!message.pending.size) return this.#finishDone(message);
     const { queueDir, config } = this.#ctx;
     let env = await readEnvelope(message.env.path);
     const t0 = now();
@@ -402,10 +415,28 @@ export class QueueManager {
     if (!env.recipients.length && bounced)
       return removeMessage(queueDir, message.id, config);
     await this.#warnDelay(message, env, t0);
-    const age = t0 - env.arrivalTime;
+    await this.#defer(message, t0);
+  }
+
+  async #finishDone(message: QmgrMessage): Promise<void> {
+    const { queueDir, config } = this.#ctx;
+    const bounced =
+      (await this.#sendBounces(message)) &&
+      (await notifyTrace(this.#ctx, message));
+    if (bounced) return removeMessage(queueDir, message.id, config);
+    await this.#defer(message, now());
+  }
+
+  async #defer(message: QmgrMessage, t0: number): Promise<void> {
+    const age = t0 - message.env.arrivalTime;
     const s = this.#settings;
     const retryAt = t0 + backoffDelay(age, s.minBackoff, s.maxBackoff);
-    await deferToQueue(queueDir, message.id, retryAt, config);
+    await deferToQueue(
+      this.#ctx.queueDir,
+      message.id,
+      retryAt,
+      this.#ctx.config,
+    );
   }
 
   // delay_warning_time: cleanup writes the first warning time in the W

@@ -63,11 +63,15 @@ export class QmgrMessage {
   readonly activeArrival: number;
   outstanding = 0; // jobs queued or running
   deferred = false; // some recipient was deferred in this pass
+  // Offsets of the recipients not yet known to be marked done in the
+  // file; told by markRecipientDone (queue_file.ts) as they are.
+  readonly pending: Set<number>;
 
   constructor(env: QueueEnvelope, activeArrival: number) {
     this.id = env.queueId;
     this.env = env;
     this.activeArrival = activeArrival;
+    this.pending = new Set(env.recipients.map((r) => r.offset));
   }
 
   // The size and count that Postfix's "queue active" line shows.
