@@ -79,6 +79,12 @@ export class SmtpdChat {
       this.#socket.write(text);
   }
 
+  // After STARTTLS, replies go through the TLS socket; the error count
+  // carries over, as it is the session's.
+  useSocket(socket: Socket): void {
+    this.#socket = socket;
+  }
+
   resetErrors(): void {
     this.errorCount = 0;
   }

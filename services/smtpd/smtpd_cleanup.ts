@@ -109,6 +109,16 @@ export function statusReply(status: number, reason: string): Reply {
   return reply(base.code, base.dsn, useReason ? reason : `Error: ${base.text}`);
 }
 
+// RFC 3848: ESMTPS is ESMTP inside TLS, the name Received: shows.
+function protocolName(state: SmtpdState): string {
+  return state.tls && state.protocol === 'ESMTP' ? 'ESMTPS' : state.protocol;
+}
+
+// smtpd_tls_received_header: the protocol and cipher, which cleanup is
+// to print as "(using <value>)" and "(No client certificate requested)"
+// after the "Received: from" line, and not store.
+export const TLS_RECEIVED_ATTR = 'tls_received';
+
 function envelopeRecords(state: SmtpdState): Array<[string, string]> {
   const t = state.transaction!;
   const now = Date.now();
@@ -120,9 +130,13 @@ function envelopeRecords(state: SmtpdState): Array<[string, string]> {
     [REC.ATTR, `log_client_address=${c.addr}`],
     [REC.ATTR, `log_client_port=${c.port}`],
     [REC.ATTR, `log_helo_name=${state.helo}`],
-    [REC.ATTR, `log_protocol_name=${state.protocol}`],
+    [REC.ATTR, `log_protocol_name=${protocolName(state)}`],
     [REC.ATTR, `rewrite_context=${state.rewriteContext}`],
   ];
+  // XXX cleanup does not yet print this in the Received: header (see
+  // TLS_RECEIVED_ATTR); until it does, the attribute is only stored.
+  if (state.tls?.receivedText)
+    list.push([REC.ATTR, `${TLS_RECEIVED_ATTR}=${state.tls.receivedText}`]);
   if (t.envid) list.push([REC.ATTR, `dsn_envid=${t.envid}`]);
   if (t.ret) list.push([REC.ATTR, `dsn_ret=${t.ret}`]);
   list.push([REC.SENDER, t.sender]);

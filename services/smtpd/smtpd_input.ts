@@ -20,16 +20,21 @@ export class SmtpdInput {
   #timeoutMs: number;
   #perRecord: boolean; // smtpd_per_record_deadline
   #deadline = 0; // ms since the epoch; 0: none
+  #listeners = {
+    data: (chunk: Buffer) => this.#onData(chunk),
+    end: () => this.#onEnd(),
+    timeout: () => this.#wake(new InputTimeout()),
+  };
 
   constructor(socket: Socket, timeoutMs: number, perRecord = false) {
     this.#socket = socket;
     this.#timeoutMs = timeoutMs;
     this.#perRecord = perRecord;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('end', () => this.#onEnd());
-    socket.on('close', () => this.#onEnd());
-    socket.on('error', () => this.#onEnd());
-    socket.on('timeout', () => this.#wake(new InputTimeout()));
+    socket.on('data', this.#listeners.data);
+    socket.on('end', this.#listeners.end);
+    socket.on('close', this.#listeners.end);
+    socket.on('error', this.#listeners.end);
+    socket.on('timeout', this.#listeners.timeout);
     // A client that left while its name was looked up: its close event
     // has already gone by.
     if (socket.destroyed) this.#ended = true;
@@ -164,6 +169,20 @@ export class SmtpdInput {
   // Drop what the client sent ahead; for a reply that ends the session.
   discard(): void {
     this.#buffer = Buffer.alloc(0);
+  }
+
+  // Stop reading this socket and forget what it sent: STARTTLS hands the
+  // socket to the TLS layer, and plaintext the client sent after the
+  // command must never be read as if it came inside TLS (CVE-2011-0411).
+  detach(): void {
+    const socket = this.#socket;
+    socket.off('data', this.#listeners.data);
+    socket.off('end', this.#listeners.end);
+    socket.off('close', this.#listeners.end);
+    socket.off('error', this.#listeners.end);
+    socket.off('timeout', this.#listeners.timeout);
+    socket.setTimeout(0);
+    this.discard();
   }
 }
 

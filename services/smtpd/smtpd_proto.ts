@@ -1,8 +1,8 @@
 // The SMTP session of smtpd (RFC 5321 with Postfix's replies and limits):
 // a command loop over named states with one small handler per command.
 // SmtpdSession runs one client socket, from a plain net.Server or from
-// the daemon skeleton alike. Limits: no STARTTLS, AUTH, milters, policy
-// service or ETRN queueing (each marked XXX below).
+// the daemon skeleton alike, and STARTTLS swaps in the TLS socket.
+// Limits: no AUTH, milters or policy service (each marked XXX below).
 
 // Why not smtp-server's SMTPConnection: its command table, reply texts,
 // parser and DATA stream are closed to change (no BDAT, no view of the
@@ -12,9 +12,16 @@
 // of the project for other parts; smtpd does not load it.
 
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { msg, printable } from '../../packages/log/log';
 import { parsePath, AddressError } from '../../packages/address/address';
-import { Reply, reply, formatMultiline, SmtpdChat } from './smtpd_chat';
+import {
+  Reply,
+  reply,
+  formatMultiline,
+  formatReply,
+  SmtpdChat,
+} from './smtpd_chat';
 import { BdatDecoder, ContentLine, DataDecoder } from './smtpd_data';
 import { InputClosed, InputTimeout, SmtpdInput } from './smtpd_input';
 import {
@@ -36,6 +43,12 @@ import { lookupClient } from './smtpd_peer';
 import { BARE_NEWLINE, SmtpdSettings } from './smtpd_settings';
 import { AnvilClient, AnvilPeer } from './smtpd_anvil';
 import { checkQueueSpace } from './smtpd_space';
+import { startServerTls } from './smtpd_tls';
+import {
+  TLS_LEVEL,
+  tlsCipherText,
+  tlsSummary,
+} from '../../packages/tls/tls_policy';
 
 // Everything a command handler may touch; one per session.
 interface Session {
@@ -51,6 +64,7 @@ interface Session {
   denied: boolean; // smtpd_client_restrictions refused us at CONNECT
   anvil: AnvilClient | null; // null: exempt from the client limits
   anvilConnected: boolean; // a disconnect is owed to anvil
+  handshake: Promise<void> | null; // wrapper mode: the TLS handshake
 }
 
 type Handler = (s: Session, args: string) => Promise<boolean>;
@@ -60,6 +74,9 @@ type Handler = (s: Session, args: string) => Promise<boolean>;
 const MUST_BE_LAST = new Set(['EHLO', 'HELO', 'DATA', 'VRFY', 'NOOP']);
 const JUNK = new Set(['HELO', 'EHLO', 'RSET', 'NOOP', 'VRFY', 'ETRN']);
 const NON_SMTP = /^(CONNECT|GET|POST)$/i;
+// What a client may say before STARTTLS when smtpd_tls_security_level
+// is encrypt; anything else hears 530.
+const PRE_TLS = new Set(['HELO', 'EHLO', 'STARTTLS', 'RSET', 'NOOP', 'QUIT']);
 
 const DSN_NOTIFY: Record<string, number> = {
   NEVER: 1,
@@ -77,6 +94,7 @@ export class SmtpdSession {
     check: SmtpdCheck,
     client: Client,
     anvil: AnvilClient | null = null,
+    handshake: Promise<void> | null = null,
   ) {
     socket.setNoDelay(true);
     this.#s = {
@@ -99,6 +117,7 @@ export class SmtpdSession {
       denied: false,
       anvil: anvil && !anvil.exempt(client.addr) ? anvil : null,
       anvilConnected: false,
+      handshake,
     };
     this.#s.state.rewriteContext = check.rewriteContext(client.addr);
   }
@@ -112,6 +131,7 @@ export class SmtpdSession {
       // Let bytes an early talker sent arrive before the greeting goes.
       await new Promise((r) => setImmediate(r));
       if (await connectionLimited(s)) return;
+      if (s.settings.tls.wrapperMode && !(await wrapperHandshake(s))) return;
       await greet220(s);
       if (await pipeliningViolation(s, 'CONNECT')) return;
       await commandLoop(s);
@@ -194,7 +214,18 @@ async function dispatch(s: Session, raw: Buffer): Promise<void> {
     return accessDenied(s);
   }
   if (await pipeliningViolation(s, verb)) return;
+  if (mustStartTls(s, verb)) return mustIssueStarttls(s, verb);
   await runHandler(s, verb, handler, text.slice(verbRaw.length).trim());
+}
+
+function mustStartTls(s: Session, verb: string): boolean {
+  const level = s.settings.tls.level;
+  return level === TLS_LEVEL.ENCRYPT && !s.state.tls && !PRE_TLS.has(verb);
+}
+
+async function mustIssueStarttls(s: Session, verb: string): Promise<void> {
+  s.state.stats.count(verb.toLowerCase(), false);
+  await s.chat.send(reply(530, '5.7.0', 'Must issue a STARTTLS command first'));
 }
 
 // The command line as text, or the reply for a line that is none.
@@ -286,7 +317,7 @@ async function cmdEhlo(s: Session, args: string): Promise<boolean> {
   greet(s, args, 'ESMTP');
   const refused = await heloRefused(s, 'EHLO');
   if (refused) return send(s, refused);
-  s.chat.write(formatMultiline(250, ehloLines(s.settings)));
+  s.chat.write(formatMultiline(250, ehloLines(s.settings, !!s.state.tls)));
   return true;
 }
 
@@ -308,13 +339,19 @@ function greet(s: Session, name: string, protocol: string): void {
   s.state.state = SESSION.GREETED;
 }
 
-export function ehloLines(settings: SmtpdSettings): string[] {
+// STARTTLS only while it can still be used: offered, and not yet done.
+export function ehloLines(
+  settings: SmtpdSettings,
+  tlsActive = false,
+): string[] {
   const size = settings.messageSizeLimit;
+  const starttls = !!settings.tls?.context && !tlsActive;
   const keywords = [
     'PIPELINING',
     size > 0 ? `SIZE ${size}` : 'SIZE',
     ...(settings.disableVrfy ? [] : ['VRFY']),
     'ETRN',
+    ...(starttls ? ['STARTTLS'] : []),
     'ENHANCEDSTATUSCODES',
     '8BITMIME',
     'DSN',
@@ -376,12 +413,97 @@ async function cmdEtrn(s: Session, args: string): Promise<boolean> {
   return send(s, reply(answer.code, answer.dsn, answer.text));
 }
 
-// XXX no TLS and no SASL yet: both are refused as Postfix does when they
-// are not configured.
-async function cmdStarttls(s: Session): Promise<boolean> {
-  return send(s, reply(502, '5.5.1', 'Error: command not implemented'));
+async function cmdStarttls(s: Session, args: string): Promise<boolean> {
+  if (args) return send(s, reply(501, '5.5.4', 'Syntax: STARTTLS'));
+  if (s.state.tls)
+    return send(s, reply(554, '5.5.1', 'Error: TLS already active'));
+  const t = s.settings.tls;
+  if (t.level === TLS_LEVEL.NONE)
+    return send(s, reply(502, '5.5.1', 'Error: command not implemented'));
+  if (!t.context)
+    return send(
+      s,
+      reply(454, '4.7.0', 'TLS not available due to local problem'),
+    );
+  return upgradeToTls(s);
 }
 
+// CVE-2011-0411: whatever the client sent after STARTTLS came in
+// plaintext, so it is thrown away before the handshake, and the TLS
+// socket takes over the connection in this same tick, before any more
+// input is read.
+async function upgradeToTls(s: Session): Promise<boolean> {
+  s.input.detach();
+  s.chat.write(formatReply(reply(220, '2.0.0', 'Ready to start TLS')));
+  const { secure, done } = startServerTls(s.socket, s.settings.tls);
+  try {
+    await done;
+  } catch (err) {
+    tlsFailed(s, err);
+    return false;
+  }
+  switchSocket(s, secure);
+  noteTls(s, secure);
+  return true;
+}
+
+function tlsFailed(s: Session, err: unknown): void {
+  const why = err instanceof Error ? err.message : String(err);
+  msg.info(`SSL_accept error from ${clientText(s)}: ${why}`);
+  msg.info(`lost connection after ${s.state.where} from ${clientText(s)}`);
+  s.state.state = SESSION.CLOSED;
+  s.socket.destroy();
+}
+
+// RFC 3207 section 4.2: the server forgets all it learnt from the
+// client before TLS, so EHLO is needed again (and lists no STARTTLS).
+function switchSocket(s: Session, secure: TLSSocket): void {
+  s.socket = secure;
+  s.input = new SmtpdInput(
+    secure,
+    s.settings.timeoutMs,
+    s.settings.perRecordDeadline,
+  );
+  s.chat.useSocket(secure);
+}
+
+function noteTls(s: Session, secure: TLSSocket): void {
+  const t = s.settings.tls;
+  const summary = tlsSummary(secure, 'server');
+  s.state.tls = {
+    summary,
+    receivedText: t.receivedHeader ? tlsCipherText(secure) : '',
+  };
+  abortMessage(s);
+  s.state.helo = '';
+  s.state.protocol = 'SMTP';
+  s.state.resetTransaction();
+  if (t.loglevel >= 1)
+    msg.info(
+      `Anonymous TLS connection established from ${clientText(s)}: ${summary}`,
+    );
+}
+
+// smtpd_tls_wrappermode: TLS from the first byte, before the greeting;
+// handleConnection started the handshake.
+async function wrapperHandshake(s: Session): Promise<boolean> {
+  if (!s.handshake) {
+    msg.warn(`cannot start TLS for ${clientText(s)}: TLS not available`);
+    close(s);
+    return false;
+  }
+  try {
+    await s.handshake;
+  } catch (err) {
+    tlsFailed(s, err);
+    return false;
+  }
+  noteTls(s, s.socket as TLSSocket);
+  return true;
+}
+
+// XXX no SASL yet: AUTH is refused as Postfix does when it is not
+// configured, so smtpd_tls_auth_only has nothing to hold back.
 async function cmdAuth(s: Session): Promise<boolean> {
   return send(s, reply(503, '5.5.1', 'Error: authentication not enabled'));
 }
@@ -889,10 +1011,22 @@ export async function handleConnection(
   anvil: AnvilClient | null = null,
 ): Promise<void> {
   socket.on('error', () => undefined); // the session sees the close
+  // In wrapper mode the TLS layer must own the socket before the
+  // client's first bytes can be read by anyone else.
+  const tls = settings.tls;
+  const wrapped =
+    tls.wrapperMode && tls.context ? startServerTls(socket, tls) : null;
   const client = await lookupClient(
     socket,
     settings.peernameLookup,
     settings.peernameTimeoutMs,
   );
-  await new SmtpdSession(socket, settings, check, client, anvil).run();
+  await new SmtpdSession(
+    wrapped?.secure ?? socket,
+    settings,
+    check,
+    client,
+    anvil,
+    wrapped?.done ?? null,
+  ).run();
 }

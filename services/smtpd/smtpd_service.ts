@@ -27,7 +27,7 @@ export function prepareSmtpd(
   );
   if (relayError) throw new SmtpdConfigError(relayError);
   try {
-    const settings = loadSettings(config, queueDir);
+    const settings = loadSettings(config, queueDir, serviceName);
     const limits = anvilLimits(settings);
     return {
       settings,

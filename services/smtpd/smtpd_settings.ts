@@ -4,6 +4,7 @@
 // run a session in-process.
 
 import { Config } from '../../packages/config/config';
+import { loadServerTls, ServerTls } from './smtpd_tls';
 
 export const BARE_NEWLINE = {
   NO: 'no',
@@ -40,6 +41,7 @@ export interface SmtpdSettings {
   bareNewlineRejectCode: number;
   forbidUnauthPipelining: boolean;
   discardEhloKeywords: string[];
+  tls: ServerTls;
 }
 
 // A parameter's expanded text, and its number.
@@ -61,7 +63,11 @@ export function parseBareNewline(text: string): BareNewline {
   );
 }
 
-export function loadSettings(config: Config, queueDir: string): SmtpdSettings {
+export function loadSettings(
+  config: Config,
+  queueDir: string,
+  serviceName = 'smtp',
+): SmtpdSettings {
   return {
     config,
     queueDir,
@@ -90,5 +96,6 @@ export function loadSettings(config: Config, queueDir: string): SmtpdSettings {
     discardEhloKeywords: config
       .list('smtpd_discard_ehlo_keywords')
       .map((k) => k.toUpperCase()),
+    tls: loadServerTls(config, serviceName),
   };
 }

@@ -101,6 +101,13 @@ export function emptyTransaction(sender: string): Transaction {
   };
 }
 
+// A finished TLS handshake, as the log and the Received: header tell it.
+export interface TlsSession {
+  summary: string; // "TLSv1.3 with cipher ... (256/256 bits) ..."
+  // For the Received: header with smtpd_tls_received_header, else ''.
+  receivedText: string; // "TLSv1.3 with cipher ... (256/256 bits)"
+}
+
 export class SmtpdState {
   state: SessionState = SESSION.CONNECTED;
   client: Client;
@@ -117,6 +124,7 @@ export class SmtpdState {
   holdAll = false;
   junkCommands = 0;
   notes = new Set<string>();
+  tls: TlsSession | null = null; // set once STARTTLS has succeeded
   stats = new CommandStats();
 
   #portLogging: boolean;
