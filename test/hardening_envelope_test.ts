@@ -207,26 +207,24 @@ test('postdrop does refuse envelope records with CR, LF or NUL', async () => {
   }
 });
 
-test(
-  'sendmail -t does keep the To: recipient when its line holds a bare CR',
-  {
-    todo: '"To: u\\rBcc: evil" gives the recipient evil@ only; see the report',
-  },
-  async () => {
-    const h = await startSubmitInstance();
-    try {
-      const r = await h.sendmail(['-t'], {
-        input: 'To: u@x.example\rBcc: evil@x.example\nSubject: s\n\nb\n',
-      });
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(await h.pickup(), 1);
-      const [file] = h.incoming();
-      const rcpts = decodeRecords(fs.readFileSync(file))
-        .filter((x) => x.type === 'R')
-        .map((x) => x.data.toString());
-      assert.ok(rcpts.includes('u@x.example'), rcpts.join(' '));
-    } finally {
-      await h.close();
-    }
-  },
-);
+// A bare CR is no line end (Postfix's sendmail and cleanup keep it in the
+// line), so "Bcc: evil" stays inside the To: header; Postfix's address
+// parser then reads "Bcc:" as part of the next address, not as a group.
+test('sendmail -t does keep the To: recipient when its line holds a bare CR', async () => {
+  const h = await startSubmitInstance();
+  try {
+    const r = await h.sendmail(['-t'], {
+      input: 'To: u@x.example\rBcc: evil@x.example\nSubject: s\n\nb\n',
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await h.pickup(), 1);
+    const [file] = h.incoming();
+    const rcpts = decodeRecords(fs.readFileSync(file))
+      .filter((x) => x.type === 'R')
+      .map((x) => x.data.toString());
+    assert.ok(rcpts.includes('u@x.example'), rcpts.join(' '));
+    assert.ok(!rcpts.includes('evil@x.example'), rcpts.join(' '));
+  } finally {
+    await h.close();
+  }
+});

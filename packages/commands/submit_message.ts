@@ -6,6 +6,7 @@
 
 import type { Readable } from 'node:stream';
 import addressparser from 'nodemailer/lib/addressparser';
+import { ungroupColons } from './submit_addresses';
 import { RecordSink } from './submit_records';
 import { REC } from '../queue/record';
 
@@ -132,6 +133,6 @@ export class MessageWriter {
 
 // Addresses of a header or a command-line argument: "A <a@b>, c@d".
 export function parseAddressList(text: string): string[] {
-  const parsed = addressparser(text, { flatten: true });
+  const parsed = addressparser(ungroupColons(text), { flatten: true });
   return parsed.map((a) => a.address).filter((a) => a !== '');
 }
