@@ -148,3 +148,13 @@ export function tlsCipherText(socket: TLSSocket): string {
   const bits = cipherBits(name);
   return `${protocol} with cipher ${name} (${bits}/${bits} bits)`;
 }
+
+// An OpenSSL error as one short line, in the shape Postfix logs after
+// "TLS library problem:": "error:0A000102:SSL routines::unsupported
+// protocol"; other errors keep their first line.
+export function tlsErrorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const m = /error:([0-9A-Fa-f]+):([^:]*):[^:]*:([^:\n]+)/.exec(text);
+  if (m) return `error:${m[1]}:${m[2]}::${m[3]}`;
+  return text.split('\n')[0].trim().slice(0, 200);
+}

@@ -15,6 +15,7 @@ import {
   parseLevel,
   parseProtocols,
   TLS_LEVEL,
+  tlsErrorText,
   tlsSummary,
   type TlsLevel,
   type VersionRange,
@@ -85,6 +86,7 @@ export function clientTlsOptions(
 
 interface ConnView {
   secure?: boolean;
+  upgrading?: boolean; // between STARTTLS's 220 and the handshake's end
   _socket?: TLSSocket;
 }
 
@@ -104,8 +106,8 @@ export function checkClientTls(
 ): Outcome | typeof RETRY_PLAINTEXT | null {
   if (!usesTls(t, plaintext)) return null;
   const peer = peerText(target);
-  if (err) return handshakeFailed(err, peer, t);
   const view = conn as unknown as ConnView;
+  if (err) return handshakeFailed(err, view, peer, t);
   if (view.secure && view._socket) {
     logEstablished(view._socket, peer, t);
     return null;
@@ -119,13 +121,16 @@ export function checkClientTls(
 
 // Postfix's opportunistic TLS: a failed handshake is logged and the
 // same server is tried again without STARTTLS.
+// The server may drop the connection before nodemailer reports the
+// handshake error: then only its "upgrading" flag tells.
 function handshakeFailed(
   err: TlsError,
+  view: ConnView,
   peer: string,
   t: ClientTls,
 ): Outcome | typeof RETRY_PLAINTEXT | null {
-  if (err.code !== 'ETLS') return null;
-  msg.info(`SSL_connect error to ${peer}: ${String((err as Error).message)}`);
+  if (err.code !== 'ETLS' && !view.upgrading) return null;
+  msg.info(`SSL_connect error to ${peer}: ${tlsErrorText(err)}`);
   if (t.level === TLS_LEVEL.MAY) return RETRY_PLAINTEXT;
   return { dsn: '4.7.5', reason: 'Cannot start TLS: handshake failure' };
 }
@@ -133,15 +138,19 @@ function handshakeFailed(
 function logEstablished(socket: TLSSocket, peer: string, t: ClientTls): void {
   if (t.loglevel < 1) return;
   const cert = socket.getPeerCertificate();
-  const trust =
-    !cert || !cert.raw
-      ? 'Anonymous'
-      : socket.authorized
-        ? 'Trusted'
-        : 'Untrusted';
+  const trust = !cert || !cert.raw ? 'Anonymous' : trustOf(socket);
   msg.info(
     `${trust} TLS connection established to ${peer}: ${tlsSummary(socket, 'client')}`,
   );
+}
+
+// Postfix's "Trusted" is a chain that ends at one of our CAs, whatever
+// names the certificate holds; node:tls also counts a name mismatch as
+// unauthorized, and checks the name only once the chain is good.
+function trustOf(socket: TLSSocket): 'Trusted' | 'Untrusted' {
+  if (socket.authorized) return 'Trusted';
+  const why = String(socket.authorizationError ?? '');
+  return why === 'ERR_TLS_CERT_ALTNAME_INVALID' ? 'Trusted' : 'Untrusted';
 }
 
 function hostAddr(target: Target): string {

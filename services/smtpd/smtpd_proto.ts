@@ -47,6 +47,7 @@ import { startServerTls } from './smtpd_tls';
 import {
   TLS_LEVEL,
   tlsCipherText,
+  tlsErrorText,
   tlsSummary,
 } from '../../packages/tls/tls_policy';
 
@@ -448,8 +449,7 @@ async function upgradeToTls(s: Session): Promise<boolean> {
 }
 
 function tlsFailed(s: Session, err: unknown): void {
-  const why = err instanceof Error ? err.message : String(err);
-  msg.info(`SSL_accept error from ${clientText(s)}: ${why}`);
+  msg.info(`SSL_accept error from ${clientText(s)}: ${tlsErrorText(err)}`);
   msg.info(`lost connection after ${s.state.where} from ${clientText(s)}`);
   s.state.state = SESSION.CLOSED;
   s.socket.destroy();

@@ -1,0 +1,179 @@
+// The smtp client's STARTTLS end to end (TLS task points 2 and 3): our
+// smtp delivery code sends to our smtpd over TCP, both with TLS set up
+// from main.cf parameters and an openssl-made certificate.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Config } from '../packages/config/config';
+import { testRequest, writeQueueFile } from '../services/local/local_testkit';
+import {
+  deliverSmtpRequest,
+  type SmtpOutcome,
+  type SmtpSettings,
+} from '../services/smtp/smtp_deliver';
+import { loadClientTls } from '../services/smtp/smtp_tls';
+import {
+  LOG,
+  startInstance,
+  waitForLog,
+  type Instance,
+} from '../services/smtpd/smtpd_testkit';
+import { makeCert, type TestCert } from './tls_kit';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-tls-'));
+const CERT: TestCert = makeCert(dir);
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function serverParams(level: string, more: Record<string, string> = {}) {
+  return {
+    smtpd_tls_security_level: level,
+    smtpd_tls_cert_file: CERT.certFile,
+    smtpd_tls_key_file: CERT.keyFile,
+    smtpd_tls_loglevel: '1',
+    ...more,
+  };
+}
+
+// The client's TLS settings as smtp reads them from a main.cf.
+function clientTls(params: Record<string, string>) {
+  const cfDir = fs.mkdtempSync(path.join(dir, 'client-'));
+  fs.writeFileSync(
+    path.join(cfDir, 'main.cf'),
+    Object.entries({ smtp_tls_loglevel: '1', ...params })
+      .map(([k, v]) => `${k} = ${v}\n`)
+      .join(''),
+  );
+  return loadClientTls(Config.load({ configDir: cfDir }));
+}
+
+function settings(tls: Record<string, string>): SmtpSettings {
+  return {
+    lmtp: false,
+    heloName: 'client.example',
+    connectTimeoutMs: 3000,
+    heloTimeoutMs: 3000,
+    envelopeTimeoutMs: 3000,
+    xferTimeoutMs: 3000,
+    doneTimeoutMs: 3000,
+    quitTimeoutMs: 500,
+    resolverAddress: '',
+    myhostname: 'client.example',
+    timeoutMs: 3000,
+    defaultPort: 25,
+    fallbackRelays: [],
+    mimeConversion: true,
+    cacheLimits: { idleMs: 1000, reuseMs: 1000 },
+    tls: clientTls(tls),
+  };
+}
+
+async function deliver(s: SmtpSettings, port: number): Promise<SmtpOutcome> {
+  const m = { recipients: [{ recipient: 'u@mx.example.com' }] };
+  const q = writeQueueFile(fs.mkdtempSync(path.join(dir, 'q-')), m);
+  const req = { ...testRequest(q, m, 'TLSQ1'), nexthop: `[127.0.0.1]:${port}` };
+  return deliverSmtpRequest(s, req, q.file);
+}
+
+async function withServer(
+  params: Record<string, string>,
+  body: (inst: Instance) => Promise<void>,
+): Promise<void> {
+  const inst = await startInstance(params);
+  try {
+    await body(inst);
+  } finally {
+    await inst.close();
+  }
+}
+
+function protocolOf(inst: Instance): string | undefined {
+  const attrs = inst.queued.at(-1)?.records.filter((r) => r.type === 'A');
+  return attrs
+    ?.find((a) => a.data.startsWith('log_protocol_name='))
+    ?.data.split('=')[1];
+}
+
+const TRUST: Array<[string, Record<string, string>, string]> = [
+  ['no CA file is set', { smtp_tls_security_level: 'may' }, 'Untrusted'],
+  [
+    'smtp_tls_CAfile holds the server certificate',
+    { smtp_tls_security_level: 'may', smtp_tls_CAfile: CERT.certFile },
+    'Trusted',
+  ],
+];
+
+for (const [when, params, trust] of TRUST) {
+  test(`does send through TLS and log ${trust} when ${when}`, () =>
+    withServer(serverParams('may'), async (inst) => {
+      const from = LOG.length;
+      const out = await deliver(settings(params), inst.port);
+      assert.equal(out.results[0].action, 'relayed', out.results[0].reason);
+      const line = await waitForLog(/TLS connection established to/, from);
+      assert.match(
+        line,
+        new RegExp(
+          `^${trust} TLS connection established to 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${inst.port}: TLSv1\\.3 with cipher TLS_\\S+ \\(\\d+/\\d+ bits\\) key-exchange \\S+ server-signature RSA-PSS \\(2048 bits\\)$`,
+        ),
+      );
+      assert.equal(protocolOf(inst), 'ESMTPS');
+    }));
+}
+
+test('does send in plaintext when smtp_tls_security_level is empty', () =>
+  withServer(serverParams('may'), async (inst) => {
+    const out = await deliver(settings({}), inst.port);
+    assert.equal(out.results[0].action, 'relayed');
+    assert.equal(protocolOf(inst), 'ESMTP');
+  }));
+
+test('does defer when level is encrypt and the server offers no TLS', () =>
+  withServer({}, async (inst) => {
+    const s = settings({ smtp_tls_security_level: 'encrypt' });
+    const out = await deliver(s, inst.port);
+    const r = out.results[0] ?? out.siteFailure;
+    assert.equal(inst.queued.length, 0);
+    assert.equal(r.status, '4.7.4');
+    assert.match(
+      r.reason,
+      /TLS is required, but was not offered by host 127\.0\.0\.1\[127\.0\.0\.1\]/,
+    );
+  }));
+
+test('does retry in plaintext when an opportunistic handshake fails', () =>
+  withServer(
+    serverParams('may', { smtpd_tls_protocols: '>=TLSv1.3' }),
+    async (inst) => {
+      const from = LOG.length;
+      const s = settings({
+        smtp_tls_security_level: 'may',
+        smtp_tls_protocols: '<=TLSv1.2',
+      });
+      const out = await deliver(s, inst.port);
+      assert.equal(
+        out.results[0].action,
+        'relayed',
+        JSON.stringify(out) + LOG.slice(from).join('\n'),
+      );
+      await waitForLog(/^SSL_connect error to 127\.0\.0\.1\[/, from);
+      assert.equal(protocolOf(inst), 'ESMTP');
+    },
+  ));
+
+test('does defer when level is encrypt and the handshake fails', () =>
+  withServer(
+    serverParams('may', { smtpd_tls_protocols: '>=TLSv1.3' }),
+    async (inst) => {
+      const s = settings({
+        smtp_tls_security_level: 'encrypt',
+        smtp_tls_mandatory_protocols: '<=TLSv1.2',
+      });
+      const out = await deliver(s, inst.port);
+      const r = out.results[0] ?? out.siteFailure;
+      assert.equal(r.status, '4.7.5', JSON.stringify(out));
+      assert.match(r.reason, /Cannot start TLS: handshake failure/);
+      assert.equal(inst.queued.length, 0);
+    },
+  ));
