@@ -320,7 +320,7 @@ async function deliverTraced(
     return probe.answer;
   }
   if (!t || !wantsTrace(req)) return deliver(req, queueFile(req));
-  const { answer, entries } = await collectDeliveries(() =>
+  const { answer, entries } = await collectDeliveries(req, () =>
     deliver(req, queueFile(req)),
   );
   await recordTrace(t, req, traceRecords(req, answer, entries));

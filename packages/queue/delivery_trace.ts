@@ -4,7 +4,6 @@
 // an address probe, and the append through private/trace (bounce(8) run
 // as trace). Used by serveDeliveryRequest in delivery.ts.
 
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type {
   AgentAnswer,
   DeliveryLogEntry,
@@ -42,12 +41,14 @@ export interface TraceTarget {
   service: string;
 }
 
-// The delivery log lines of the request being served, by async context,
-// so that agents need not pass anything: deliveryLogLine() notes them.
-const deliveries = new AsyncLocalStorage<DeliveryLogEntry[]>();
+// The delivery log lines of each request being served, by the request
+// object: agents log with the request that serveDeliveryRequest gave
+// them, so they need pass nothing more (AsyncLocalStorage would do the
+// same but slow every promise of the agent once used).
+const deliveries = new WeakMap<object, DeliveryLogEntry[]>();
 
 export function noteDelivery(e: DeliveryLogEntry): void {
-  deliveries.getStore()?.push(e);
+  deliveries.get(e.request)?.push(e);
 }
 
 export function wantsTrace(req: DeliveryRequest): boolean {
@@ -56,11 +57,16 @@ export function wantsTrace(req: DeliveryRequest): boolean {
 }
 
 export async function collectDeliveries(
+  req: DeliveryRequest,
   run: () => Promise<AgentAnswer>,
 ): Promise<{ answer: AgentAnswer; entries: DeliveryLogEntry[] }> {
   const entries: DeliveryLogEntry[] = [];
-  const answer = await deliveries.run(entries, run);
-  return { answer, entries };
+  deliveries.set(req, entries);
+  try {
+    return { answer: await run(), entries };
+  } finally {
+    deliveries.delete(req);
+  }
 }
 
 // The request recipient a log line is about: by address, else the only

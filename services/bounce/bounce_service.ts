@@ -1,9 +1,8 @@
 // The bounce protocol on private/bounce, defer and trace, both sides:
-// qmgr asks for a flush of bounce/ID (BOUNCE_CMD_FLUSH: the notice is
-// sent and the log removed), a delay warning from defer/ID (WARN) or the
-// report of trace/ID (TRACE); agents append one record (APPEND). Server
-// → protocol=bounce_protocol; client → nrequest, flags, queue_name,
-// queue_id (APPEND: recipient and DSN fields); server → status (0 done).
+// qmgr asks for a flush of bounce/ID (FLUSH: notice sent, log removed), a
+// delay warning from defer/ID (WARN) or the report of trace/ID (TRACE);
+// agents append one record (APPEND). Server: protocol=bounce_protocol;
+// client: nrequest, flags, queue_name, queue_id...; server: status 0 done.
 
 import type * as net from 'node:net';
 import { AttrStream, connectService } from '../../packages/ipc/ipc';
