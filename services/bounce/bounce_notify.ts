@@ -91,7 +91,7 @@ async function post(
 // What a notice says of the message it is about; the rest is per kind.
 // RFC 3461 NOTIFY: a recipient that gave none gets failure and delay
 // notices, as Postfix's default; NOTIFY=NEVER gets none.
-function asked(records: StatusRecord[], bit: number): StatusRecord[] {
+export function asked(records: StatusRecord[], bit: number): StatusRecord[] {
   return records.filter((r) => !r.notifyFlags || r.notifyFlags & bit);
 }
 
