@@ -15,6 +15,8 @@ import {
   waitForLog,
   type Instance,
 } from '../services/smtpd/smtpd_testkit';
+import { Config } from '../packages/config/config';
+import { prepareSmtpd } from '../services/smtpd/smtpd_service';
 import { makeCert, TlsLineClient, type TestCert } from './tls_kit';
 
 const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtpd-tls-cert-'));
@@ -215,23 +217,32 @@ test('does not send the TLS comment when smtpd_tls_received_header is no', () =>
     assert.ok(!attrs(inst, id).some((a) => a.startsWith('tls_received=')));
   }));
 
-const BROKEN: Array<[string, Record<string, string>]> = [
+const LOAD_FAILS =
+  /^warning: cannot load certificate and key data: .*: disabling TLS support$/;
+
+const BROKEN: Array<[string, Record<string, string>, RegExp]> = [
   [
     'the certificate file is missing',
     { smtpd_tls_cert_file: '/nonexistent/cert.pem' },
+    LOAD_FAILS,
   ],
-  ['the key does not parse', { smtpd_tls_key_file: '/etc/hostname' }],
+  [
+    'the key does not parse',
+    { smtpd_tls_key_file: '/etc/hostname' },
+    LOAD_FAILS,
+  ],
+  [
+    'no certificate is configured',
+    { smtpd_tls_cert_file: '', smtpd_tls_key_file: '' },
+    /^warning: No server certs available\. TLS won't be enabled$/,
+  ],
 ];
 
-for (const [when, broken] of BROKEN) {
+for (const [when, broken, warned] of BROKEN) {
   test(`does warn and not offer STARTTLS when ${when}`, async () => {
     const from = LOG.length;
     await withInstance(tlsParams('may', broken), async (inst) => {
-      const warning = await waitForLog(/cannot load certificate/, from);
-      assert.match(
-        warning,
-        /^warning: cannot load certificate and key data: .*: disabling TLS support$/,
-      );
+      await waitForLog(warned, from);
       const c = await connectGreeted(inst.port);
       assert.equal((await ehlo(c)).includes('STARTTLS'), false);
       c.send('STARTTLS');
@@ -243,6 +254,22 @@ for (const [when, broken] of BROKEN) {
     });
   });
 }
+
+test('does refuse to start when smtpd_tls_security_level is unknown', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtpd-tls-cf-'));
+  try {
+    fs.writeFileSync(
+      path.join(dir, 'main.cf'),
+      'smtpd_tls_security_level = sometimes\n',
+    );
+    assert.throws(
+      () => prepareSmtpd(Config.load({ configDir: dir }), dir),
+      /invalid smtpd_tls_security_level value: "sometimes"/,
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('does end the session with a log line when the handshake is bad', () =>
   withInstance(tlsParams('may'), async (inst) => {

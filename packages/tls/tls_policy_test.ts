@@ -1,0 +1,86 @@
+// Tests for the TLS policy helpers: security levels, Postfix protocol
+// lists as node:tls version ranges, cipher grades and error lines.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  cipherList,
+  parseLevel,
+  parseProtocols,
+  TlsPolicyError,
+  tlsErrorText,
+} from './tls_policy';
+
+const LEVELS: Array<[string, string]> = [
+  ['', 'none'],
+  ['none', 'none'],
+  [' May ', 'may'],
+  ['encrypt', 'encrypt'],
+];
+
+for (const [text, want] of LEVELS) {
+  test(`parseLevel does read "${text}" as ${want}`, () => {
+    assert.equal(parseLevel('smtpd_tls_security_level', text), want);
+  });
+}
+
+test('parseLevel does refuse a level it cannot enforce', () => {
+  assert.throws(
+    () => parseLevel('smtp_tls_security_level', 'verify'),
+    (err: Error) =>
+      err instanceof TlsPolicyError &&
+      err.message === 'invalid smtp_tls_security_level value: "verify"',
+  );
+});
+
+const RANGES: Array<[string, string, string]> = [
+  ['>=TLSv1', 'TLSv1', 'TLSv1.3'],
+  ['!SSLv2, !SSLv3', 'TLSv1', 'TLSv1.3'],
+  ['!SSLv2:!SSLv3:!TLSv1:!TLSv1.1', 'TLSv1.2', 'TLSv1.3'],
+  ['>=TLSv1.2 <=TLSv1.2', 'TLSv1.2', 'TLSv1.2'],
+  ['<=TLSv1.2', 'TLSv1', 'TLSv1.2'],
+  ['TLSv1.2 TLSv1.3', 'TLSv1.2', 'TLSv1.3'],
+  ['', 'TLSv1', 'TLSv1.3'],
+];
+
+for (const [text, min, max] of RANGES) {
+  test(`parseProtocols does turn "${text}" into ${min}..${max}`, () => {
+    assert.deepEqual(parseProtocols('smtpd_tls_protocols', text), {
+      minVersion: min,
+      maxVersion: max,
+    });
+  });
+}
+
+for (const bad of ['>=TLSv9', 'SSLv3', '>=TLSv1.3 <=TLSv1.2']) {
+  test(`parseProtocols does refuse "${bad}"`, () => {
+    assert.throws(
+      () => parseProtocols('smtpd_tls_protocols', bad),
+      TlsPolicyError,
+    );
+  });
+}
+
+test('cipherList does know Postfix grades and refuses others', () => {
+  for (const grade of ['high', 'medium', 'low', 'export', 'null'])
+    assert.match(cipherList('smtpd_tls_ciphers', grade), /\S/);
+  assert.throws(
+    () => cipherList('smtpd_tls_ciphers', 'strong'),
+    TlsPolicyError,
+  );
+});
+
+test('tlsErrorText does shorten an OpenSSL error to one line', () => {
+  const raw =
+    '80FC628E9C7F0000:error:0A000102:SSL routines:' +
+    'tls_early_post_process_client_hello:unsupported protocol:' +
+    '../deps/openssl/openssl/ssl/statem/statem_srvr.c:1664:\n';
+  assert.equal(
+    tlsErrorText(new Error(raw)),
+    'error:0A000102:SSL routines::unsupported protocol',
+  );
+  assert.equal(
+    tlsErrorText(new Error('handshake timeout')),
+    'handshake timeout',
+  );
+});
