@@ -5,6 +5,8 @@
 // then status=0 on standard output (attr0 lists), and wake pickup. Runs setgid postdrop
 // through the launcher.
 
+import { startCommand } from './sendmail_startup';
+import * as os from 'node:os';
 import { getopt } from '../util/getopt';
 import { Config } from '../config/config';
 import { initLog, postlogSink } from '../log/log';
@@ -39,6 +41,7 @@ async function main(): Promise<number> {
     processName: 'postdrop',
   });
   initLog({
+    hostname: os.hostname(), // a snapshot holds the build host's
     processName: 'postdrop',
     stderr: 'postdrop',
     verbose: args.verbose,
@@ -51,11 +54,16 @@ async function main(): Promise<number> {
   return EX.OK;
 }
 
-main().then(
-  (code) => (process.exitCode = code),
-  (err) => {
-    const code = err instanceof CommandExit ? err.code : EX.SOFTWARE;
-    if (err.message) process.stderr.write(`postdrop: fatal: ${err.message}\n`);
-    process.exit(code);
-  },
-);
+function start(): void {
+  main().then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      const code = err instanceof CommandExit ? err.code : EX.SOFTWARE;
+      if (err.message)
+        process.stderr.write(`postdrop: fatal: ${err.message}\n`);
+      process.exit(code);
+    },
+  );
+}
+
+startCommand(start);

@@ -5,6 +5,7 @@
 // -s and -i ask the flush service. Runs setgid postdrop through the
 // launcher. Limits: the flush(8) service (issue 5) may be absent.
 
+import { startCommand } from './sendmail_startup';
 import * as fs from 'node:fs';
 import { Config, ConfigError } from '../config/config';
 import { initLog, msg, postlogSink } from '../log/log';
@@ -87,7 +88,17 @@ async function entries(config: Config): Promise<AsyncIterable<ShowqEntry>> {
   }
 }
 
+// A reader that went away (mailq | head) ends the listing, as SIGPIPE
+// ends Postfix's postqueue: no stack trace.
+function quitOnClosedOutput(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(EX.IOERR);
+  });
+}
+
 async function showQueue(config: Config, json: boolean): Promise<number> {
+  quitOnClosedOutput();
   const list = await entries(config);
   const write = (s: string) => void process.stdout.write(s);
   if (json) for await (const e of list) write(formatJson(e));
@@ -180,11 +191,15 @@ async function run(argv: string[]): Promise<number> {
   return askFlush(config, { request: 'send_file', queue_id: req.value });
 }
 
-run(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (err) => {
-    if (!(err instanceof CommandExit)) throw err;
-    process.stderr.write(`postqueue: fatal: ${err.message}\n`);
-    process.exit(err.code);
-  },
-);
+function main(): void {
+  run(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      if (!(err instanceof CommandExit)) throw err;
+      process.stderr.write(`postqueue: fatal: ${err.message}\n`);
+      process.exit(err.code);
+    },
+  );
+}
+
+startCommand(main);

@@ -5,6 +5,8 @@
 // input and output. The program name (argv[1]) picks the mode, as
 // Postfix's one sendmail binary does. Limits: see submit_options.ts.
 
+import { startCommand } from './sendmail_startup';
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -256,6 +258,7 @@ async function copyMessage(
 // SMTP conversation, and the session's lines would clutter the caller.
 async function standAloneSmtp(config: Config): Promise<number> {
   initLog({
+    hostname: os.hostname(), // a snapshot holds the build host's
     processName: PROGRAM,
     stderr: null,
     sinks: [postlogSink(config.get('queue_directory'))],
@@ -270,6 +273,7 @@ async function run(argv: string[], invokedAs: string): Promise<number> {
   if (invokedAs === 'newaliases') o.mode = MODE.NEWALIASES;
   const config = loadConfig(o);
   initLog({
+    hostname: os.hostname(), // a snapshot holds the build host's
     processName: invokedAs,
     stderr: invokedAs,
     verbose: o.verbose,
@@ -292,6 +296,8 @@ async function run(argv: string[], invokedAs: string): Promise<number> {
   }
 }
 
+// argv[1] names the program: the script's path when node runs a file,
+// the name the bin shim gives when node starts from the snapshot.
 function main(): void {
   const invokedAs = path.basename(process.argv[1] ?? PROGRAM, '.js');
   run(process.argv.slice(2), invokedAs).then(
@@ -306,4 +312,4 @@ function main(): void {
   );
 }
 
-main();
+startCommand(main);
