@@ -5,6 +5,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Config } from '../packages/config/config';
@@ -177,3 +179,86 @@ test('does defer when level is encrypt and the handshake fails', () =>
       assert.equal(inst.queued.length, 0);
     },
   ));
+
+// A server that, after its 220 to STARTTLS, sends a forged reply in
+// the same packet, then goes on inside TLS with real replies.
+async function injectingServer(): Promise<{
+  port: number;
+  commands: string[];
+  close(): Promise<void>;
+}> {
+  const commands: string[] = [];
+  const context = tls.createSecureContext({
+    cert: fs.readFileSync(CERT.certFile),
+    key: fs.readFileSync(CERT.keyFile),
+  });
+  const answer = (line: string): string => {
+    const verb = line.split(' ')[0].toUpperCase();
+    if (verb === 'EHLO') return '250-mx.example.com\r\n250 STARTTLS\r\n';
+    if (verb === 'DATA') return '354 go ahead\r\n';
+    if (verb === 'QUIT') return '221 bye\r\n';
+    return '250 2.0.0 Ok\r\n';
+  };
+  const serve = (socket: net.Socket, secure: boolean) => {
+    let buffer = '';
+    let inData = false;
+    const onData = (d: Buffer) => {
+      buffer += d.toString('latin1');
+      for (let end; (end = buffer.indexOf('\r\n')) >= 0;) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (inData) {
+          if (line === '.') {
+            inData = false;
+            socket.write('250 2.0.0 Ok: queued as REAL1\r\n');
+          }
+          continue;
+        }
+        commands.push(`${secure ? 'tls' : 'plain'} ${line}`);
+        if (!secure && /^STARTTLS$/i.test(line)) {
+          socket.off('data', onData);
+          socket.write('220 2.0.0 Ready to start TLS\r\n250 2.0.0 forged\r\n');
+          const s = new tls.TLSSocket(socket, {
+            isServer: true,
+            secureContext: context,
+          });
+          s.on('error', () => undefined);
+          return serve(s, true);
+        }
+        if (/^DATA$/i.test(line)) inData = true;
+        socket.write(answer(line));
+      }
+    };
+    socket.on('data', onData);
+  };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.write('220 mx.example.com ESMTP\r\n');
+    serve(socket, false);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    commands,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+test('does ignore a reply the server forged in plaintext after STARTTLS', async () => {
+  const server = await injectingServer();
+  try {
+    const s = settings({ smtp_tls_security_level: 'encrypt' });
+    const out = await deliver(s, server.port);
+    assert.equal(out.results[0].action, 'relayed', out.results[0].reason);
+    assert.match(out.results[0].reason, /queued as REAL1/);
+    const inside = server.commands.filter((c) => c.startsWith('tls '));
+    assert.match(inside[0], /^tls EHLO client\.example$/);
+  } finally {
+    await server.close();
+  }
+});
