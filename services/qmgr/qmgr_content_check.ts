@@ -16,6 +16,8 @@ import { QUEUE } from '../../packages/queue/mail_queue';
 
 // Why the content of env's file is damaged, or null when it is sound or
 // was not read. Other errors (the file went away) are the caller's.
+// XXX fresh files from incoming/ are not read (it would cost every message
+// a read of its content); their damage defers once before it is found.
 export async function contentDamage(
   env: QueueEnvelope,
   from: string,

@@ -40,6 +40,8 @@ class TransportGate {
   }
 }
 
+// XXX suspects live in qmgr's memory only: after a qmgr restart a message
+// that crashes agents takes others down once more before it is known.
 export class CrashIsolation {
   #gates = new Map<string, TransportGate>();
   #suspects = new Set<string>();
