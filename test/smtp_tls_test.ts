@@ -262,3 +262,31 @@ test('does ignore a reply the server forged in plaintext after STARTTLS', async 
     await server.close();
   }
 });
+
+const NO_CA: Array<[string, string, string]> = [
+  ['may', 'relayed', 'ESMTP'],
+  ['encrypt', 'delayed', ''],
+];
+
+for (const [level, action, proto] of NO_CA) {
+  test(`does warn and turn TLS off at ${level} when smtp_tls_CAfile is missing`, () =>
+    withServer(serverParams('may'), async (inst) => {
+      const from = LOG.length;
+      const s = settings({
+        smtp_tls_security_level: level,
+        smtp_tls_CAfile: '/nonexistent/ca.pem',
+      });
+      await waitForLog(
+        /^warning: smtp TLS: cannot load Certification Authority data, CAfile=\/nonexistent\/ca\.pem: ENOENT: disabling TLS support$/,
+        from,
+      );
+      const out = await deliver(s, inst.port);
+      assert.equal(out.results[0].action, action);
+      if (proto) assert.equal(protocolOf(inst), proto);
+      else
+        assert.match(
+          out.results[0].reason,
+          /TLS is required, but our TLS engine is unavailable/,
+        );
+    }));
+}

@@ -4,6 +4,8 @@
 // options for one attempt, and Postfix's "... TLS connection established
 // to ..." line. Used by smtp_session.ts. Limits: no certificate checks
 // by name (verify, secure), DANE, session cache or smtp_tls_policy_maps.
+// XXX loadSmtpSettings (smtp_deliver.ts) does not call loadClientTls
+// yet, so the smtp daemon runs at level none until it sets `tls`.
 
 import * as fs from 'node:fs';
 import type { TLSSocket } from 'node:tls';
@@ -31,34 +33,67 @@ export interface ClientTls {
   loglevel: number;
   protocols: VersionRange; // for the level: mandatory ones at encrypt
   ciphers: string;
+  // A CA file or list that could not be used: no STARTTLS at may, and
+  // a deferral at encrypt, as Postfix's "disabling TLS support".
+  engineDown: boolean;
 }
 
 // What an attempt's result asks of the caller: try the same host again
 // without STARTTLS.
 export const RETRY_PLAINTEXT = 'retry-plaintext' as const;
 
-export function loadClientTls(config: Config, prefix = 'smtp'): ClientTls {
-  const name = (p: string) => `${prefix}_tls_${p}`;
+// A bad level stops the agent (a configuration error); a bad CA file,
+// protocol list or cipher grade turns TLS off with a warning.
+// XXX no lmtp_tls_* parameters: an lmtp client is to be given none.
+export function loadClientTls(config: Config): ClientTls {
   const level = parseLevel(
-    name('security_level'),
-    config.get(name('security_level')),
+    'smtp_tls_security_level',
+    config.get('smtp_tls_security_level'),
   );
-  const m = level === TLS_LEVEL.ENCRYPT ? 'mandatory_' : '';
-  const caFile = config.get(name('CAfile'));
-  return {
+  const t: ClientTls = {
     level,
-    ca: caFile ? [fs.readFileSync(caFile, 'utf8')] : [],
-    loglevel: config.int(name('loglevel')),
-    protocols: parseProtocols(
-      name(`${m}protocols`),
-      config.get(name(`${m}protocols`)),
-    ),
-    ciphers: cipherList(name(`${m}ciphers`), config.get(name(`${m}ciphers`))),
+    ca: [],
+    loglevel: config.int('smtp_tls_loglevel'),
+    protocols: { minVersion: 'TLSv1', maxVersion: 'TLSv1.3' },
+    ciphers: '',
+    engineDown: false,
+  };
+  if (level === TLS_LEVEL.NONE) return t;
+  try {
+    Object.assign(t, engineSettings(config, level));
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    msg.warn(`smtp TLS: ${why}: disabling TLS support`);
+    t.engineDown = true;
+  }
+  return t;
+}
+
+function engineSettings(config: Config, level: TlsLevel) {
+  const m = level === TLS_LEVEL.ENCRYPT ? 'mandatory_' : '';
+  const protocols = `smtp_tls_${m}protocols`;
+  const ciphers = `smtp_tls_${m}ciphers`;
+  const caFile = config.get('smtp_tls_CAfile');
+  return {
+    ca: caFile ? [readCaFile(caFile)] : [],
+    protocols: parseProtocols(protocols, config.get(protocols)),
+    ciphers: cipherList(ciphers, config.get(ciphers)),
   };
 }
 
+function readCaFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new Error(
+      `cannot load Certification Authority data, CAfile=${file}: ${code}`,
+    );
+  }
+}
+
 function usesTls(t: ClientTls | undefined, plaintext: boolean): t is ClientTls {
-  return !!t && t.level !== TLS_LEVEL.NONE && !plaintext;
+  return !!t && t.level !== TLS_LEVEL.NONE && !t.engineDown && !plaintext;
 }
 
 // nodemailer's STARTTLS switches for one attempt. The certificate is
@@ -104,6 +139,11 @@ export function checkClientTls(
   t: ClientTls | undefined,
   plaintext: boolean,
 ): Outcome | typeof RETRY_PLAINTEXT | null {
+  if (!err && t?.engineDown && t.level === TLS_LEVEL.ENCRYPT)
+    return {
+      dsn: '4.7.5',
+      reason: 'TLS is required, but our TLS engine is unavailable',
+    };
   if (!usesTls(t, plaintext)) return null;
   const peer = peerText(target);
   const view = conn as unknown as ConnView;
@@ -139,9 +179,8 @@ function logEstablished(socket: TLSSocket, peer: string, t: ClientTls): void {
   if (t.loglevel < 1) return;
   const cert = socket.getPeerCertificate();
   const trust = !cert || !cert.raw ? 'Anonymous' : trustOf(socket);
-  msg.info(
-    `${trust} TLS connection established to ${peer}: ${tlsSummary(socket, 'client')}`,
-  );
+  const summary = tlsSummary(socket, 'client');
+  msg.info(`${trust} TLS connection established to ${peer}: ${summary}`);
 }
 
 // Postfix's "Trusted" is a chain that ends at one of our CAs, whatever
