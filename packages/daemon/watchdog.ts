@@ -69,11 +69,10 @@ export class Watchdog {
     this.#publishOldest();
   }
 
+  // Clients are kept in the order they came, so the first is the oldest.
   #publishOldest(): void {
-    let oldest = 0;
-    for (const t of this.#started.values())
-      if (oldest === 0 || t < oldest) oldest = t;
-    this.#slots[SLOT.OLDEST] = oldest;
+    const first = this.#started.values().next();
+    this.#slots[SLOT.OLDEST] = first.done ? 0 : first.value;
   }
 
   stop(): void {
