@@ -3,6 +3,8 @@
 // smtpd_tls_* parameters, and the handshake on one client socket. Used
 // by smtpd_settings.ts and smtpd_proto.ts. Limits: no client
 // certificates (smtpd_tls_ask_ccert), no session cache, no SNI.
+// XXX the key is read in the daemon's init, after the skeleton dropped
+// root, so it must be readable by mail_owner; Postfix reads it as root.
 
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
