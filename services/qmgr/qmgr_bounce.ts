@@ -4,7 +4,10 @@
 // service listening (tests, a minimal master.cf) it sends the notice
 // itself. Tests may pass their own notifier.
 
+import * as fs from 'node:fs';
 import { msg } from '../../packages/log/log';
+import type { QueueEnvelope } from '../../packages/queue/queue_file';
+import { decodeRecords, REC } from '../../packages/queue/record';
 import { QUEUE } from '../../packages/queue/mail_queue';
 import type { StatusRecord } from '../../packages/queue/status_log';
 import { DEL_REQ_FLAG, DSN_NOTIFY } from '../../packages/queue/delivery_trace';
@@ -119,17 +122,32 @@ async function traceHere(
   return true;
 }
 
-// True when the report is queued or none is due; false keeps the message
-// (deferred) so that the report is tried again.
-// XXX Postfix then kills the trace_flags record, so that -v reports only
-// the first delivery attempt; ours stays, and each later pass of a
-// deferred message reports its own attempt again.
-export async function notifyTrace(
+// Postfix's qmgr_message_kill_record: once the report of a -v or -bv
+// message is out, its A trace_flags record becomes K (killed), so that a
+// deferred message reports its first delivery attempt only.
+export async function killTraceFlags(env: QueueEnvelope): Promise<void> {
+  const fh = await fs.promises.open(env.path, 'r+');
+  try {
+    const head = Buffer.alloc(env.messageOffset);
+    await fh.read(head, 0, head.length, 0);
+    const rec = decodeRecords(head).find(
+      (r) =>
+        r.type === REC.ATTR &&
+        r.data.toString('latin1').startsWith('trace_flags='),
+    );
+    if (!rec) return;
+    await fh.write(Buffer.from(REC.KILLED), 0, 1, rec.offset);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function requestTrace(
   ctx: QmgrContext,
   message: QmgrMessage,
+  flags: number,
 ): Promise<boolean> {
-  const flags = wantsTraceReport(message);
-  if (flags === null) return true;
   const id = message.id;
   try {
     const cmd = BOUNCE_CMD.TRACE;
@@ -147,4 +165,20 @@ export async function notifyTrace(
     msg.warn(`${id}: notifyTrace: ${(err as Error).message}`);
     return false;
   }
+}
+
+// True when the report is queued or none is due; false keeps the message
+// (deferred) so that the report is tried again.
+export async function notifyTrace(
+  ctx: QmgrContext,
+  message: QmgrMessage,
+): Promise<boolean> {
+  const flags = wantsTraceReport(message);
+  if (flags === null) return true;
+  if (!(await requestTrace(ctx, message, flags))) return false;
+  if (flags & (DEL_REQ_FLAG.USR_VRFY | DEL_REQ_FLAG.RECORD))
+    await killTraceFlags(message.env).catch((err) =>
+      msg.warn(`${message.id}: notifyTrace: ${(err as Error).message}`),
+    );
+  return true;
 }
