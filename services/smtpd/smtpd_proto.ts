@@ -444,7 +444,7 @@ async function upgradeToTls(s: Session): Promise<boolean> {
     return false;
   }
   switchSocket(s, secure);
-  noteTls(s, secure);
+  beginTlsSession(s, secure);
   return true;
 }
 
@@ -455,8 +455,7 @@ function tlsFailed(s: Session, err: unknown): void {
   s.socket.destroy();
 }
 
-// RFC 3207 section 4.2: the server forgets all it learnt from the
-// client before TLS, so EHLO is needed again (and lists no STARTTLS).
+// Reading and replying go through the TLS socket from now on.
 function switchSocket(s: Session, secure: TLSSocket): void {
   s.socket = secure;
   s.input = new SmtpdInput(
@@ -467,7 +466,9 @@ function switchSocket(s: Session, secure: TLSSocket): void {
   s.chat.useSocket(secure);
 }
 
-function noteTls(s: Session, secure: TLSSocket): void {
+// RFC 3207 section 4.2: the server forgets all it learnt from the
+// client before TLS, so EHLO is needed again (and lists no STARTTLS).
+function beginTlsSession(s: Session, secure: TLSSocket): void {
   const t = s.settings.tls;
   const summary = tlsSummary(secure, 'server');
   s.state.tls = {
@@ -498,7 +499,7 @@ async function wrapperHandshake(s: Session): Promise<boolean> {
     tlsFailed(s, err);
     return false;
   }
-  noteTls(s, s.socket as TLSSocket);
+  beginTlsSession(s, s.socket as TLSSocket);
   return true;
 }
 
