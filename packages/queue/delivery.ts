@@ -37,7 +37,10 @@
 //   formatDelay(0.111) === '0.11'  // Postfix's delay= formatting
 //
 // Beyond INTERNALS.md the request also carries active_arrival and
-// agent_handoff ("sec.usec") so that agents can log delays=a/b/c/d.
+// agent_handoff ("sec.usec") so that agents can log delays=a/b/c/d, and
+// serveDeliveryRequest does the delivery reports for every agent
+// (delivery_trace.ts): a probe (sendmail -bv) never reaches deliver(),
+// and -v or NOTIFY=SUCCESS deliveries are recorded in trace/<queue id>.
 
 import type * as net from 'node:net';
 import { queuePath } from './mail_queue';

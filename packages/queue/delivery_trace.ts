@@ -137,6 +137,10 @@ function recordOf(
 // Postfix's sent(), bounce_append() and defer_append(): with -v every
 // outcome is recorded; otherwise a success when the recipient asked for
 // NOTIFY=SUCCESS.
+// XXX Postfix's smtp reports no success of its own to a peer that
+// announced DSN (the peer got NOTIFY and reports itself); ours reports
+// every relayed success, since the agent's answer does not say whether
+// the peer took NOTIFY.
 export function traceRecords(
   req: DeliveryRequest,
   answer: AgentAnswer,
