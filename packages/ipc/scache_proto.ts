@@ -64,3 +64,12 @@ export function isScacheMessage(m: unknown): m is ScacheMessage {
     typeof (m as { req?: unknown }).req === 'string'
   );
 }
+
+// A socket on its way to another process must not be read here: until
+// the receiver's acknowledgement closes this copy, a reading handle would
+// take the peer's next reply away from the new owner. Node's pause()
+// does not stop the handle, so this reaches for it.
+export function stopReading(socket: { _handle?: unknown }): void {
+  const handle = socket._handle as { readStop?: () => number } | null;
+  handle?.readStop?.();
+}

@@ -12,6 +12,7 @@ import type { Config } from '../../packages/config/config';
 import { msg } from '../../packages/log/log';
 import {
   isScacheMessage,
+  stopReading,
   SCACHE_REQ,
   SCACHE_STAT,
   type ScacheMessage,
@@ -43,6 +44,7 @@ class Relay {
     proc.on('message', (m: unknown, handle?: unknown) => {
       if (!isScacheMessage(m)) return;
       const socket = handle instanceof net.Socket ? handle : undefined;
+      if (socket) stopReading(socket as never);
       if (entry.command === 'scache') this.#fromScache(proc, m, socket);
       else this.#fromClient(proc, m, socket, config);
     });

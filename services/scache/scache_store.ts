@@ -5,6 +5,7 @@
 // hits and misses for scache's statistics lines. Used by scache.ts.
 
 import type * as net from 'node:net';
+import { stopReading } from '../../packages/ipc/scache_proto';
 
 export interface CachedSession {
   endp: string;
@@ -112,6 +113,7 @@ export class ScacheStore {
     if (!entry) return undefined;
     this.#remove(entry, false);
     entry.socket.pause();
+    stopReading(entry.socket as never);
     return { endp: entry.endp, prop: entry.prop, socket: entry.socket };
   }
 

@@ -39,7 +39,7 @@ export function runSmtpAgent(name: 'smtp' | 'lmtp'): void {
     name,
     kind: 'stream',
     init: (ctx) => {
-      settings = loadSmtpSettings(ctx.config, isLmtp(ctx));
+      settings = loadSmtpSettings(ctx.config, isLmtp(ctx), ctx.serviceName);
     },
     onConnection: (socket, ctx) => void serveConnection(socket, ctx, settings!),
   });

@@ -1,8 +1,8 @@
-// Connection reuse inside one smtp or lmtp process: after a delivery the
-// session is parked per nexthop for smtp_connection_cache_time_limit and
-// the next request to that nexthop in this process sends RSET and goes
-// on, until smtp_connection_reuse_time_limit. Limits: not the shared
-// scache(8) service, so processes do not share their connections.
+// Connection reuse inside one smtp or lmtp process, the first level of
+// the connection cache: after a delivery one session per nexthop is
+// parked for smtp_connection_cache_time_limit and the next request to
+// that nexthop in this process sends RSET and goes on. Sessions beyond
+// the one go to the shared scache (smtp_scache.ts).
 
 import type { Session } from './smtp_session';
 
@@ -14,6 +14,7 @@ interface Parked {
 export interface CacheLimits {
   idleMs: number; // smtp_connection_cache_time_limit
   reuseMs: number; // smtp_connection_reuse_time_limit
+  reuseCount?: number; // smtp_connection_reuse_count_limit; 0 = none
 }
 
 export class SessionCache {
@@ -28,6 +29,10 @@ export class SessionCache {
     if (await parked.session.reset()) return parked.session;
     parked.session.close();
     return undefined;
+  }
+
+  has(nexthop: string): boolean {
+    return this.#parked.has(nexthop);
   }
 
   // Keeps the session unless it is too old; one per nexthop, the newest.

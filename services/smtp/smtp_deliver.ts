@@ -1,8 +1,9 @@
 // One delivery request for the smtp or lmtp client: find the hosts, try
 // them in order (then smtp_fallback_relay), send once, mark delivered
 // recipients done in the queue file and log each with Postfix's reason.
-// Used by smtp.ts and by the tests. Limits: one session per request (no
-// connection cache).
+// Used by smtp.ts and by the tests. Idle sessions go to this process's
+// SessionCache, then to the shared scache; a request asks both before it
+// connects.
 
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
@@ -29,8 +30,10 @@ import {
 } from './smtp_addr';
 import { downgradeTo7bit } from './smtp_mime';
 import { SessionCache, type CacheLimits } from './smtp_cache';
+import { ScacheClient, type CachedSocket } from './smtp_scache';
 import { dsnAction, PHASE, saidReason, type Outcome } from './smtp_reason';
 import {
+  adoptSession,
   openSession,
   sessionFailure,
   Session,
@@ -42,14 +45,22 @@ export interface SmtpSettings extends SessionSettings, LookupSettings {
   defaultPort: number;
   fallbackRelays: string[];
   mimeConversion: boolean; // !disable_mime_output_conversion
-  // XXX Postfix caches only when qmgr reports a backlog for the
-  // destination (on demand) or for smtp_connection_cache_destinations;
-  // here smtp_connection_cache_on_demand = yes caches after every success.
-  cache?: SessionCache;
+  // XXX Postfix caches on demand only when qmgr reports a backlog for
+  // the destination; here smtp_connection_cache_on_demand = yes caches
+  // after every success (qmgr sends no such flag yet).
+  cache?: SessionCache; // first level: this process
+  shared?: ScacheClient; // second level: scache, for every smtp process
   cacheLimits: CacheLimits;
+  onDemand?: boolean; // smtp_connection_cache_on_demand
+  cacheDestinations?: string[]; // smtp_connection_cache_destinations
+  service?: string; // master.cf service name, part of the cache labels
 }
 
-export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
+export function loadSmtpSettings(
+  config: Config,
+  lmtp: boolean,
+  service: string = lmtp ? 'lmtp' : 'smtp',
+): SmtpSettings {
   const p = lmtp ? 'lmtp' : 'smtp';
   const ms = (name: string) => config.time(name) * 1000;
   const get = (name: string) => config.get(name);
@@ -69,12 +80,27 @@ export function loadSmtpSettings(config: Config, lmtp: boolean): SmtpSettings {
     defaultPort: lmtp ? Number(get('lmtp_tcp_port')) : 25,
     fallbackRelays: lmtp ? [] : config.list('smtp_fallback_relay'),
     mimeConversion: !config.bool('disable_mime_output_conversion'),
-    cache: config.bool(`${p}_connection_cache_on_demand`)
-      ? new SessionCache()
-      : undefined,
+    ...cacheSettings(config, p, service),
+  };
+}
+
+function cacheSettings(config: Config, p: string, service: string) {
+  const onDemand = config.bool(`${p}_connection_cache_on_demand`);
+  const cacheDestinations = config
+    .list(`${p}_connection_cache_destinations`)
+    .map((d) => d.toLowerCase());
+  const used = onDemand || cacheDestinations.length > 0;
+  const protocolMs = config.time('connection_cache_protocol_timeout') * 1000;
+  return {
+    onDemand,
+    cacheDestinations,
+    service,
+    cache: used ? new SessionCache() : undefined,
+    shared: used ? ScacheClient.forThisProcess(protocolMs) : undefined,
     cacheLimits: {
-      idleMs: ms(`${p}_connection_cache_time_limit`),
-      reuseMs: ms(`${p}_connection_reuse_time_limit`),
+      idleMs: config.time(`${p}_connection_cache_time_limit`) * 1000,
+      reuseMs: config.time(`${p}_connection_reuse_time_limit`) * 1000,
+      reuseCount: config.int(`${p}_connection_reuse_count_limit`),
     },
   };
 }
@@ -112,7 +138,7 @@ export async function deliverSmtpRequest(
 }
 
 async function deliverJob(job: Job): Promise<SmtpOutcome> {
-  const cached = await job.s.cache?.take(job.req.nexthop);
+  const cached = await cachedForDest(job);
   if (cached) {
     await sendAndKeep(job, cached);
     return { results: job.results };
@@ -126,7 +152,7 @@ async function deliverJob(job: Job): Promise<SmtpOutcome> {
     for (const r of job.req.recipients) await finish(job, r, 'none', o);
     return { results: job.results };
   }
-  const opened = await firstSession(targets, job.s);
+  const opened = await firstSession(targets, job);
   if (!(opened instanceof Session)) {
     for (const r of job.req.recipients) await finish(job, r, 'none', opened);
     return {
@@ -138,14 +164,75 @@ async function deliverJob(job: Job): Promise<SmtpOutcome> {
   return { results: job.results };
 }
 
-// A session whose transaction went through is parked for the next
-// request to the same nexthop; any other ends with QUIT.
+// Caching applies on demand, or to smtp_connection_cache_destinations.
+function cacheable(job: Job): boolean {
+  const { s } = job;
+  if (!s.cache) return false;
+  if (s.onDemand ?? true) return true;
+  return (s.cacheDestinations ?? []).includes(job.req.nexthop.toLowerCase());
+}
+
+// Postfix's labels: a destination is transport and nexthop, an endpoint
+// transport, address and port (or the Unix socket).
+function destLabel(job: Job): string {
+  return `${job.s.service ?? 'smtp'}:${job.req.nexthop.toLowerCase()}`;
+}
+
+function endpLabel(job: Job, target: Target): string {
+  const where =
+    target.kind === 'inet' ? `${target.addr}:${target.port}` : target.path;
+  return `${job.s.service ?? 'smtp'}:${where}`;
+}
+
+// This process's idle session for the nexthop, else one from scache.
+async function cachedForDest(job: Job): Promise<Session | undefined> {
+  if (!cacheable(job)) return undefined;
+  const local = await job.s.cache!.take(job.req.nexthop);
+  if (local) return local;
+  const found = await job.s.shared?.findDest(destLabel(job));
+  return found && adopt(job, found);
+}
+
+async function cachedForEndp(job: Job, target: Target) {
+  if (!cacheable(job) || !job.s.shared) return undefined;
+  const found = await job.s.shared.findEndp(endpLabel(job, target));
+  return found && adopt(job, found);
+}
+
+async function adopt(job: Job, found: CachedSocket) {
+  const session = await adoptSession(found.socket, found.prop, job.s);
+  if (session) session.endp = found.endp;
+  return session;
+}
+
+// A session whose transaction went through is kept for the next request
+// to the same nexthop; any other ends with QUIT.
 async function sendAndKeep(job: Job, session: Session): Promise<void> {
   job.connUse = ++session.uses;
   const reusable = await sendMessage(job, session);
-  if (reusable && job.s.cache)
-    job.s.cache.put(job.req.nexthop, session, job.s.cacheLimits);
-  else session.close();
+  if (!reusable || !cacheable(job) || spent(job, session)) session.close();
+  else if (!job.s.cache!.has(job.req.nexthop))
+    job.s.cache!.put(job.req.nexthop, session, job.s.cacheLimits);
+  else if (!share(job, session)) session.close();
+}
+
+function spent(job: Job, session: Session): boolean {
+  const { reuseMs, reuseCount } = job.s.cacheLimits;
+  if (reuseCount && session.uses >= reuseCount) return true;
+  return Date.now() - session.openedAt >= reuseMs;
+}
+
+// To scache, for whichever smtp process needs it first.
+function share(job: Job, session: Session): boolean {
+  const shared = job.s.shared;
+  if (!shared?.available || !session.endp) return false;
+  const socket = session.detach();
+  if (!socket) return false;
+  const ttl = job.s.cacheLimits.idleMs / 1000;
+  const prop = JSON.stringify(session.props);
+  const saved = shared.save(destLabel(job), session.endp, socket, prop, ttl);
+  if (!saved) socket.destroy();
+  return true;
 }
 
 // The nexthop's hosts, then the fallback relays' hosts. A lookup failure
@@ -169,12 +256,16 @@ async function allTargets(job: Job): Promise<Target[]> {
 
 async function firstSession(
   targets: Target[],
-  s: SmtpSettings,
+  job: Job,
 ): Promise<Session | Outcome> {
   let last: Outcome = { dsn: '4.4.1', reason: 'no hosts to try' };
   for (const target of targets) {
-    const opened = await openSession(target, s);
-    if (opened instanceof Session) return opened;
+    const cached = await cachedForEndp(job, target);
+    const opened = cached ?? (await openSession(target, job.s));
+    if (opened instanceof Session) {
+      opened.endp = endpLabel(job, target);
+      return opened;
+    }
     last = opened;
   }
   return last;

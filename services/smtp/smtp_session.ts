@@ -1,12 +1,14 @@
 // One SMTP or LMTP session on nodemailer's SMTPConnection: connect (TCP
 // or a Unix socket), greeting and EHLO/LHLO, then one send. Every failure
 // becomes an Outcome in Postfix's words; nothing the peer sends may throw.
-// STARTTLS is smtp_tls.ts's. Limits: nodemailer has one inactivity
+// STARTTLS is smtp_tls.ts's. A session can also be rebuilt on a socket
+// from the connection cache. Limits: nodemailer has one inactivity
 // timeout for the whole MAIL..end-of-data exchange.
 
 import * as net from 'node:net';
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { stopReading } from '../../packages/ipc/scache_proto';
 import type { Target } from './smtp_addr';
 import {
   connectReason,
@@ -54,6 +56,21 @@ interface SendResult {
   info?: SMTPConnection.SentMessageInfo;
 }
 
+// What the connection cache keeps beside the socket (Postfix's endpoint
+// properties): what the session was, for the agent that takes it next.
+export interface EndpointProps {
+  peer: string;
+  relay: string;
+  greeting: string;
+  openedAt: number;
+  uses: number;
+}
+
+interface PeerNames {
+  peer: string;
+  relay: string;
+}
+
 function closedError(): PeerError {
   return Object.assign(new Error('connection closed'), {
     code: 'ECONNECTION',
@@ -69,14 +86,17 @@ export class Session {
   readonly #timeouts: Record<Phase, number>;
 
   readonly #replies: string[];
-  readonly openedAt = Date.now();
+  readonly openedAt: number;
   uses = 0; // transactions sent on this connection
+  readonly adopted: boolean; // rebuilt on a socket from the cache
+  endp?: string; // the connection cache's endpoint label
 
   constructor(
     conn: SMTPConnection,
-    target: Target,
+    target: Target | PeerNames,
     s: SessionSettings,
     replies: string[],
+    props?: EndpointProps,
   ) {
     this.#conn = conn;
     this.#replies = replies;
@@ -87,9 +107,40 @@ export class Session {
       [PHASE.BODY]: s.xferTimeoutMs,
       [PHASE.END]: s.doneTimeoutMs,
     };
-    this.peer = peerName(target);
-    this.relay =
-      target.kind === 'inet' ? `${this.peer}:${target.port}` : this.peer;
+    const names = 'kind' in target ? namesOf(target) : target;
+    this.peer = names.peer;
+    this.relay = names.relay;
+    this.openedAt = props?.openedAt ?? Date.now();
+    this.uses = props?.uses ?? 0;
+    this.adopted = props !== undefined;
+  }
+
+  get props(): EndpointProps {
+    const { peer, relay, openedAt, uses } = this;
+    return { peer, relay, greeting: this.#replies[0] ?? '', openedAt, uses };
+  }
+
+  // Takes the socket away from nodemailer, idle and unread, for the
+  // connection cache; undefined when the connection is gone or under TLS
+  // (its state lives in this process and cannot travel with the socket).
+  // XXX nodemailer has no API to release its socket: this removes the
+  // listeners it set and marks it destroyed through its private fields.
+  detach(): net.Socket | undefined {
+    const c = this.#conn as unknown as {
+      _socket?: net.Socket | false;
+      _destroyed?: boolean;
+      secure?: boolean;
+    };
+    const socket = c._socket;
+    if (!socket || socket.destroyed || c._destroyed || c.secure) return;
+    for (const event of ['data', 'timeout', 'close', 'end', 'error'])
+      socket.removeAllListeners(event);
+    socket.setTimeout(0);
+    socket.pause();
+    stopReading(socket as never);
+    socket.on('error', () => undefined);
+    c._destroyed = true;
+    return socket;
   }
 
   get phase(): Phase {
@@ -213,6 +264,70 @@ export async function openSession(
   conn.close();
   if (tls === RETRY_PLAINTEXT) return openSession(target, s, true);
   return tls ?? greetingOutcome(err!, where, peerName(target));
+}
+
+function namesOf(target: Target): PeerNames {
+  const peer = peerName(target);
+  const relay = target.kind === 'inet' ? `${peer}:${target.port}` : peer;
+  return { peer, relay };
+}
+
+// A session on a socket from the connection cache. nodemailer cannot
+// start on a socket in the EHLO-done state: it waits for a greeting and
+// sends EHLO. So it is given the peer's first greeting again, from the
+// cache, and its EHLO goes to the peer, which resets the session as RSET
+// would (RFC 5321 section 4.1.4) and tells the features afresh, in the
+// one round trip that RSET would cost.
+export async function adoptSession(
+  socket: net.Socket,
+  prop: string,
+  s: SessionSettings,
+): Promise<Session | undefined> {
+  const props = parseProps(prop);
+  if (!props) {
+    socket.destroy();
+    return undefined;
+  }
+  socket.unshift(Buffer.from(wireReply(props.greeting)));
+  const replies: string[] = [];
+  const options = { ...adoptOptions(s, socket), ...replyLogger(replies) };
+  const conn = new SMTPConnection(options);
+  const err = await greet(conn);
+  if (!err) return new Session(conn, props, s, replies, props);
+  conn.close();
+  return undefined;
+}
+
+function parseProps(text: string): EndpointProps | undefined {
+  try {
+    const p = JSON.parse(text) as EndpointProps;
+    const ok = typeof p.peer === 'string' && /^2\d\d/.test(p.greeting);
+    return ok ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// nodemailer logs a reply's lines joined by a newline.
+function wireReply(text: string): string {
+  return text.split(/\r?\n/).join('\r\n') + '\r\n';
+}
+
+// A cached session was plaintext: no STARTTLS on it now.
+function adoptOptions(
+  s: SessionSettings,
+  socket: net.Socket,
+): SMTPConnection.Options {
+  return {
+    connection: socket,
+    name: s.heloName,
+    lmtp: s.lmtp,
+    ignoreTLS: true,
+    connectionTimeout: s.heloTimeoutMs,
+    greetingTimeout: s.heloTimeoutMs,
+    socketTimeout: s.heloTimeoutMs,
+    socketCloseTimeout: 0,
+  };
 }
 
 const MAX_KEPT_REPLIES = 1000;

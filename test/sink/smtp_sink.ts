@@ -156,9 +156,11 @@ export class SmtpSink {
   readonly commands: string[] = [];
   readonly messages: Received[] = [];
   connections = 0; // accepted so far
+  maxOpen = 0; // the most connections open at once
   readonly #server = net.createServer((socket) => {
     this.connections++;
     this.#sockets.add(socket);
+    this.maxOpen = Math.max(this.maxOpen, this.#sockets.size);
     socket.on('close', () => this.#sockets.delete(socket));
     new SinkSession(socket, this);
   });
