@@ -73,6 +73,25 @@ export const PARAMS: ParamDef[] = [
     doc: 'Failed pseudo-cohorts after which a destination is dead',
   },
   {
+    name: 'default_destination_concurrency_positive_feedback',
+    type: 'string',
+    default: '1',
+    doc: 'Window growth per good delivery: a number, 1/concurrency or 1/sqrt_concurrency',
+  },
+  {
+    name: 'default_destination_concurrency_negative_feedback',
+    type: 'string',
+    default: '1',
+    doc: 'Window shrink per failed connection: a number, 1/concurrency or 1/sqrt_concurrency',
+  },
+  {
+    name: 'default_destination_rate_delay',
+    type: 'time',
+    default: '0s',
+    min: 0,
+    doc: 'Delay between deliveries to one destination; 0 means none',
+  },
+  {
     name: 'default_destination_recipient_limit',
     type: 'int',
     default: '50',

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Config } from '../../packages/config/config';
-import { loadSettings } from './qmgr_config';
+import { loadSettings, parseFeedback } from './qmgr_config';
 
 function settingsFor(
   t: { after: (fn: () => void) => void },
@@ -65,6 +65,42 @@ for (const [name, main, transport, field, want] of CASES) {
     assert.equal(limits[field], want);
   });
 }
+
+const FEEDBACK: Array<[string, number, number]> = [
+  ['1', 5, 1],
+  ['0.5', 5, 0.5],
+  ['1/concurrency', 5, 0.2],
+  ['1/sqrt_concurrency', 4, 0.5],
+];
+
+for (const [text, window, want] of FEEDBACK) {
+  test(`parses feedback ${text} as ${want} at window ${window}`, () => {
+    assert.equal(parseFeedback(text)?.(window), want);
+  });
+}
+
+test('refuses feedback that is not a number from 0 to 1', () => {
+  for (const text of ['2', '-1', 'fast', ''])
+    assert.equal(parseFeedback(text), undefined, text);
+});
+
+test('reads feedback and rate delay per transport, else default_', (t) => {
+  const s = settingsFor(
+    t,
+    [
+      'smtp_destination_concurrency_positive_feedback = 1/concurrency',
+      'default_destination_concurrency_negative_feedback = 1/sqrt_concurrency',
+      'relay_destination_rate_delay = 2m',
+      'default_destination_rate_delay = 1s',
+    ],
+    MASTER,
+  );
+  assert.equal(s.limits('smtp').positiveFeedback!(4), 0.25);
+  assert.equal(s.limits('relay').positiveFeedback!(4), 1);
+  assert.equal(s.limits('smtp').negativeFeedback!(4), 0.5);
+  assert.equal(s.limits('relay').rateDelay, 120);
+  assert.equal(s.limits('smtp').rateDelay, 1);
+});
 
 test('reads queue timing in seconds with Postfix defaults', (t) => {
   const s = settingsFor(t, [], MASTER);

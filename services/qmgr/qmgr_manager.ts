@@ -301,7 +301,8 @@ export class QueueManager {
   #transport(name: string): QmgrTransport {
     let t = this.#transports.get(name);
     if (!t) {
-      t = new QmgrTransport(name, this.#settings.limits(name));
+      const wake = () => this.#schedule(); // a rate delay has passed
+      t = new QmgrTransport(name, this.#settings.limits(name), wake);
       this.#transports.set(name, t);
     }
     return t;

@@ -14,16 +14,18 @@ export class QmgrTransport {
   deadUntil = 0;
   deadReason = '';
   #turn = 0;
+  readonly #wake: () => void; // runs the scheduler: a rate delay is over
 
-  constructor(name: string, limits: TransportLimits) {
+  constructor(name: string, limits: TransportLimits, wake = () => {}) {
     this.name = name;
     this.limits = limits;
+    this.#wake = wake;
   }
 
   queue(key: string): QmgrQueue {
     let q = this.queues.get(key);
     if (!q) {
-      q = new QmgrQueue(key, this.limits);
+      q = new QmgrQueue(key, this.limits, this.#wake);
       this.queues.set(key, q);
     }
     return q;
@@ -57,9 +59,11 @@ export class QmgrTransport {
     return undefined;
   }
 
-  // Drop empty idle queues that are alive, so that the map stays small.
+  // Drop empty idle queues that are alive, so that the map stays small
+  // (one within its rate delay keeps the time of its last delivery).
   prune(): void {
     for (const [key, q] of this.queues)
-      if (!q.jobs.length && !q.busy && !q.deadUntil) this.queues.delete(key);
+      if (!q.jobs.length && !q.busy && !q.deadUntil && !q.delaying)
+        this.queues.delete(key);
   }
 }
