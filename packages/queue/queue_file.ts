@@ -445,9 +445,9 @@ export async function* contentLines(
   if (parts.length) yield Buffer.concat(parts);
 }
 
-// Overwrite the R type byte of one recipient with D, in place, and fsync,
-// as Postfix's deliver_completed does. Marking a D again is a no-op;
-// another byte there means a wrong offset, which is refused.
+// Overwrite the R type byte of one recipient with D, in place, and make
+// it durable (fdatasync) before the caller goes on. Marking a D again is
+// a no-op; another byte there means a wrong offset, which is refused.
 export async function markRecipientDone(
   target: string | number,
   offset: number,
@@ -462,13 +462,22 @@ export async function markRecipientDone(
           `markRecipientDone: no recipient record at offset ${offset}`,
         );
       fs.writeSync(fd, Buffer.from(REC.DONE), 0, 1, offset);
-      await fsyncFd(fd);
+      await fdatasyncFd(fd);
     }
   } finally {
     if (typeof target !== 'number') fs.closeSync(fd);
   }
   if (typeof target === 'string')
     for (const observer of DONE_OBSERVERS) observer(target, offset);
+}
+
+// A mark overwrites one byte in place: the file's size and blocks stay,
+// so fdatasync makes it as durable as fsync would, without a journal
+// commit for the modification time alone (ext4, xfs).
+function fdatasyncFd(fd: number): Promise<void> {
+  return new Promise<void>((res, rej) =>
+    fs.fdatasync(fd, (err) => (err ? rej(err) : res())),
+  );
 }
 
 // The one slow step stays off the event loop.
