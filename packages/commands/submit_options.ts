@@ -20,7 +20,7 @@ export const MODE = {
 export type Mode = (typeof MODE)[keyof typeof MODE];
 
 // Postfix's dsn.h bits.
-export const DSN_NOTIFY = { NEVER: 1, SUCCESS: 2, DELAY: 4, FAILURE: 8 };
+export const DSN_NOTIFY = { NEVER: 1, SUCCESS: 2, FAILURE: 4, DELAY: 8 };
 export const DSN_RET = { FULL: 1, HDRS: 2 };
 // deliver_request.h trace flags: -bv (verify), -v (record).
 export const TRACE_FLAG = { VERIFY: 1 << 9, RECORD: 1 << 10 };

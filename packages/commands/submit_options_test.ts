@@ -27,7 +27,7 @@ test('parseSendmailArgs takes the envelope options when given as programs do', (
   assert.equal(o.ignoreDot, true);
   assert.equal(o.sender, 'me@x.example');
   assert.equal(o.fullname, 'Ann Other');
-  assert.equal(o.notify, 2 | 4);
+  assert.equal(o.notify, 2 | 8); // SUCCESS | DELAY, as dsn.h
   assert.equal(o.ret, 2);
   assert.equal(o.envid, 'env-1');
   assert.deepEqual(o.recipients, ['r@y.example']);
