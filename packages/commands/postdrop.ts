@@ -6,7 +6,6 @@
 // through the launcher.
 
 import { startCommand } from './sendmail_startup';
-import * as os from 'node:os';
 import { getopt } from '../util/getopt';
 import { Config } from '../config/config';
 import { initLog, postlogSink } from '../log/log';
@@ -41,7 +40,6 @@ async function main(): Promise<number> {
     processName: 'postdrop',
   });
   initLog({
-    hostname: os.hostname(), // a snapshot holds the build host's
     processName: 'postdrop',
     stderr: 'postdrop',
     verbose: args.verbose,

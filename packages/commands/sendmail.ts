@@ -6,7 +6,6 @@
 // Postfix's one sendmail binary does. Limits: see submit_options.ts.
 
 import { startCommand } from './sendmail_startup';
-import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -258,7 +257,6 @@ async function copyMessage(
 // SMTP conversation, and the session's lines would clutter the caller.
 async function standAloneSmtp(config: Config): Promise<number> {
   initLog({
-    hostname: os.hostname(), // a snapshot holds the build host's
     processName: PROGRAM,
     stderr: null,
     sinks: [postlogSink(config.get('queue_directory'))],
@@ -273,7 +271,6 @@ async function run(argv: string[], invokedAs: string): Promise<number> {
   if (invokedAs === 'newaliases') o.mode = MODE.NEWALIASES;
   const config = loadConfig(o);
   initLog({
-    hostname: os.hostname(), // a snapshot holds the build host's
     processName: invokedAs,
     stderr: invokedAs,
     verbose: o.verbose,
@@ -297,7 +294,7 @@ async function run(argv: string[], invokedAs: string): Promise<number> {
 }
 
 // argv[1] names the program: the script's path when node runs a file,
-// the name the bin shim gives when node starts from the snapshot.
+// the name the bin shim gives when sendmail_loader.js runs the bundle.
 function main(): void {
   const invokedAs = path.basename(process.argv[1] ?? PROGRAM, '.js');
   run(process.argv.slice(2), invokedAs).then(

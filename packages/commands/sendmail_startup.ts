@@ -1,18 +1,15 @@
-// How the submission commands (sendmail, postdrop, postqueue) start: as
-// a plain script, or from the startup snapshot that scripts/
-// build_commands.js makes of their bundle. Imported first by each, so
-// that Intl.DateTimeFormat is lazy while modules load. Limits: module
-// state in a snapshot is the build's; entries refresh what they use.
-
-import { startupSnapshot } from 'node:v8';
+// Imported first by the submission commands (sendmail, postdrop,
+// postqueue), so that Intl.DateTimeFormat is lazy while their modules
+// load; startCommand, at the end of each entry file, puts the real one
+// back and runs the command.
 
 const RealDateTimeFormat = Intl.DateTimeFormat;
 type FormatArgs = ConstructorParameters<typeof Intl.DateTimeFormat>;
 
-// XXX packages/util/mail_date builds its formatter when loaded: ICU
-// costs some 20 ms of a run that may never print a date, and a live ICU
-// object cannot go into a snapshot. So the global is swapped while
-// modules load; once mail_date builds it on first use, this can go.
+// XXX packages/util/mail_date builds its formatter when loaded, and ICU
+// costs some 20 ms of a run that may never print a date. So the global
+// is swapped while modules load; once mail_date builds its formatter on
+// first use, this can go.
 class LazyDateTimeFormat {
   #args: FormatArgs;
   #real: Intl.DateTimeFormat | undefined;
@@ -45,12 +42,8 @@ function setDateTimeFormat(value: unknown): void {
 
 setDateTimeFormat(LazyDateTimeFormat);
 
-// Called at the end of an entry file, when its imports have loaded. In
-// a snapshot build, main runs each time node restores the snapshot; its
-// argv[1] is then the name the bin shim passes, not a script path.
+// Called at the end of an entry file, when its imports have loaded.
 export function startCommand(main: () => void): void {
   setDateTimeFormat(RealDateTimeFormat);
-  if (startupSnapshot.isBuildingSnapshot())
-    startupSnapshot.setDeserializeMainFunction(main);
-  else main();
+  main();
 }
