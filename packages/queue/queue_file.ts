@@ -570,6 +570,20 @@ export async function openForDelivery(
   }
 }
 
+// openForDelivery for an agent that works on descriptors: the same
+// open and shared lock, without a FileHandle's promise round trips; the
+// caller closes the descriptor (fs.closeSync), which drops the lock.
+export async function openFdForDelivery(file: string): Promise<number> {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    await lockQueueFileShared(fd);
+    return fd;
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
 // Rewrite the W record's time in place (Postfix keeps it %15ld wide so
 // that it can), and fsync: 0 means no more delay warnings.
 export async function updateWarnTime(

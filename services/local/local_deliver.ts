@@ -12,7 +12,7 @@ import {
 } from '../../packages/queue/delivery';
 import {
   markRecipientDone,
-  openForDelivery,
+  openFdForDelivery,
 } from '../../packages/queue/queue_file';
 import { forgetMaildirMarkers, releaseMaildirMarkers } from './local_maildir';
 import { msg } from '../../packages/log/log';
@@ -55,9 +55,9 @@ export async function deliverLocalRequest(
   // A shared lock while we deliver, as Postfix's agents hold one: qmgr
   // will not hand this file to another agent meanwhile (after its own
   // restart, say), which would deliver the same recipients again.
-  let fh: fs.promises.FileHandle;
+  let fd: number;
   try {
-    fh = await openForDelivery(queueFile);
+    fd = await openFdForDelivery(queueFile);
   } catch (err) {
     msg.warn(
       `${req.queueId}: open queue file ${queueFile}: ` +
@@ -66,9 +66,9 @@ export async function deliverLocalRequest(
     return allDeferred(req, 'error reading message file');
   }
   try {
-    return await deliverOpen(deps, req, fh.fd);
+    return await deliverOpen(deps, req, fd);
   } finally {
-    await fh.close();
+    fs.closeSync(fd);
   }
 }
 
