@@ -9,6 +9,7 @@ import * as net from 'node:net';
 export interface Action {
   send?: string | Buffer;
   then?: 'close' | 'reset' | 'hang';
+  delayMs?: number; // answer this much later, as a slow server
 }
 
 export type Step = string | Action | ((arg: string) => string | Action);
@@ -95,6 +96,7 @@ class SinkSession {
     }
     this.#inData = false;
     this.#sink.messages.push(this.#current);
+    this.#sink.times.push(Date.now());
     const replies = this.#sink.script.lmtp ? this.#current.to.length : 1;
     for (let i = 0; i < replies; i++)
       this.#act('dot', this.#current.to[i] ?? '');
@@ -102,6 +104,7 @@ class SinkSession {
   }
 
   mail(arg: string): void {
+    this.#sink.enterTransaction(this.#socket);
     this.#current.from = /<([^>]*)>/.exec(arg)?.[1] ?? '';
     this.#act('mail', arg);
   }
@@ -126,9 +129,14 @@ class SinkSession {
     const step = this.#sink.script[verb] ?? DEFAULTS[verb];
     const resolved = typeof step === 'function' ? step(arg) : step;
     const action = typeof resolved === 'string' ? { send: resolved } : resolved;
-    if (action.send !== undefined) this.write(action.send);
-    if (action.then === 'close') this.#socket.end();
-    if (action.then === 'reset') this.#socket.resetAndDestroy();
+    const run = () => {
+      if (verb === 'dot') this.#sink.leaveTransaction(this.#socket);
+      if (action.send !== undefined) this.write(action.send);
+      if (action.then === 'close') this.#socket.end();
+      if (action.then === 'reset') this.#socket.resetAndDestroy();
+    };
+    if (action.delayMs) setTimeout(run, action.delayMs);
+    else run();
     return String(action.send ?? '');
   }
 
@@ -157,11 +165,19 @@ export class SmtpSink {
   readonly messages: Received[] = [];
   connections = 0; // accepted so far
   maxOpen = 0; // the most connections open at once
+  readonly openAtAccept: number[] = []; // per connection: open with it
+  readonly #busy = new Set<net.Socket>(); // between MAIL and the dot's reply
+  maxBusy = 0; // the most transactions at once
+  readonly times: number[] = []; // when each message was received
   readonly #server = net.createServer((socket) => {
     this.connections++;
     this.#sockets.add(socket);
     this.maxOpen = Math.max(this.maxOpen, this.#sockets.size);
-    socket.on('close', () => this.#sockets.delete(socket));
+    this.openAtAccept.push(this.#sockets.size);
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+      this.#busy.delete(socket);
+    });
     new SinkSession(socket, this);
   });
   readonly #sockets = new Set<net.Socket>();
@@ -177,6 +193,15 @@ export class SmtpSink {
     );
     this.port = (this.#server.address() as net.AddressInfo).port;
     return this.port;
+  }
+
+  enterTransaction(socket: net.Socket): void {
+    this.#busy.add(socket);
+    this.maxBusy = Math.max(this.maxBusy, this.#busy.size);
+  }
+
+  leaveTransaction(socket: net.Socket): void {
+    this.#busy.delete(socket);
   }
 
   // Drops every open connection, as a peer that restarts.
