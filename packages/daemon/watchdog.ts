@@ -7,8 +7,14 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { formatLine, msg } from '../log/log';
 
-// Slots of the memory shared with the thread, in milliseconds.
+// Slots of the memory shared with the thread, in milliseconds of the
+// monotonic clock, which both threads read alike and which a change of
+// the wall clock does not move.
 export const SLOT = { BEAT: 0, OLDEST: 1 } as const;
+
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
 
 export interface WatchdogThreadData {
   shared: SharedArrayBuffer;
@@ -41,7 +47,7 @@ export class Watchdog {
     this.#slots = new Float64Array(shared);
     const timeoutMs = timeoutSec * 1000;
     const periodMs = Math.max(10, Math.min(1000, timeoutMs / 4));
-    this.#slots[SLOT.BEAT] = Date.now();
+    this.#slots[SLOT.BEAT] = monotonicMs();
     this.#worker = startThread({
       shared,
       timeoutMs,
@@ -55,12 +61,12 @@ export class Watchdog {
   }
 
   #pat(): void {
-    this.#slots[SLOT.BEAT] = Date.now();
+    this.#slots[SLOT.BEAT] = monotonicMs();
   }
 
   // A client came: its time counts from now until done() for it.
   begin(client: object): void {
-    this.#started.set(client, Date.now());
+    this.#started.set(client, monotonicMs());
     this.#publishOldest();
   }
 

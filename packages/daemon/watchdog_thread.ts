@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { workerData, parentPort } from 'node:worker_threads';
 import { logTimestamp } from '../log/log';
-import { SLOT, type WatchdogThreadData } from './watchdog';
+import { monotonicMs, SLOT, type WatchdogThreadData } from './watchdog';
 
 const data = workerData as WatchdogThreadData;
 const slots = new Float64Array(data.shared);
@@ -35,7 +35,7 @@ function killProcess(): void {
 }
 
 function check(): void {
-  const now = Date.now();
+  const now = monotonicMs();
   if (!late(now)) return;
   if (firedAt === 0) {
     firedAt = now;
