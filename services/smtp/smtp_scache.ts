@@ -17,6 +17,8 @@ export interface CachedSocket {
   prop: string;
 }
 
+const ASK_AGAIN_MS = 60_000;
+
 type Reply = Extract<ScacheMessage, { req: 'reply' }>;
 type Waiter = (reply: Reply, socket?: net.Socket) => void;
 
@@ -26,6 +28,7 @@ export class ScacheClient {
   #next = 1;
   // Unknown until the first answer; false when master has no scache.
   available: boolean | undefined;
+  #askAgainAt = 0; // after "unavailable": scache may start later
 
   constructor(timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
@@ -43,6 +46,7 @@ export class ScacheClient {
 
   #onReply(m: Reply, socket?: net.Socket): void {
     this.available = m.status !== SCACHE_STAT.UNAVAILABLE;
+    if (!this.available) this.#askAgainAt = Date.now() + ASK_AGAIN_MS;
     const waiter = this.#waiting.get(m.id);
     this.#waiting.delete(m.id);
     if (waiter) waiter(m, socket);
@@ -61,8 +65,8 @@ export class ScacheClient {
     req: typeof SCACHE_REQ.FIND_DEST | typeof SCACHE_REQ.FIND_ENDP,
     label: string,
   ): Promise<CachedSocket | undefined> {
-    if (this.available === false || !process.connected)
-      return Promise.resolve(undefined);
+    const resting = this.available === false && Date.now() < this.#askAgainAt;
+    if (resting || !process.connected) return Promise.resolve(undefined);
     const id = this.#next++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
