@@ -115,12 +115,13 @@ export class QmgrQueue {
   }
 
   // A whole-destination failure: one more 1/N of a failed cohort; when
-  // failed_cohort_limit cohorts have failed the destination is dead until
-  // retryAt, else negative feedback shrinks the window (never below 1).
+  // failed_cohort_limit cohorts have failed (0: the first failure) the
+  // destination is dead until retryAt, else negative feedback shrinks the
+  // window (never below 1).
   failure(reason: string, retryAt: number): void {
     this.#failCohorts += 1 / this.#window;
     const limit = this.#limits.failedCohortLimit;
-    if (limit > 0 && this.#failCohorts >= limit - 1e-9) {
+    if (this.#failCohorts >= limit - 1e-9) {
       this.deadUntil = retryAt;
       this.deadReason = reason;
       return;
