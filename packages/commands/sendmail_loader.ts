@@ -22,7 +22,7 @@ function readCache(file: string): Buffer | undefined {
 
 // As node's own loader wraps a CommonJS file. The cache is only good
 // for this exact text, so the build compiles it here too.
-function compileBundle(file: string, cachedData?: Buffer): vm.Script {
+export function compileBundle(file: string, cachedData?: Buffer): vm.Script {
   const source = fs.readFileSync(file, 'utf8').replace(/^#!.*/, '');
   const wrapped =
     '(function (exports, require, module, __filename, __dirname) { ' +
