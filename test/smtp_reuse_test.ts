@@ -2,7 +2,8 @@
 // back-to-back deliveries to one nexthop share a connection with RSET in
 // between; an idle connection is closed after
 // smtp_connection_cache_time_limit; a connection the peer dropped while
-// parked is replaced without losing the message.
+// parked is replaced without losing the message; smtp_connection_cache_
+// destinations and smtp_connection_reuse_count_limit.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,6 +127,42 @@ test('does open a new connection when the parked one was dropped', async () => {
     const actions = await deliverN(s, sink, 1);
     assert.deepEqual(actions, ['relayed']);
     assert.equal(sink.messages.length, 2);
+    assert.equal(sink.connections, 2);
+  } finally {
+    s.cache!.closeAll();
+    await sink.close();
+  }
+});
+
+const LISTED: Array<[string, (port: number) => string[], number]> = [
+  ['is listed', (port) => [`[127.0.0.1]:${port}`], 1],
+  ['is not listed', () => ['other.example'], 3],
+];
+
+for (const [name, list, connections] of LISTED) {
+  test(`does cache with on demand off only when the nexthop ${name} in smtp_connection_cache_destinations`, async () => {
+    const sink = await startSink({});
+    const s = {
+      ...settings(),
+      onDemand: false,
+      cacheDestinations: list(sink.port),
+    };
+    try {
+      assert.deepEqual(await deliverN(s, sink, 3), Array(3).fill('relayed'));
+      assert.equal(sink.connections, connections);
+    } finally {
+      s.cache!.closeAll();
+      await sink.close();
+    }
+  });
+}
+
+test('does open a new connection after smtp_connection_reuse_count_limit', async () => {
+  const sink = await startSink({});
+  const s = settings();
+  s.cacheLimits.reuseCount = 2;
+  try {
+    await deliverN(s, sink, 4);
     assert.equal(sink.connections, 2);
   } finally {
     s.cache!.closeAll();
