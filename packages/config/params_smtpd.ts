@@ -459,4 +459,47 @@ export const PARAMS: ParamDef[] = [
     max: 4,
     doc: 'TLS logging: 0 none, 1 one summary line per handshake',
   },
+  // SASL AUTH (SASL_README), through Dovecot's auth service only.
+  {
+    name: 'smtpd_sasl_auth_enable',
+    type: 'bool',
+    default: 'no',
+    doc: 'offer and accept SASL AUTH (RFC 4954)',
+  },
+  {
+    name: 'smtpd_sasl_type',
+    type: 'string',
+    default: 'cyrus',
+    doc: 'SASL implementation; only dovecot is supported',
+  },
+  {
+    name: 'smtpd_sasl_path',
+    type: 'string',
+    default: 'smtpd',
+    doc: "Dovecot's auth socket, relative to the queue directory",
+  },
+  {
+    name: 'smtpd_sasl_service',
+    type: 'string',
+    default: 'smtp',
+    doc: 'service name given to the SASL server',
+  },
+  {
+    name: 'smtpd_sasl_security_options',
+    type: 'list',
+    default: 'noanonymous',
+    doc: 'mechanism properties refused outside TLS (noanonymous, ...)',
+  },
+  {
+    name: 'smtpd_sasl_tls_security_options',
+    type: 'list',
+    default: '$smtpd_sasl_security_options',
+    doc: 'mechanism properties refused inside TLS',
+  },
+  {
+    name: 'broken_sasl_auth_clients',
+    type: 'bool',
+    default: 'no',
+    doc: 'also announce AUTH=mechanisms for old Outlook clients',
+  },
 ];

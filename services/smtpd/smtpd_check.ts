@@ -113,8 +113,8 @@ const RESTRICTIONS: Record<string, Restriction> = {
   defer: async (check, ctx) => check.simpleReject(ctx, 'defer_code'),
   permit_mynetworks: async (check, ctx) =>
     check.inMynetworks(ctx.state.client.addr) ? PERMIT : PASS,
-  // No SASL yet: nobody is authenticated, so there is no decision.
-  permit_sasl_authenticated: async () => PASS,
+  permit_sasl_authenticated: async (_check, ctx) =>
+    ctx.state.sasl ? PERMIT : PASS,
   permit_auth_destination: async (check, ctx) =>
     (await check.authorizedDestination(ctx.recipient)) ? PERMIT : PASS,
   reject_unauth_destination: async (check, ctx) =>

@@ -109,9 +109,11 @@ export function statusReply(status: number, reason: string): Reply {
   return reply(base.code, base.dsn, useReason ? reason : `Error: ${base.text}`);
 }
 
-// RFC 3848: ESMTPS is ESMTP inside TLS, the name Received: shows.
+// RFC 3848: ESMTP with S inside TLS and A after AUTH, the names
+// Received: shows.
 function protocolName(state: SmtpdState): string {
-  return state.tls && state.protocol === 'ESMTP' ? 'ESMTPS' : state.protocol;
+  if (state.protocol !== 'ESMTP') return state.protocol;
+  return `ESMTP${state.tls ? 'S' : ''}${state.sasl ? 'A' : ''}`;
 }
 
 // smtpd_tls_received_header: the protocol and cipher, which cleanup is
@@ -135,6 +137,11 @@ function envelopeRecords(state: SmtpdState): Array<[string, string]> {
   ];
   // XXX cleanup does not yet print this in the Received: header (see
   // TLS_RECEIVED_ATTR); until it does, the attribute is only stored.
+  if (state.sasl)
+    list.push(
+      [REC.ATTR, `sasl_method=${state.sasl.method}`],
+      [REC.ATTR, `sasl_username=${state.sasl.username}`],
+    );
   if (state.tls?.receivedText)
     list.push([REC.ATTR, `${TLS_RECEIVED_ATTR}=${state.tls.receivedText}`]);
   if (t.envid) list.push([REC.ATTR, `dsn_envid=${t.envid}`]);

@@ -2,7 +2,8 @@
 // a command loop over named states with one small handler per command.
 // SmtpdSession runs one client socket, from a plain net.Server or from
 // the daemon skeleton alike, and STARTTLS swaps in the TLS socket.
-// Limits: no AUTH, milters or policy service (each marked XXX below).
+// AUTH is smtpd_sasl.ts's. Limits: no milters or policy service (each
+// marked XXX below).
 
 // Why not smtp-server's SMTPConnection: its command table, reply texts,
 // parser and DATA stream are closed to change (no BDAT, no view of the
@@ -44,6 +45,7 @@ import { BARE_NEWLINE, SmtpdSettings } from './smtpd_settings';
 import { AnvilClient, AnvilPeer } from './smtpd_anvil';
 import { checkQueueSpace } from './smtpd_space';
 import { startServerTls } from './smtpd_tls';
+import { authenticate, offeredMechanisms } from './smtpd_sasl';
 import {
   TLS_LEVEL,
   tlsCipherText,
@@ -318,7 +320,9 @@ async function cmdEhlo(s: Session, args: string): Promise<boolean> {
   greet(s, args, 'ESMTP');
   const refused = await heloRefused(s, 'EHLO');
   if (refused) return send(s, refused);
-  s.chat.write(formatMultiline(250, ehloLines(s.settings, !!s.state.tls)));
+  const tlsActive = !!s.state.tls;
+  const mechs = await offeredMechanisms(s.settings.sasl, tlsActive);
+  s.chat.write(formatMultiline(250, ehloLines(s.settings, tlsActive, mechs)));
   return true;
 }
 
@@ -344,6 +348,7 @@ function greet(s: Session, name: string, protocol: string): void {
 export function ehloLines(
   settings: SmtpdSettings,
   tlsActive = false,
+  saslMechanisms: string[] = [],
 ): string[] {
   const size = settings.messageSizeLimit;
   const starttls = !!settings.tls?.context && !tlsActive;
@@ -353,6 +358,7 @@ export function ehloLines(
     ...(settings.disableVrfy ? [] : ['VRFY']),
     'ETRN',
     ...(starttls ? ['STARTTLS'] : []),
+    ...authKeywords(settings, saslMechanisms),
     'ENHANCEDSTATUSCODES',
     '8BITMIME',
     'DSN',
@@ -362,6 +368,14 @@ export function ehloLines(
   const discard = new Set(settings.discardEhloKeywords);
   const kept = keywords.filter((k) => !discard.has(k.split(' ')[0]));
   return [settings.myhostname, ...kept];
+}
+
+// AUTH, and AUTH= for the old clients of broken_sasl_auth_clients.
+function authKeywords(settings: SmtpdSettings, mechs: string[]): string[] {
+  if (mechs.length === 0) return [];
+  const list = mechs.join(' ');
+  const broken = settings.sasl?.brokenClients;
+  return broken ? [`AUTH ${list}`, `AUTH=${list}`] : [`AUTH ${list}`];
 }
 
 async function cmdRset(s: Session, args: string): Promise<boolean> {
@@ -478,6 +492,7 @@ function beginTlsSession(s: Session, secure: TLSSocket): void {
   abortMessage(s);
   s.state.helo = '';
   s.state.protocol = 'SMTP';
+  s.state.sasl = null;
   s.state.resetTransaction();
   if (t.loglevel >= 1)
     msg.info(
@@ -503,10 +518,54 @@ async function wrapperHandshake(s: Session): Promise<boolean> {
   return true;
 }
 
-// XXX no SASL yet: AUTH is refused as Postfix does when it is not
-// configured, so smtpd_tls_auth_only has nothing to hold back.
-async function cmdAuth(s: Session): Promise<boolean> {
-  return send(s, reply(503, '5.5.1', 'Error: authentication not enabled'));
+// RFC 4954 section 4: AUTH once per session, after EHLO, outside a
+// mail transaction.
+async function cmdAuth(s: Session, args: string): Promise<boolean> {
+  const sasl = s.settings.sasl;
+  if (!sasl.enabled)
+    return send(s, reply(503, '5.5.1', 'Error: authentication not enabled'));
+  if (s.state.protocol !== 'ESMTP') return send(s, heloFirst());
+  if (s.state.sasl)
+    return send(s, reply(503, '5.5.1', 'Error: already authenticated'));
+  if (s.state.inTransaction)
+    return send(s, reply(503, '5.5.1', 'Error: MAIL transaction in progress'));
+  if (!args) return send(s, reply(501, '5.5.4', 'Syntax: AUTH mechanism'));
+  if (sasl.authOnly && !s.state.tls) return send(s, encryptionRequired());
+  return authExchange(s, args);
+}
+
+function encryptionRequired(): Reply {
+  const text = 'Encryption required for requested authentication mechanism';
+  return reply(538, '5.7.11', text);
+}
+
+async function authExchange(s: Session, args: string): Promise<boolean> {
+  const peer = {
+    clientAddr: s.state.client.addr,
+    serverAddr: s.socket.localAddress ?? '',
+    tlsActive: !!s.state.tls,
+  };
+  const result = await authenticate(s.settings.sasl, args, peer, (text) =>
+    saslChallenge(s, text),
+  );
+  if ('reply' in result) {
+    if (result.reason !== undefined)
+      msg.warn(
+        `${clientText(s)}: SASL ${printable(args.split(' ')[0], 20)} ` +
+          `authentication failed: ${printable(result.reason, 200)}`,
+      );
+    return send(s, result.reply);
+  }
+  s.state.sasl = result;
+  return send(s, reply(235, '2.7.0', 'Authentication successful'));
+}
+
+// "334 <base64>" and the client's line; SASL responses may be longer
+// than a command line (RFC 4954 section 4 allows 12288 octets).
+async function saslChallenge(s: Session, text: string): Promise<string> {
+  s.chat.write(`334 ${text}\r\n`);
+  const limit = Math.max(s.settings.lineLengthLimit, 12288);
+  return (await s.input.readLine(limit)).toString('latin1').trim();
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -722,7 +781,7 @@ async function addRecipient(s: Session, r: Recipient): Promise<boolean> {
     if (!s.message) {
       s.message = await MessageWriter.open(s.settings.queueDir, s.state);
       s.state.queueId = s.message.queueId;
-      msg.info(`${s.state.queueId}: client=${clientText(s)}`);
+      msg.info(`${s.state.queueId}: client=${clientText(s)}${saslText(s)}`);
     }
     await s.message.addRecipient(r);
   } catch (err) {
@@ -980,6 +1039,12 @@ function finishSession(s: Session): void {
     `disconnect from ${clientText(s)} ${s.state.stats.format()}${notes}`,
   );
   if (!s.socket.destroyed) s.socket.end();
+}
+
+// ", sasl_method=PLAIN, sasl_username=alice" after "client=".
+function saslText(s: Session): string {
+  const a = s.state.sasl;
+  return a ? `, sasl_method=${a.method}, sasl_username=${a.username}` : '';
 }
 
 function clientText(s: Session): string {

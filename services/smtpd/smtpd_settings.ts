@@ -5,6 +5,7 @@
 
 import { Config } from '../../packages/config/config';
 import { loadServerTls, ServerTls } from './smtpd_tls';
+import { loadSasl, SaslSettings } from './smtpd_sasl';
 
 export const BARE_NEWLINE = {
   NO: 'no',
@@ -42,6 +43,7 @@ export interface SmtpdSettings {
   forbidUnauthPipelining: boolean;
   discardEhloKeywords: string[];
   tls: ServerTls;
+  sasl: SaslSettings;
 }
 
 // A parameter's expanded text, and its number.
@@ -97,5 +99,6 @@ export function loadSettings(
       .list('smtpd_discard_ehlo_keywords')
       .map((k) => k.toUpperCase()),
     tls: loadServerTls(config, serviceName),
+    sasl: loadSasl(config, queueDir),
   };
 }

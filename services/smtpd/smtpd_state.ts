@@ -101,6 +101,12 @@ export function emptyTransaction(sender: string): Transaction {
   };
 }
 
+// A successful AUTH: the mechanism and the name the SASL server gave.
+export interface SaslLogin {
+  method: string;
+  username: string;
+}
+
 // A finished TLS handshake, as the log and the Received: header tell it.
 export interface TlsSession {
   summary: string; // "TLSv1.3 with cipher ... (256/256 bits) ..."
@@ -125,6 +131,7 @@ export class SmtpdState {
   junkCommands = 0;
   notes = new Set<string>();
   tls: TlsSession | null = null; // set once STARTTLS has succeeded
+  sasl: SaslLogin | null = null; // set once AUTH has succeeded
   stats = new CommandStats();
 
   #portLogging: boolean;
