@@ -5,14 +5,15 @@
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import * as util from 'node:util';
 import type { Config } from '../../packages/config/config';
+import { openPausableListener } from '../../packages/ipc/listener';
 import {
   parseInetService,
   type MasterEntry,
 } from '../../packages/config/master_cf';
+
+export { closeListener, setAccepting } from '../../packages/ipc/listener';
 
 const WELL_KNOWN_PORTS: Record<string, number> = {
   smtp: 25,
@@ -89,90 +90,13 @@ export async function openListener(
   owner: { uid: number; gid: number } | null,
 ): Promise<net.Server> {
   if (addr.kind === 'unix') fs.rmSync(addr.path!, { force: true });
-  const bound = bindHandle(addr);
-  if (addr.kind === 'unix') fixSocketMode(addr.path!, owner);
-  const server = net.createServer({ pauseOnConnect: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ fd: bound.fd, backlog: 511 }, () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  BOUND.set(server, { handle: bound, path: addr.path });
-  return server;
-}
-
-// The handle that bound the address. Node's net.Server cannot stop
-// polling a socket it bound itself (its handle refuses readStart); a
-// second handle opened on the same descriptor can. The first is never
-// polled and never closed: closing it would close the descriptor the
-// second one uses.
-interface BoundHandle {
-  fd: number;
-  getsockname?(out: { port?: number }): number;
-}
-const BOUND = new Map<net.Server, { handle: BoundHandle; path?: string }>();
-
-type CreateServerHandle = (
-  address: string,
-  port: number,
-  addressType: number,
-  fd?: number,
-  flags?: number,
-) => BoundHandle | number;
-
-// XXX net._createServerHandle is Node's internal (the cluster module's)
-// way to bind without listening; Node 20 has it, a later Node may not.
-function bindHandle(addr: ListenAddress): BoundHandle {
-  const create = (net as unknown as { _createServerHandle: CreateServerHandle })
-    ._createServerHandle;
-  const handle =
+  const server = await openPausableListener(
     addr.kind === 'unix'
-      ? create(addr.path!, -1, -1)
-      : create(addr.host!, addr.port!, net.isIP(addr.host!));
-  if (typeof handle === 'number') throw bindError(addr, handle);
-  // libuv keeps a TCP bind's EADDRINUSE for the listen call, which our
-  // second handle never sees; an unbound socket would then listen on a
-  // random port.
-  const where: { port?: number } = {};
-  if (addr.kind === 'inet' && addr.port && handle.getsockname) {
-    handle.getsockname(where);
-    if (where.port !== addr.port)
-      throw bindError(addr, -(os.constants.errno.EADDRINUSE ?? 98));
-  }
-  return handle;
-}
-
-function bindError(addr: ListenAddress, errno: number): Error {
-  const text = util.getSystemErrorMap().get(errno)?.[1] ?? 'failed';
-  return new Error(
-    `bind ${addr.label}: ${util.getSystemErrorName(errno)}: ${text}`,
+      ? { kind: 'unix', path: addr.path!, label: addr.label }
+      : { kind: 'inet', host: addr.host!, port: addr.port!, label: addr.label },
   );
-}
-
-interface StreamHandle {
-  readStart(): number;
-  readStop(): number;
-}
-
-// Poll the socket in master, or leave it to the children that hold it.
-// libuv stops polling a listening socket only through its read flag,
-// which is set by a readStart first.
-export function setAccepting(server: net.Server, on: boolean): void {
-  const handle = (server as unknown as { _handle?: StreamHandle })._handle;
-  if (!handle) return;
-  handle.readStart();
-  if (!on) handle.readStop();
-}
-
-// Close for good (postfix stop, a service gone at reload). The Unix
-// socket file goes too, as it would with a socket Node bound itself.
-export function closeListener(server: net.Server): void {
-  server.close();
-  const bound = BOUND.get(server);
-  BOUND.delete(server);
-  if (bound?.path) fs.rmSync(bound.path, { force: true });
+  if (addr.kind === 'unix') fixSocketMode(addr.path!, owner);
+  return server;
 }
 
 // Sockets are 0666 as Postfix's; the public/ and private/ directories
