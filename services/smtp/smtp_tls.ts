@@ -1,11 +1,8 @@
-// The smtp client's side of TLS: smtp_tls_security_level (may:
-// opportunistic STARTTLS with a retry in plaintext when the handshake
-// fails; encrypt: defer when the server offers no TLS), the nodemailer
-// options for one attempt, and Postfix's "... TLS connection established
-// to ..." line. Used by smtp_session.ts. Limits: no certificate checks
-// by name (verify, secure), DANE, session cache or smtp_tls_policy_maps.
-// XXX loadSmtpSettings (smtp_deliver.ts) does not call loadClientTls
-// yet, so the smtp daemon runs at level none until it sets `tls`.
+// The smtp client's side of TLS: smtp_tls_security_level (may retries
+// in plaintext after a failed handshake; encrypt defers without TLS),
+// nodemailer's options for one attempt, and Postfix's "... TLS
+// connection established to ..." line. Used by smtp_session.ts. Limits:
+// no verify/secure/dane levels, session cache or smtp_tls_policy_maps.
 
 import * as fs from 'node:fs';
 import type { TLSSocket } from 'node:tls';
@@ -45,6 +42,8 @@ export const RETRY_PLAINTEXT = 'retry-plaintext' as const;
 // A bad level stops the agent (a configuration error); a bad CA file,
 // protocol list or cipher grade turns TLS off with a warning.
 // XXX no lmtp_tls_* parameters: an lmtp client is to be given none.
+// XXX loadSmtpSettings (smtp_deliver.ts) does not call this yet, so the
+// smtp daemon runs at level none until it sets SessionSettings.tls.
 export function loadClientTls(config: Config): ClientTls {
   const level = parseLevel(
     'smtp_tls_security_level',

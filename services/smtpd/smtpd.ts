@@ -1,8 +1,9 @@
 // smtpd(8): the SMTP server. master runs it for the `smtp inet` line of
 // master.cf and hands it accepted connections; each one is an
 // SmtpdSession (smtpd_proto.ts), counted by anvil (smtpd_anvil.ts).
-// STARTTLS and wrapper mode are smtpd_tls.ts's. Limits: no SASL,
-// milters or policy service yet (see the XXX notes in smtpd_proto.ts).
+// STARTTLS and wrapper mode are smtpd_tls.ts's, AUTH smtpd_sasl.ts's.
+// Limits: no milters or policy service yet (see the XXX notes in
+// smtpd_proto.ts).
 
 import { runDaemon } from '../../packages/daemon/daemon';
 import { msg } from '../../packages/log/log';

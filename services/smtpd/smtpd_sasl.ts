@@ -2,7 +2,7 @@
 // Postfix's smtpd_sasl_type = dovecot: which mechanisms EHLO offers
 // (smtpd_sasl_security_options and the _tls_ form inside TLS), and one
 // AUTH exchange with its 334 challenges. Used by smtpd_settings.ts and
-// smtpd_proto.ts. Limits: no Cyrus SASL, no smtpd_sasl_authenticated_header.
+// smtpd_proto.ts. Limits: no Cyrus SASL (see the XXX below).
 
 import * as path from 'node:path';
 import type { Config } from '../../packages/config/config';
@@ -26,6 +26,8 @@ export class SaslConfigError extends Error {}
 
 // A relative smtpd_sasl_path is under the queue directory, as
 // Postfix's private/auth for Dovecot.
+// XXX no smtpd_sasl_authenticated_header, smtpd_sender_login_maps or
+// reject_sender_login_mismatch, and no smtpd_client_auth_rate_limit.
 export function loadSasl(config: Config, queueDir: string): SaslSettings {
   const enabled = config.bool('smtpd_sasl_auth_enable');
   const type = config.get('smtpd_sasl_type');

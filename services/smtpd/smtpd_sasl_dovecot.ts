@@ -1,9 +1,7 @@
-// The client side of Dovecot's authentication protocol (version 1), as
-// Postfix's smtpd_sasl_type = dovecot speaks it over smtpd_sasl_path:
-// the handshake that lists the mechanisms, then AUTH and CONT requests
-// answered by OK, CONT or FAIL. Used by smtpd_sasl.ts, one connection
-// per authentication. Limits: no request timeout of its own beyond the
-// socket's, no connection reuse between AUTH commands.
+// The client side of Dovecot's auth protocol (version 1) over
+// smtpd_sasl_path: the handshake that lists the mechanisms, then AUTH
+// and CONT requests answered by OK, CONT or FAIL. Used by smtpd_sasl.ts,
+// one connection per AUTH. Limits: the socket's timeout is the only one.
 
 import * as net from 'node:net';
 

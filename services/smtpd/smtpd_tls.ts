@@ -3,8 +3,6 @@
 // smtpd_tls_* parameters, and the handshake on one client socket. Used
 // by smtpd_settings.ts and smtpd_proto.ts. Limits: no client
 // certificates (smtpd_tls_ask_ccert), no session cache, no SNI.
-// XXX the key is read in the daemon's init, after the skeleton dropped
-// root, so it must be readable by mail_owner; Postfix reads it as root.
 
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
@@ -35,6 +33,8 @@ export class TlsHandshakeError extends Error {}
 // A bad level is a configuration error (smtpd does not start); a key
 // or certificate that cannot be loaded only turns TLS off, with a
 // warning, as Postfix does.
+// XXX the key is read in the daemon's init, after the skeleton dropped
+// root, so it must be readable by mail_owner; Postfix reads it as root.
 export function loadServerTls(config: Config, serviceName = 'smtp'): ServerTls {
   const level = parseLevel(
     'smtpd_tls_security_level',
