@@ -1,8 +1,8 @@
 // Starts a submission command (sendmail, postdrop, postqueue) from its
 // esbuild bundle with V8's code cache, both made by scripts/
 // build_commands.js, so that node neither finds nor compiles some 30
-// files. Run by the bin shims and the setgid launcher as
-// `node sendmail_loader.js BUNDLE PROGRAM [args]`; without a bundle it
+// files. Run by the bin shims and the setgid launcher as `node
+// sendmail_loader.js BUNDLE PROGRAM [args]`; without a current bundle it
 // runs the tsc output. Limits: a cache of another node is compiled anew.
 
 import * as fs from 'node:fs';
@@ -11,6 +11,8 @@ import * as vm from 'node:vm';
 import { createRequire } from 'node:module';
 
 const BUNDLES = ['sendmail', 'postdrop', 'postqueue'] as const;
+// tsconfig.json's tsBuildInfoFile, from dist/packages/commands.
+const TSC_BUILD_INFO = path.join(__dirname, '..', '..', '.tsbuildinfo');
 
 function readCache(file: string): Buffer | undefined {
   try {
@@ -45,6 +47,22 @@ function runBundle(file: string, cacheFile: string): void {
   run(module.exports, createRequire(file), module, file, path.dirname(file));
 }
 
+// A bundle older than tsc's last build (`npx tsc -p .` alone, or a tsc
+// run that failed) may hold old code: then the tsc output runs.
+function isCurrent(bundle: string): boolean {
+  let made: number;
+  try {
+    made = fs.statSync(bundle).mtimeMs;
+  } catch {
+    return false;
+  }
+  try {
+    return made >= fs.statSync(TSC_BUILD_INFO).mtimeMs;
+  } catch {
+    return true;
+  }
+}
+
 // argv becomes [node, PROGRAM, args...]: the commands read their name
 // from argv[1] (mailq is sendmail under another name).
 function main(): void {
@@ -57,7 +75,7 @@ function main(): void {
   }
   process.argv = [process.argv[0], program, ...args];
   const file = path.join(__dirname, `${bundle}_bundle.js`);
-  if (fs.existsSync(file))
+  if (isCurrent(file))
     runBundle(file, path.join(__dirname, `${bundle}_bundle.cache`));
   else require(`./${bundle}.js`);
 }

@@ -66,18 +66,34 @@ test('compileBundle compiles anew when the cache is of another text', () => {
   }
 });
 
-// A copy of the loader in a folder of its own, beside fake programs.
-function loaderDir(files: Record<string, string>): string {
-  const dir = tempDir();
+// A copy of the loader in dist/packages/commands of a folder of its own,
+// beside fake programs, and tsc's build info two levels up.
+function loaderDir(files: Record<string, string>, tscAfter = false): string {
+  const top = tempDir();
+  const dir = path.join(top, 'packages', 'commands');
+  fs.mkdirSync(dir, { recursive: true });
   fs.copyFileSync(LOADER, path.join(dir, 'sendmail_loader.js'));
   for (const [name, text] of Object.entries(files))
     fs.writeFileSync(path.join(dir, name), text);
+  const info = path.join(top, '.tsbuildinfo');
+  fs.writeFileSync(info, '{}');
+  const bundleTime = new Date('2026-01-01T00:00:00Z');
+  const tscTime = new Date(bundleTime.getTime() + (tscAfter ? 1000 : -1000));
+  for (const name of Object.keys(files))
+    if (name.endsWith('_bundle.js'))
+      fs.utimesSync(path.join(dir, name), bundleTime, bundleTime);
+  fs.utimesSync(info, tscTime, tscTime);
   return dir;
+}
+
+function removeLoaderDir(dir: string): void {
+  fs.rmSync(path.resolve(dir, '..', '..'), { recursive: true, force: true });
 }
 
 interface LoaderCase {
   name: string;
   files: Record<string, string>;
+  tscAfter?: boolean; // tsc built after the bundle was made
   args: string[];
   kind: string;
 }
@@ -94,6 +110,17 @@ const TABLE: LoaderCase[] = [
     kind: 'bundle',
   },
   {
+    name: 'runs the tsc output when tsc built after the bundle was made',
+    files: {
+      'sendmail_bundle.js': `const KIND = 'bundle';\n${PROGRAM}`,
+      'sendmail.js': `const KIND = 'tsc';\n${PROGRAM}`,
+      'helper.js': HELPER,
+    },
+    tscAfter: true,
+    args: ['sendmail', 'sendmail', '-bp'],
+    kind: 'tsc',
+  },
+  {
     name: 'runs the tsc output when there is no bundle',
     files: {
       'postdrop.js': `const KIND = 'tsc';\n${PROGRAM}`,
@@ -106,7 +133,7 @@ const TABLE: LoaderCase[] = [
 
 for (const t of TABLE)
   test(`the loader ${t.name}`, () => {
-    const dir = loaderDir(t.files);
+    const dir = loaderDir(t.files, t.tscAfter);
     try {
       const r = runLoader(dir, t.args);
       assert.equal(r.code, 0, r.stderr);
@@ -116,7 +143,7 @@ for (const t of TABLE)
       assert.equal(fs.realpathSync(out.dir), fs.realpathSync(dir));
       assert.equal(out.helper, 'found beside');
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeLoaderDir(dir);
     }
   });
 
@@ -127,7 +154,7 @@ test('the loader answers a usage message and 64 when the bundle name is unknown'
     assert.equal(r.code, 64);
     assert.match(r.stderr, /^sendmail_loader: usage: /);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeLoaderDir(dir);
   }
 });
 
