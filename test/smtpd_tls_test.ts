@@ -359,3 +359,28 @@ function hasSwaks(): boolean {
     fs.existsSync(p),
   );
 }
+
+// At encrypt the _mandatory_ list applies, at may the other one.
+const VERSIONS: Array<[string, boolean]> = [
+  ['may', true],
+  ['encrypt', false],
+];
+
+for (const [level, works] of VERSIONS) {
+  test(`does ${works ? '' : 'not '}take TLSv1.2 at ${level} when only the mandatory protocols forbid it`, () =>
+    withInstance(
+      tlsParams(level, { smtpd_tls_mandatory_protocols: '>=TLSv1.3' }),
+      async (inst) => {
+        const c = await connectGreeted(inst.port);
+        await ehlo(c);
+        c.send('STARTTLS');
+        assert.equal(await c.line(), '220 2.0.0 Ready to start TLS');
+        const handshake = c.startTls({ maxVersion: 'TLSv1.2' });
+        if (works) {
+          const secure = await handshake;
+          assert.equal(secure.getProtocol(), 'TLSv1.2');
+        } else await assert.rejects(handshake);
+        c.close();
+      },
+    ));
+}

@@ -84,11 +84,15 @@ export class TlsLineClient {
 
   // The handshake over the same connection, after "220 Ready to start
   // TLS". Plaintext still unread is dropped, as a careful client does.
-  async startTls(): Promise<tls.TLSSocket> {
+  async startTls(options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
     const plain = this.#socket;
     plain.removeAllListeners('data');
     this.#buffer = '';
-    const secure = tls.connect({ socket: plain, rejectUnauthorized: false });
+    const secure = tls.connect({
+      socket: plain,
+      rejectUnauthorized: false,
+      ...options,
+    });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', () => resolve());
       secure.once('error', reject);
