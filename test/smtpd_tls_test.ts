@@ -70,6 +70,12 @@ const OFFERS: Array<[string, Record<string, string>, boolean, string]> = [
   ['level is none', tlsParams('none'), false, '502 5.5.1'],
   ['level is may', tlsParams('may'), true, '220 2.0.0'],
   ['level is encrypt', tlsParams('encrypt'), true, '220 2.0.0'],
+  [
+    'level is empty and smtpd_use_tls is yes',
+    tlsParams('', { smtpd_use_tls: 'yes' }),
+    true,
+    '220 2.0.0',
+  ],
 ];
 
 for (const [when, params, offered, answer] of OFFERS) {

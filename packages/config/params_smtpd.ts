@@ -338,6 +338,18 @@ export const PARAMS: ParamDef[] = [
     doc: 'SMTP server TLS: empty or none, may (offer STARTTLS), encrypt',
   },
   {
+    name: 'smtpd_use_tls',
+    type: 'bool',
+    default: 'no',
+    doc: 'obsolete: may, when smtpd_tls_security_level is empty',
+  },
+  {
+    name: 'smtpd_enforce_tls',
+    type: 'bool',
+    default: 'no',
+    doc: 'obsolete: encrypt, when smtpd_tls_security_level is empty',
+  },
+  {
     name: 'smtpd_tls_cert_file',
     type: 'string',
     default: '',
@@ -420,6 +432,18 @@ export const PARAMS: ParamDef[] = [
     type: 'string',
     default: '',
     doc: 'SMTP client TLS: empty or none, may (opportunistic), encrypt',
+  },
+  {
+    name: 'smtp_use_tls',
+    type: 'bool',
+    default: 'no',
+    doc: 'obsolete: may, when smtp_tls_security_level is empty',
+  },
+  {
+    name: 'smtp_enforce_tls',
+    type: 'bool',
+    default: 'no',
+    doc: 'obsolete: encrypt, when smtp_tls_security_level is empty',
   },
   {
     name: 'smtp_tls_CAfile',

@@ -27,6 +27,20 @@ export function parseLevel(param: string, text: string): TlsLevel {
   throw new TlsPolicyError(`invalid ${param} value: "${text}"`);
 }
 
+// The level a daemon runs at: its *_tls_security_level, or when that is
+// empty the Postfix 2.2 booleans it replaced (prefix "smtpd" or "smtp").
+export function securityLevel(
+  get: (name: string) => string,
+  prefix: string,
+): TlsLevel {
+  const name = `${prefix}_tls_security_level`;
+  const level = parseLevel(name, get(name));
+  if (get(name).trim() !== '') return level;
+  if (/^y/i.test(get(`${prefix}_enforce_tls`))) return TLS_LEVEL.ENCRYPT;
+  if (/^y/i.test(get(`${prefix}_use_tls`))) return TLS_LEVEL.MAY;
+  return TLS_LEVEL.NONE;
+}
+
 // Oldest first; SSLv2 and SSLv3 are names Postfix lists accept, but
 // node:tls cannot speak them, so they are never in a range.
 const VERSIONS = ['SSLv2', 'SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];

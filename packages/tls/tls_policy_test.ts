@@ -7,6 +7,7 @@ import {
   cipherList,
   parseLevel,
   parseProtocols,
+  securityLevel,
   TlsPolicyError,
   tlsErrorText,
 } from './tls_policy';
@@ -84,3 +85,21 @@ test('tlsErrorText does shorten an OpenSSL error to one line', () => {
     'handshake timeout',
   );
 });
+
+const LEGACY: Array<[Record<string, string>, string]> = [
+  [{}, 'none'],
+  [{ smtpd_use_tls: 'yes' }, 'may'],
+  [{ smtpd_use_tls: 'yes', smtpd_enforce_tls: 'yes' }, 'encrypt'],
+  [{ smtpd_enforce_tls: 'yes' }, 'encrypt'],
+  [{ smtpd_tls_security_level: 'none', smtpd_use_tls: 'yes' }, 'none'],
+  [{ smtpd_tls_security_level: 'may', smtpd_enforce_tls: 'yes' }, 'may'],
+];
+
+for (const [params, want] of LEGACY) {
+  test(`securityLevel does give ${want} for ${JSON.stringify(params)}`, () => {
+    assert.equal(
+      securityLevel((name) => params[name] ?? '', 'smtpd'),
+      want,
+    );
+  });
+}

@@ -11,8 +11,8 @@ import type { Config } from '../../packages/config/config';
 import { msg } from '../../packages/log/log';
 import {
   cipherList,
-  parseLevel,
   parseProtocols,
+  securityLevel,
   TLS_LEVEL,
   tlsErrorText,
   tlsSummary,
@@ -45,10 +45,7 @@ export const RETRY_PLAINTEXT = 'retry-plaintext' as const;
 // XXX loadSmtpSettings (smtp_deliver.ts) does not call this yet, so the
 // smtp daemon runs at level none until it sets SessionSettings.tls.
 export function loadClientTls(config: Config): ClientTls {
-  const level = parseLevel(
-    'smtp_tls_security_level',
-    config.get('smtp_tls_security_level'),
-  );
+  const level = securityLevel((name) => config.get(name), 'smtp');
   const t: ClientTls = {
     level,
     ca: [],

@@ -11,8 +11,8 @@ import type { Config } from '../../packages/config/config';
 import { msg } from '../../packages/log/log';
 import {
   cipherList,
-  parseLevel,
   parseProtocols,
+  securityLevel,
   TLS_LEVEL,
   type TlsLevel,
 } from '../../packages/tls/tls_policy';
@@ -36,10 +36,7 @@ export class TlsHandshakeError extends Error {}
 // XXX the key is read in the daemon's init, after the skeleton dropped
 // root, so it must be readable by mail_owner; Postfix reads it as root.
 export function loadServerTls(config: Config, serviceName = 'smtp'): ServerTls {
-  const level = parseLevel(
-    'smtpd_tls_security_level',
-    config.get('smtpd_tls_security_level'),
-  );
+  const level = securityLevel((name) => config.get(name), 'smtpd');
   return {
     level,
     context:
