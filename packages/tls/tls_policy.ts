@@ -172,3 +172,12 @@ export function tlsErrorText(err: unknown): string {
   if (m) return `error:${m[1]}:${m[2]}::${m[3]}`;
   return text.split('\n')[0].trim().slice(0, 200);
 }
+
+// smtpd_tls_received_header: smtpd hands cleanup this attribute, whose
+// value is tlsCipherText's; cleanup is to put tlsReceivedLines right
+// after its "Received: from" line, and not store the attribute.
+export const TLS_RECEIVED_ATTR = 'tls_received';
+
+export function tlsReceivedLines(value: string): string[] {
+  return [`\t(using ${value})`, '\t(No client certificate requested)'];
+}

@@ -10,6 +10,7 @@ import {
   securityLevel,
   TlsPolicyError,
   tlsErrorText,
+  tlsReceivedLines,
 } from './tls_policy';
 
 const LEVELS: Array<[string, string]> = [
@@ -103,3 +104,15 @@ for (const [params, want] of LEGACY) {
     );
   });
 }
+
+test('tlsReceivedLines does give the two comment lines of Received:', () => {
+  assert.deepEqual(
+    tlsReceivedLines(
+      'TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+    ),
+    [
+      '\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))',
+      '\t(No client certificate requested)',
+    ],
+  );
+});

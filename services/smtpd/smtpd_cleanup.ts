@@ -11,6 +11,7 @@ import {
   cleanupStatusReply,
 } from '../../packages/ipc/cleanup_client';
 import { REC } from '../../packages/queue/record';
+import { TLS_RECEIVED_ATTR } from '../../packages/tls/tls_policy';
 import { msg } from '../../packages/log/log';
 import { Reply, reply } from './smtpd_chat';
 import { ContentLine, LINE_END } from './smtpd_data';
@@ -116,11 +117,6 @@ function protocolName(state: SmtpdState): string {
   return `ESMTP${state.tls ? 'S' : ''}${state.sasl ? 'A' : ''}`;
 }
 
-// smtpd_tls_received_header: the protocol and cipher, which cleanup is
-// to print as "(using <value>)" and "(No client certificate requested)"
-// after the "Received: from" line, and not store.
-export const TLS_RECEIVED_ATTR = 'tls_received';
-
 function envelopeRecords(state: SmtpdState): Array<[string, string]> {
   const t = state.transaction!;
   const now = Date.now();
@@ -136,7 +132,7 @@ function envelopeRecords(state: SmtpdState): Array<[string, string]> {
     [REC.ATTR, `rewrite_context=${state.rewriteContext}`],
   ];
   // XXX cleanup does not yet print this in the Received: header (see
-  // TLS_RECEIVED_ATTR); until it does, the attribute is only stored.
+  // tlsReceivedLines); until it does, the attribute is only stored.
   if (state.sasl)
     list.push(
       [REC.ATTR, `sasl_method=${state.sasl.method}`],
