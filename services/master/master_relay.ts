@@ -103,8 +103,12 @@ class Relay {
     link.on('error', (err) => {
       if (!this.#scache) this.#absent(`connect ${file}: ${err.message}`);
     });
+    // scache drops our connection when it stops (reload, postfix stop):
+    // from then on a new one is started for the next request.
     link.on('close', () => {
-      if (this.#link === link) this.#link = null;
+      if (this.#link !== link) return;
+      this.#link = null;
+      this.#scache = null;
     });
   }
 
