@@ -1,8 +1,8 @@
 // smtpd's TLS in a whole instance started with "postfix start"
 // (test/harness.ts): swaks sends through STARTTLS on the smtp port and
 // through TLS from the first byte on a wrapper-mode line, as port 465's
-// submissions service; the mail is delivered and the mail log holds
-// Postfix's TLS line.
+// submissions service, and with AUTH against a private Dovecot; the mail
+// is delivered and the mail log holds Postfix's TLS and SASL lines.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,11 +12,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, startInstance, type Instance } from './harness';
 import { makeCert } from './tls_kit';
+import {
+  dovecotAuthAvailable,
+  startDovecotAuth,
+  type DovecotAuthServer,
+} from './dovecot_auth_kit';
 
 const HAS_SWAKS = fs.existsSync('/usr/bin/swaks');
 let mta: Instance;
 let wrapperPort = 0;
 let certDir = '';
+let dovecot: DovecotAuthServer | null = null;
 
 // XXX smtpd reads its key after dropping privileges (the skeleton has no
 // hook before that), so the key must be readable by mail_owner.
@@ -27,12 +33,22 @@ test.before(async () => {
   fs.chmodSync(certDir, 0o755);
   for (const f of [cert.certFile, cert.keyFile]) fs.chmodSync(f, 0o644);
   wrapperPort = await freePort();
+  if (dovecotAuthAvailable())
+    dovecot = await startDovecotAuth({ alice: 'secret' });
+  const sasl: Record<string, string> = dovecot
+    ? {
+        smtpd_sasl_auth_enable: 'yes',
+        smtpd_sasl_type: 'dovecot',
+        smtpd_sasl_path: dovecot.socket,
+      }
+    : {};
   mta = await startInstance({
     main: {
       smtpd_tls_security_level: 'may',
       smtpd_tls_cert_file: cert.certFile,
       smtpd_tls_key_file: cert.keyFile,
       smtpd_tls_loglevel: '1',
+      ...sasl,
     },
     master: [
       `127.0.0.1:${wrapperPort} inet n - n - - smtpd ` +
@@ -43,6 +59,7 @@ test.before(async () => {
 
 test.after(async () => {
   await mta?.destroy();
+  await dovecot?.stop();
   if (certDir) fs.rmSync(certDir, { recursive: true, force: true });
 });
 
@@ -95,3 +112,39 @@ for (const [how, port, flag] of SENDS) {
     },
   );
 }
+
+test(
+  'does deliver mail from a client that did AUTH PLAIN inside TLS',
+  { skip: !HAS_SWAKS || !dovecotAuthAvailable() },
+  async () => {
+    const r = await swaks([
+      '--server',
+      '127.0.0.1',
+      '--port',
+      String(mta.smtpPort),
+      '--tls',
+      '--auth',
+      'PLAIN',
+      '--auth-user',
+      'alice',
+      '--auth-password',
+      'secret',
+      '--from',
+      'a@example.org',
+      '--to',
+      'alice@localhost',
+      '--helo',
+      'swaks.example',
+      '--header',
+      'Subject: sasl',
+    ]);
+    assert.equal(r.code, 0, r.out);
+    const box = await mta.waitForMaildir('alice', ++delivered);
+    const mail = box.find((m) => m.includes('Subject: sasl'));
+    assert.ok(mail, 'message not in the Maildir');
+    assert.match(mail, / with ESMTPSA id /);
+    await mta.waitForLog(
+      /postfix\/smtpd\[\d+\]: \w+: client=localhost\[127\.0\.0\.1\], sasl_method=PLAIN, sasl_username=alice/,
+    );
+  },
+);
