@@ -1,9 +1,8 @@
-// The queue manager's per-destination scheduling end to end (issue 5
-// point 4), with times shrunk in main.cf: slow start from
-// initial_destination_concurrency seen in the sink's open connections; a
-// destination that never answers goes dead ("delivery temporarily
-// suspended") while a live one gets its mail at full speed;
-// default_destination_rate_delay spaces deliveries to one destination.
+// qmgr's per-destination scheduling end to end (issue 5 point 4), times
+// shrunk in main.cf: slow start seen at the sink; a destination that never
+// answers goes dead ("delivery temporarily suspended") while a live one
+// gets its mail at full speed; default_destination_rate_delay spaces
+// deliveries to one destination.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,9 +1,8 @@
 // Connection reuse through the shared scache service (issue 5 point 2),
-// end to end through master: a burst of 1,000 messages to one sink uses
-// a handful of connections (and one per message with
-// smtp_connection_cache_on_demand = no); scache logs its statistics at
-// exit; smtp processes killed while connections sit idle in the caches
-// lose and double nothing.
+// end to end through master: 1,000 messages to one sink over a handful of
+// connections (one per message with smtp_connection_cache_on_demand =
+// no), scache's statistics at exit, and smtp processes killed while
+// connections sit idle in the caches lose and double nothing.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';

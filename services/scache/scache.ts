@@ -1,10 +1,8 @@
 // The shared connection cache (master.cf "scache unix - - n - 1 scache"),
-// Postfix's scache(8): holds idle smtp/lmtp sessions for every smtp
-// process. Requests and sockets come over the fork channel, relayed by
-// master (services/master/master_relay.ts); the one client connection
-// on private/scache is master's, which keeps us running. Logs Postfix's
-// "statistics:" lines every connection_cache_status_update_time and at
-// exit.
+// Postfix's scache(8): idle smtp/lmtp sessions for every smtp process,
+// requests and sockets relayed by master over the fork channel; master's
+// connection on private/scache keeps us running. Logs the "statistics:"
+// lines every connection_cache_status_update_time and at exit.
 
 import * as net from 'node:net';
 import { runDaemon, type DaemonContext } from '../../packages/daemon/daemon';
