@@ -15,11 +15,21 @@ const COMMANDS = ['sendmail', 'postdrop', 'postqueue'];
 // A native addon cannot be bundled: the bundle requires it at run time.
 const EXTERNAL = ['fs-ext'];
 
+// The loader runs a bundle only while no file it was made of is newer:
+// for a TypeScript source, its tsc output. Paths are from the repository.
+function inputsOf(metafile) {
+  return Object.keys(metafile.inputs).map((f) =>
+    f.endsWith('.ts') ? path.join('dist', f.replace(/\.ts$/, '.js')) : f,
+  );
+}
+
 // Beside the tsc output, at the same depth, so that __dirname-relative
 // paths (the install root, postdrop.js) mean the same in both.
 function bundle(esbuild, name) {
   const outfile = path.join(OUT, `${name}_bundle.js`);
-  esbuild.buildSync({
+  const result = esbuild.buildSync({
+    absWorkingDir: REPO,
+    metafile: true,
     entryPoints: [path.join(REPO, 'packages', 'commands', `${name}.ts`)],
     outfile,
     bundle: true,
@@ -29,6 +39,8 @@ function bundle(esbuild, name) {
     external: EXTERNAL,
     logLevel: 'warning',
   });
+  const inputs = JSON.stringify(inputsOf(result.metafile), null, 1);
+  fs.writeFileSync(path.join(OUT, `${name}_bundle.inputs`), inputs + '\n');
   return outfile;
 }
 
@@ -36,7 +48,7 @@ function bundle(esbuild, name) {
 // tsc output: a bundle left from an earlier build would be stale.
 function removeBundles() {
   for (const name of COMMANDS)
-    for (const suffix of ['_bundle.js', '_bundle.cache'])
+    for (const suffix of ['_bundle.js', '_bundle.cache', '_bundle.inputs'])
       fs.rmSync(path.join(OUT, name + suffix), { force: true });
 }
 

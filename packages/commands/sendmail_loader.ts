@@ -11,8 +11,8 @@ import * as vm from 'node:vm';
 import { createRequire } from 'node:module';
 
 const BUNDLES = ['sendmail', 'postdrop', 'postqueue'] as const;
-// tsconfig.json's tsBuildInfoFile, from dist/packages/commands.
-const TSC_BUILD_INFO = path.join(__dirname, '..', '..', '.tsbuildinfo');
+// The repository, from dist/packages/commands.
+const REPO = path.join(__dirname, '..', '..', '..');
 
 function readCache(file: string): Buffer | undefined {
   try {
@@ -47,19 +47,18 @@ function runBundle(file: string, cacheFile: string): void {
   run(module.exports, createRequire(file), module, file, path.dirname(file));
 }
 
-// A bundle older than tsc's last build (`npx tsc -p .` alone, or a tsc
-// run that failed) may hold old code: then the tsc output runs.
-function isCurrent(bundle: string): boolean {
-  let made: number;
+// A bundle is current when none of the files it was made of (their tsc
+// output, listed by the build) is newer: after `npx tsc -p .` alone, or
+// an npm update, the tsc output runs instead of old code.
+function isCurrent(bundle: string, inputsFile: string): boolean {
   try {
-    made = fs.statSync(bundle).mtimeMs;
+    const made = fs.statSync(bundle).mtimeMs;
+    const inputs = JSON.parse(fs.readFileSync(inputsFile, 'utf8'));
+    return inputs.every(
+      (f: string) => fs.statSync(path.join(REPO, f)).mtimeMs <= made,
+    );
   } catch {
     return false;
-  }
-  try {
-    return made >= fs.statSync(TSC_BUILD_INFO).mtimeMs;
-  } catch {
-    return true;
   }
 }
 
@@ -75,8 +74,8 @@ function main(): void {
   }
   process.argv = [process.argv[0], program, ...args];
   const file = path.join(__dirname, `${bundle}_bundle.js`);
-  if (isCurrent(file))
-    runBundle(file, path.join(__dirname, `${bundle}_bundle.cache`));
+  const base = path.join(__dirname, `${bundle}_bundle`);
+  if (isCurrent(file, `${base}.inputs`)) runBundle(file, `${base}.cache`);
   else require(`./${bundle}.js`);
 }
 

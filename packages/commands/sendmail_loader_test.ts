@@ -67,42 +67,47 @@ test('compileBundle compiles anew when the cache is of another text', () => {
 });
 
 // A copy of the loader in dist/packages/commands of a folder of its own,
-// beside fake programs, and tsc's build info two levels up.
+// beside fake programs; a bundle's list of inputs names the tsc output,
+// which is older than the bundle unless the case says otherwise.
 function loaderDir(files: Record<string, string>, tscAfter = false): string {
   const top = tempDir();
-  const dir = path.join(top, 'packages', 'commands');
+  const dir = path.join(top, 'dist', 'packages', 'commands');
   fs.mkdirSync(dir, { recursive: true });
   fs.copyFileSync(LOADER, path.join(dir, 'sendmail_loader.js'));
   for (const [name, text] of Object.entries(files))
     fs.writeFileSync(path.join(dir, name), text);
-  const info = path.join(top, '.tsbuildinfo');
-  fs.writeFileSync(info, '{}');
   const bundleTime = new Date('2026-01-01T00:00:00Z');
   const tscTime = new Date(bundleTime.getTime() + (tscAfter ? 1000 : -1000));
-  for (const name of Object.keys(files))
+  for (const name of Object.keys(files)) {
+    const file = path.join(dir, name);
     if (name.endsWith('_bundle.js'))
-      fs.utimesSync(path.join(dir, name), bundleTime, bundleTime);
-  fs.utimesSync(info, tscTime, tscTime);
+      fs.utimesSync(file, bundleTime, bundleTime);
+    else if (!name.endsWith('.inputs')) fs.utimesSync(file, tscTime, tscTime);
+  }
   return dir;
 }
 
 function removeLoaderDir(dir: string): void {
-  fs.rmSync(path.resolve(dir, '..', '..'), { recursive: true, force: true });
+  const top = path.resolve(dir, '..', '..', '..');
+  fs.rmSync(top, { recursive: true, force: true });
 }
+
+const INPUTS = JSON.stringify(['dist/packages/commands/sendmail.js']);
 
 interface LoaderCase {
   name: string;
   files: Record<string, string>;
-  tscAfter?: boolean; // tsc built after the bundle was made
+  tscAfter?: boolean; // the tsc output is newer than the bundle
   args: string[];
   kind: string;
 }
 
 const TABLE: LoaderCase[] = [
   {
-    name: 'runs the bundle with argv[1] the program name when there is one',
+    name: 'runs the bundle with argv[1] the program name when it is current',
     files: {
       'sendmail_bundle.js': `const KIND = 'bundle';\n${PROGRAM}`,
+      'sendmail_bundle.inputs': INPUTS,
       'sendmail.js': `const KIND = 'tsc';\n${PROGRAM}`,
       'helper.js': HELPER,
     },
@@ -110,14 +115,25 @@ const TABLE: LoaderCase[] = [
     kind: 'bundle',
   },
   {
-    name: 'runs the tsc output when tsc built after the bundle was made',
+    name: 'runs the tsc output when it is newer than the bundle',
     files: {
       'sendmail_bundle.js': `const KIND = 'bundle';\n${PROGRAM}`,
+      'sendmail_bundle.inputs': INPUTS,
       'sendmail.js': `const KIND = 'tsc';\n${PROGRAM}`,
       'helper.js': HELPER,
     },
     tscAfter: true,
     args: ['sendmail', 'sendmail', '-bp'],
+    kind: 'tsc',
+  },
+  {
+    name: 'runs the tsc output when the bundle has no list of inputs',
+    files: {
+      'sendmail_bundle.js': `const KIND = 'bundle';\n${PROGRAM}`,
+      'sendmail.js': `const KIND = 'tsc';\n${PROGRAM}`,
+      'helper.js': HELPER,
+    },
+    args: ['sendmail', 'sendmail'],
     kind: 'tsc',
   },
   {
