@@ -24,14 +24,14 @@ let wrapperPort = 0;
 let certDir = '';
 let dovecot: DovecotAuthServer | null = null;
 
-// XXX smtpd reads its key after dropping privileges (the skeleton has no
-// hook before that), so the key must be readable by mail_owner.
+// The key is root's alone, as Postfix allows: smtpd reads it before it
+// drops privileges.
 test.before(async () => {
   if (!HAS_SWAKS) return;
   certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtpd-tls-sys-'));
   const cert = makeCert(certDir, 'mail.test.example');
-  fs.chmodSync(certDir, 0o755);
-  for (const f of [cert.certFile, cert.keyFile]) fs.chmodSync(f, 0o644);
+  fs.chmodSync(cert.keyFile, 0o600);
+  fs.chmodSync(certDir, 0o700);
   wrapperPort = await freePort();
   if (dovecotAuthAvailable())
     dovecot = await startDovecotAuth({ alice: 'secret' });

@@ -33,8 +33,6 @@ export class TlsHandshakeError extends Error {}
 // A bad level is a configuration error (smtpd does not start); a key
 // or certificate that cannot be loaded only turns TLS off, with a
 // warning, as Postfix does.
-// XXX the key is read in the daemon's init, after the skeleton dropped
-// root, so it must be readable by mail_owner; Postfix reads it as root.
 export function loadServerTls(config: Config, serviceName = 'smtp'): ServerTls {
   const level = securityLevel((name) => config.get(name), 'smtpd');
   return {
@@ -101,7 +99,28 @@ function readKeyCert(config: Config): KeyCert | null {
   return { cert: readPem(certFile), key: readPem(keyFile) };
 }
 
+// Files read before the skeleton dropped root (preloadKeyFiles), as
+// Postfix reads its keys in pre_jail_init: a key may be root's alone.
+const PRELOADED = new Map<string, string>();
+
+export function preloadKeyFiles(config: Config): void {
+  const files = [
+    ...config.list('smtpd_tls_chain_files'),
+    config.get('smtpd_tls_cert_file'),
+    config.get('smtpd_tls_key_file'),
+  ];
+  for (const file of files.filter(Boolean)) {
+    try {
+      PRELOADED.set(file, fs.readFileSync(file, 'utf8'));
+    } catch {
+      // buildContext reads it again and says why it cannot.
+    }
+  }
+}
+
 function readPem(file: string): string {
+  const preloaded = PRELOADED.get(file);
+  if (preloaded !== undefined) return preloaded;
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
