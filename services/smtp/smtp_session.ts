@@ -195,9 +195,11 @@ export class Session {
       const lost = () =>
         setTimeout(() => resolve({ err: closedError() }), 100).unref();
       this.#conn.once('end', lost);
-      this.#conn.send(envelope, body, (err, info) =>
-        resolve(err ? { err: err as PeerError } : { info }),
-      );
+      // A reused session sends many times: one listener at a time.
+      this.#conn.send(envelope, body, (err, info) => {
+        this.#conn.off('end', lost);
+        resolve(err ? { err: err as PeerError } : { info });
+      });
     });
   }
 
