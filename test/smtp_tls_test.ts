@@ -29,11 +29,15 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-tls-'));
 const CERT: TestCert = makeCert(dir);
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function serverParams(level: string, more: Record<string, string> = {}) {
+function serverParams(
+  level: string,
+  more: Record<string, string> = {},
+  cert = CERT,
+) {
   return {
     smtpd_tls_security_level: level,
-    smtpd_tls_cert_file: CERT.certFile,
-    smtpd_tls_key_file: CERT.keyFile,
+    smtpd_tls_cert_file: cert.certFile,
+    smtpd_tls_key_file: cert.keyFile,
     smtpd_tls_loglevel: '1',
     ...more,
   };
@@ -288,5 +292,46 @@ for (const [level, action, proto] of NO_CA) {
           out.results[0].reason,
           /TLS is required, but our TLS engine is unavailable/,
         );
+    }));
+}
+
+// verify: the chain must end at a CA of smtp_tls_CAfile and the
+// certificate must name the host (here the nexthop [127.0.0.1]).
+const IP_CERT = makeCert(dir, 'mx.example.com', 'IP:127.0.0.1');
+
+const VERIFY: Array<[string, TestCert, string, string, string]> = [
+  [
+    'it names the host and is trusted',
+    IP_CERT,
+    IP_CERT.certFile,
+    'Verified',
+    'relayed',
+  ],
+  ['it does not name the host', CERT, CERT.certFile, 'Trusted', 'delayed'],
+  ['its chain is not trusted', IP_CERT, '', 'Untrusted', 'delayed'],
+];
+
+for (const [when, server, ca, trust, action] of VERIFY) {
+  test(`does ${action === 'relayed' ? 'send' : 'defer'} at verify when the certificate ${when}`, () =>
+    withServer(serverParams('may', {}, server), async (inst) => {
+      const from = LOG.length;
+      const s = settings({
+        smtp_tls_security_level: 'verify',
+        ...(ca ? { smtp_tls_CAfile: ca } : {}),
+      });
+      const out = await deliver(s, inst.port);
+      const r = out.results[0];
+      assert.equal(r.action, action, r.reason);
+      await waitForLog(
+        new RegExp(
+          `^${trust} TLS connection established to 127\\.0\\.0\\.1\\[`,
+        ),
+        from,
+      );
+      if (action === 'delayed') {
+        assert.equal(r.status, '4.7.5');
+        assert.match(r.reason, /Server certificate not verified/);
+        assert.equal(inst.queued.length, 0);
+      }
     }));
 }

@@ -15,23 +15,21 @@ export interface TestCert {
   chainFile: string; // key then certificate, for smtpd_tls_chain_files
 }
 
-// An RSA key, as most servers have; one day is enough for a test.
-export function makeCert(dir: string, cn = 'mx.example.com'): TestCert {
-  const certFile = path.join(dir, 'cert.pem');
-  const keyFile = path.join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1'].concat([
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-subj',
-      `/CN=${cn}`,
-    ]),
-    { stdio: 'ignore' },
-  );
-  const chainFile = path.join(dir, 'chain.pem');
+// An RSA key, as most servers have; one day is enough for a test. san:
+// a subjectAltName such as "IP:127.0.0.1"; files are named after it.
+export function makeCert(
+  dir: string,
+  cn = 'mx.example.com',
+  san = '',
+): TestCert {
+  const tag = san ? san.replace(/\W/g, '_') + '-' : '';
+  const certFile = path.join(dir, `${tag}cert.pem`);
+  const keyFile = path.join(dir, `${tag}key.pem`);
+  const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days'];
+  args.push('1', '-keyout', keyFile, '-out', certFile, '-subj', `/CN=${cn}`);
+  if (san) args.push('-addext', `subjectAltName=${san}`);
+  execFileSync('openssl', args, { stdio: 'ignore' });
+  const chainFile = path.join(dir, `${tag}chain.pem`);
   fs.writeFileSync(
     chainFile,
     fs.readFileSync(keyFile, 'utf8') + fs.readFileSync(certFile, 'utf8'),

@@ -10,21 +10,34 @@ export const TLS_LEVEL = {
   NONE: 'none',
   MAY: 'may',
   ENCRYPT: 'encrypt',
+  VERIFY: 'verify', // the smtp client only
 } as const;
 
 export type TlsLevel = (typeof TLS_LEVEL)[keyof typeof TLS_LEVEL];
 
 export class TlsPolicyError extends Error {}
 
+// What each side accepts: smtpd has no certificate-checking levels.
+const SERVER_LEVELS: TlsLevel[] = ['none', 'may', 'encrypt'];
+const CLIENT_LEVELS: TlsLevel[] = ['none', 'may', 'encrypt', 'verify'];
+
 // An empty level is Postfix's compiled-in default: no TLS at all.
-// XXX dane, fingerprint, verify and secure (certificate checks by name
-// or pin) are not implemented and are refused as unknown.
-export function parseLevel(param: string, text: string): TlsLevel {
+// XXX dane, fingerprint and secure (checks by pin or by the nexthop
+// name) are not implemented and are refused as unknown.
+export function parseLevel(
+  param: string,
+  text: string,
+  known: TlsLevel[] = SERVER_LEVELS,
+): TlsLevel {
   const value = text.trim().toLowerCase();
   if (value === '') return TLS_LEVEL.NONE;
-  const known = Object.values(TLS_LEVEL) as string[];
-  if (known.includes(value)) return value as TlsLevel;
+  if ((known as string[]).includes(value)) return value as TlsLevel;
   throw new TlsPolicyError(`invalid ${param} value: "${text}"`);
+}
+
+// encrypt and every level above it use the _mandatory_ lists.
+export function isMandatory(level: TlsLevel): boolean {
+  return level === TLS_LEVEL.ENCRYPT || level === TLS_LEVEL.VERIFY;
 }
 
 // The level a daemon runs at: its *_tls_security_level, or when that is
@@ -34,7 +47,8 @@ export function securityLevel(
   prefix: string,
 ): TlsLevel {
   const name = `${prefix}_tls_security_level`;
-  const level = parseLevel(name, get(name));
+  const known = prefix === 'smtp' ? CLIENT_LEVELS : SERVER_LEVELS;
+  const level = parseLevel(name, get(name), known);
   if (get(name).trim() !== '') return level;
   if (/^y/i.test(get(`${prefix}_enforce_tls`))) return TLS_LEVEL.ENCRYPT;
   if (/^y/i.test(get(`${prefix}_use_tls`))) return TLS_LEVEL.MAY;

@@ -28,10 +28,10 @@ for (const [text, want] of LEVELS) {
 
 test('parseLevel does refuse a level it cannot enforce', () => {
   assert.throws(
-    () => parseLevel('smtp_tls_security_level', 'verify'),
+    () => parseLevel('smtpd_tls_security_level', 'verify'),
     (err: Error) =>
       err instanceof TlsPolicyError &&
-      err.message === 'invalid smtp_tls_security_level value: "verify"',
+      err.message === 'invalid smtpd_tls_security_level value: "verify"',
   );
 });
 

@@ -2,15 +2,17 @@
 // in plaintext after a failed handshake; encrypt defers without TLS),
 // nodemailer's options for one attempt, and Postfix's "... TLS
 // connection established to ..." line. Used by smtp_session.ts. Limits:
-// no verify/secure/dane levels, session cache or smtp_tls_policy_maps.
+// no secure/dane levels, session cache or smtp_tls_policy_maps.
 
 import * as fs from 'node:fs';
+import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Config } from '../../packages/config/config';
 import { msg } from '../../packages/log/log';
 import {
   cipherList,
+  isMandatory,
   parseProtocols,
   securityLevel,
   TLS_LEVEL,
@@ -66,7 +68,7 @@ export function loadClientTls(config: Config): ClientTls {
 }
 
 function engineSettings(config: Config, level: TlsLevel) {
-  const m = level === TLS_LEVEL.ENCRYPT ? 'mandatory_' : '';
+  const m = isMandatory(level) ? 'mandatory_' : '';
   const protocols = `smtp_tls_${m}protocols`;
   const ciphers = `smtp_tls_${m}ciphers`;
   const caFile = config.get('smtp_tls_CAfile');
@@ -135,7 +137,7 @@ export function checkClientTls(
   t: ClientTls | undefined,
   plaintext: boolean,
 ): Outcome | typeof RETRY_PLAINTEXT | null {
-  if (!err && t?.engineDown && t.level === TLS_LEVEL.ENCRYPT)
+  if (!err && t?.engineDown && isMandatory(t.level))
     return {
       dsn: '4.7.5',
       reason: 'TLS is required, but our TLS engine is unavailable',
@@ -144,11 +146,8 @@ export function checkClientTls(
   const peer = peerText(target);
   const view = conn as unknown as ConnView;
   if (err) return handshakeFailed(err, view, peer, t);
-  if (view.secure && view._socket) {
-    logEstablished(view._socket, peer, t);
-    return null;
-  }
-  if (t.level !== TLS_LEVEL.ENCRYPT) return null;
+  if (view.secure && view._socket) return established(view._socket, target, t);
+  if (!isMandatory(t.level)) return null;
   return {
     dsn: '4.7.4',
     reason: `TLS is required, but was not offered by host ${hostAddr(target)}`,
@@ -171,12 +170,32 @@ function handshakeFailed(
   return { dsn: '4.7.5', reason: 'Cannot start TLS: handshake failure' };
 }
 
-function logEstablished(socket: TLSSocket, peer: string, t: ClientTls): void {
-  if (t.loglevel < 1) return;
+// Log the connection; at verify, a certificate that is not Verified
+// (trusted and naming the host) defers, as Postfix.
+function established(
+  socket: TLSSocket,
+  target: Target,
+  t: ClientTls,
+): Outcome | null {
+  const trust = trustLevel(socket, target, t.level);
+  if (t.loglevel >= 1) {
+    const summary = tlsSummary(socket, 'client');
+    const peer = peerText(target);
+    msg.info(`${trust} TLS connection established to ${peer}: ${summary}`);
+  }
+  if (t.level !== TLS_LEVEL.VERIFY || trust === 'Verified') return null;
+  return { dsn: '4.7.5', reason: 'Server certificate not verified' };
+}
+
+// smtp_tls_verify_cert_match's default, "hostname": the name the MX
+// lookup (or the nexthop) gave. "Verified" is checked only at verify.
+function trustLevel(socket: TLSSocket, target: Target, level: TlsLevel) {
   const cert = socket.getPeerCertificate();
-  const trust = !cert || !cert.raw ? 'Anonymous' : trustOf(socket);
-  const summary = tlsSummary(socket, 'client');
-  msg.info(`${trust} TLS connection established to ${peer}: ${summary}`);
+  if (!cert || !cert.raw) return 'Anonymous';
+  if (trustOf(socket) === 'Untrusted') return 'Untrusted';
+  if (level !== TLS_LEVEL.VERIFY) return 'Trusted';
+  const wrongName = tls.checkServerIdentity(target.host, cert);
+  return wrongName ? 'Trusted' : 'Verified';
 }
 
 // Postfix's "Trusted" is a chain that ends at one of our CAs, whatever
