@@ -69,6 +69,7 @@ export function isScacheMessage(m: unknown): m is ScacheMessage {
 // the receiver's acknowledgement closes this copy, a reading handle would
 // take the peer's next reply away from the new owner. Node's pause()
 // does not stop the handle, so this reaches for it.
+// XXX _handle.readStop is Node's internal API: no public call stops it.
 export function stopReading(socket: { _handle?: unknown }): void {
   const handle = socket._handle as { readStop?: () => number } | null;
   handle?.readStop?.();

@@ -223,6 +223,8 @@ function spent(job: Job, session: Session): boolean {
 }
 
 // To scache, for whichever smtp process needs it first.
+// XXX Postfix maps the destination to the session only when the session
+// went to the destination's own hosts; here also for a fallback relay.
 function share(job: Job, session: Session): boolean {
   const shared = job.s.shared;
   if (!shared?.available || !session.endp) return false;
