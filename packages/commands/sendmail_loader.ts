@@ -73,9 +73,9 @@ function main(): void {
     process.exit(64);
   }
   process.argv = [process.argv[0], program, ...args];
-  const file = path.join(__dirname, `${bundle}_bundle.js`);
   const base = path.join(__dirname, `${bundle}_bundle`);
-  if (isCurrent(file, `${base}.inputs`)) runBundle(file, `${base}.cache`);
+  if (isCurrent(`${base}.js`, `${base}.inputs`))
+    runBundle(`${base}.js`, `${base}.cache`);
   else require(`./${bundle}.js`);
 }
 
