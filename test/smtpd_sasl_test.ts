@@ -274,6 +274,61 @@ test(
     ),
 );
 
+const LOGIN_MAPS = {
+  smtpd_sender_login_maps:
+    'inline:{ alice@example.org=alice, @shared.example=alice }',
+  smtpd_sender_restrictions: 'reject_sender_login_mismatch',
+};
+
+const MISMATCH: Array<[string, boolean, string, string]> = [
+  ['alice sends as her own address', true, 'alice@example.org', '250 2.1.5 Ok'],
+  [
+    'alice sends as a domain she owns',
+    true,
+    'x@shared.example',
+    '250 2.1.5 Ok',
+  ],
+  [
+    'alice sends as an address nobody owns',
+    true,
+    'carol@example.org',
+    '553 5.7.1 <carol@example.org>: Sender address rejected: not owned by user alice',
+  ],
+  [
+    'a client that is not logged in sends as alice',
+    false,
+    'alice@example.org',
+    '553 5.7.1 <alice@example.org>: Sender address rejected: not logged in',
+  ],
+  [
+    'a client that is not logged in sends as nobody',
+    false,
+    'carol@example.org',
+    '250 2.1.5 Ok',
+  ],
+];
+
+for (const [when, login, sender, answer] of MISMATCH) {
+  test(
+    `does answer "${answer.slice(0, 9)}" to RCPT when ${when}`,
+    { skip: SKIP },
+    () =>
+      withInstance(params(LOGIN_MAPS), async (inst) => {
+        const c = await session(inst.port);
+        await ehlo(c);
+        if (login) {
+          c.send(`AUTH PLAIN ${PLAIN}`);
+          assert.match(await c.line(), /^235 /);
+        }
+        c.send(`MAIL FROM:<${sender}>`);
+        assert.match(await c.line(), /^250 /);
+        c.send('RCPT TO:<u@mx.example.com>');
+        assert.equal(await c.line(), answer);
+        c.close();
+      }),
+  );
+}
+
 // Last: Dovecot slows down later attempts from an address that failed.
 test(
   'does answer 535 and log a warning when the password is wrong',

@@ -521,6 +521,12 @@ export const PARAMS: ParamDef[] = [
     doc: 'mechanism properties refused inside TLS',
   },
   {
+    name: 'smtpd_sender_login_maps',
+    type: 'string',
+    default: '',
+    doc: 'tables of the SASL logins that own each MAIL FROM address',
+  },
+  {
     name: 'broken_sasl_auth_clients',
     type: 'bool',
     default: 'no',

@@ -26,8 +26,8 @@ export class SaslConfigError extends Error {}
 
 // A relative smtpd_sasl_path is under the queue directory, as
 // Postfix's private/auth for Dovecot.
-// XXX no smtpd_sasl_authenticated_header, smtpd_sender_login_maps or
-// reject_sender_login_mismatch, and no smtpd_client_auth_rate_limit.
+// XXX no smtpd_sasl_authenticated_header and no
+// smtpd_client_auth_rate_limit (anvil has no auth counter).
 export function loadSasl(config: Config, queueDir: string): SaslSettings {
   const enabled = config.bool('smtpd_sasl_auth_enable');
   const type = config.get('smtpd_sasl_type');
