@@ -1,9 +1,8 @@
-// Starts a submission command (sendmail, postdrop, postqueue) from its
-// esbuild bundle with V8's code cache, both made by scripts/
-// build_commands.js, so that node neither finds nor compiles some 30
-// files. Run by the bin shims and the setgid launcher as `node
-// sendmail_loader.js BUNDLE PROGRAM [args]`; without a current bundle it
-// runs the tsc output. Limits: a cache of another node is compiled anew.
+// Starts sendmail, postdrop or postqueue from the esbuild bundle and V8
+// code cache that scripts/build_commands.js makes, so that node neither
+// finds nor compiles some 30 files: `node sendmail_loader.js BUNDLE
+// PROGRAM [args]`, run by the bin shims and the setgid launcher. Without
+// a current bundle it runs the tsc output; another node's cache is unused.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,13 +1,10 @@
 /*
- * The setgid postdrop launcher for postdrop and postqueue. Node cannot be
- * made setgid itself, so this small program is: it throws away the
- * caller's environment, sets a fixed PATH, and execs node on one fixed
- * script with the configuration directory fixed at build time (given
- * first, so that a user's -c cannot replace it). Built by `postfix
- * set-permissions` (installSetgidPrograms) with NODE_PATH, SCRIPT_PATH
- * and CONFIG_DIR defined on the gcc command line. When sendmail_loader.js
- * sits beside the script, node runs that on the script's bundle instead,
- * as the bin shims do: the same program, started faster.
+ * The setgid postdrop launcher for postdrop and postqueue (node cannot
+ * be setgid), built by `postfix set-permissions` with NODE_PATH,
+ * SCRIPT_PATH and CONFIG_DIR fixed on the gcc command line: it drops the
+ * caller's environment and execs node on the script, or on
+ * sendmail_loader.js beside it (the same program from its bundle), with
+ * the fixed -c first, so that a user's -c cannot replace it.
  */
 
 #include <stdio.h>
