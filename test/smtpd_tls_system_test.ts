@@ -148,3 +148,45 @@ test(
     );
   },
 );
+
+// The smtp daemon reads smtp_tls_security_level from main.cf: a second
+// instance relays to this one's smtp port and says STARTTLS on its own.
+test(
+  'does relay through STARTTLS when smtp_tls_security_level = may',
+  { skip: !HAS_SWAKS },
+  async () => {
+    const relay = await startInstance({
+      main: {
+        myhostname: 'relay.test.example',
+        mydestination: '',
+        smtp_tls_security_level: 'may',
+        smtp_tls_loglevel: '1',
+        transport_maps: `inline:{ localhost=smtp:[127.0.0.1]:${mta.smtpPort} }`,
+      },
+    });
+    try {
+      const r = await swaks([
+        '--server',
+        '127.0.0.1',
+        '--port',
+        String(relay.smtpPort),
+        '--from',
+        'a@example.org',
+        '--to',
+        'alice@localhost',
+        '--header',
+        'Subject: relayed in TLS',
+      ]);
+      assert.equal(r.code, 0, r.out);
+      await relay.waitForLog(
+        /postfix\/smtp\[\d+\]: Untrusted TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]:\d+: TLSv1\.3 with cipher /,
+      );
+      const box = await mta.waitForMaildir('alice', ++delivered);
+      const mail = box.find((m) => m.includes('Subject: relayed in TLS'));
+      assert.ok(mail, 'message not in the Maildir');
+      assert.match(mail, / with ESMTPS id /);
+    } finally {
+      await relay.destroy();
+    }
+  },
+);

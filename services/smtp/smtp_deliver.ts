@@ -31,6 +31,7 @@ import {
 import { downgradeTo7bit } from './smtp_mime';
 import { SessionCache, type CacheLimits } from './smtp_cache';
 import { ScacheClient, type CachedSocket } from './smtp_scache';
+import { loadClientTls } from './smtp_tls';
 import { dsnAction, PHASE, saidReason, type Outcome } from './smtp_reason';
 import {
   adoptSession,
@@ -80,6 +81,8 @@ export function loadSmtpSettings(
     defaultPort: lmtp ? Number(get('lmtp_tcp_port')) : 25,
     fallbackRelays: lmtp ? [] : config.list('smtp_fallback_relay'),
     mimeConversion: !config.bool('disable_mime_output_conversion'),
+    // XXX lmtp has no lmtp_tls_* parameters yet: LMTP runs in plaintext.
+    tls: lmtp ? undefined : loadClientTls(config),
     ...cacheSettings(config, p, service),
   };
 }
