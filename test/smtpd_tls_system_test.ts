@@ -48,6 +48,7 @@ test.before(async () => {
       smtpd_tls_cert_file: cert.certFile,
       smtpd_tls_key_file: cert.keyFile,
       smtpd_tls_loglevel: '1',
+      smtpd_tls_received_header: 'yes',
       ...sasl,
     },
     master: [
@@ -106,6 +107,12 @@ for (const [how, port, flag] of SENDS) {
       const mail = box.find((m) => m.includes(`Subject: ${how}`));
       assert.ok(mail, 'message not in the Maildir');
       assert.match(mail, /by mail\.test\.example \(\S+\) with ESMTPS id /);
+      // smtpd_tls_received_header = yes: Postfix's comment lines, and no
+      // trace of smtpd's attribute in the queue file's text.
+      assert.match(
+        mail,
+        /^Received: from swaks\.example \(localhost \[127\.0\.0\.1\]\)\r?\n\t\(using TLSv1\.3 with cipher \S+ \(\d+\/\d+ bits\)\)\r?\n\t\(No client certificate requested\)\r?\n\tby /m,
+      );
       await mta.waitForLog(
         /postfix\/smtpd\[\d+\]: Anonymous TLS connection established from localhost\[127\.0\.0\.1\]: TLSv1\.3 with cipher \S+ \(\d+\/\d+ bits\)/,
       );

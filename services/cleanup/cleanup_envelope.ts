@@ -17,7 +17,9 @@ const BOUNCE_RCPT_MAX = 1000;
 
 // Attributes cleanup takes for itself rather than storing: the uid of a
 // local submission, which pickup passes for the Received: header.
-const CONSUMED_ATTRS = new Set(['submit_uid']);
+// tls_received is smtpd's text for the Received: header alone; Postfix
+// keeps no such record in the queue file.
+const CONSUMED_ATTRS = new Set(['submit_uid', 'tls_received']);
 
 // Attributes remembered for the Received: header and Message-ID policy.
 const KEPT_ATTRS = new Set([
@@ -27,6 +29,7 @@ const KEPT_ATTRS = new Set([
   'log_helo_name',
   'log_protocol_name',
   'submit_uid',
+  'tls_received',
 ]);
 
 const ENVELOPE_PASS = new Set<string>([

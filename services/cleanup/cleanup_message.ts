@@ -13,6 +13,10 @@ import { CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import { CleanupState } from './cleanup_state';
 import { mailDate } from '../../packages/util/mail_date';
 import { externalize } from '../../packages/address/address';
+import {
+  TLS_RECEIVED_ATTR,
+  tlsReceivedLines,
+} from '../../packages/tls/tls_policy';
 
 interface Piece {
   type: string;
@@ -74,9 +78,8 @@ function isLocalSubmission(state: CleanupState): boolean {
   return state.attrs.get('rewrite_context') === 'local';
 }
 
-// Postfix's smtpd form; "for <rcpt>" only when there is one recipient.
-// XXX The TLS comment Postfix adds with smtpd_tls_received_header is
-// missing: smtpd does not pass TLS details to cleanup yet.
+// Postfix's smtpd form; "for <rcpt>" only when there is one recipient,
+// and the TLS comment lines when smtpd_tls_received_header sent them.
 function smtpReceived(state: CleanupState, date: string): string[] {
   const a = state.attrs;
   const addr = a.get('log_client_address') ?? 'unknown';
@@ -86,10 +89,14 @@ function smtpReceived(state: CleanupState, date: string): string[] {
   const by =
     `\tby ${state.settings.myhostname} (${state.settings.mailName}) ` +
     `with ${proto} id ${state.queueId}`;
-  const first = `Received: from ${helo} (${name} [${addr}])`;
+  const tls = a.get(TLS_RECEIVED_ATTR);
+  const first = [
+    `Received: from ${helo} (${name} [${addr}])`,
+    ...(tls ? tlsReceivedLines(tls) : []),
+  ];
   if (state.rcptCount === 1 && state.firstRcpt !== undefined)
-    return [first, by, `\tfor <${quoted(state.firstRcpt)}>; ${date}`];
-  return [first, `${by};`, `\t${date}`];
+    return [...first, by, `\tfor <${quoted(state.firstRcpt)}>; ${date}`];
+  return [...first, `${by};`, `\t${date}`];
 }
 
 // Postfix's pickup form for local submissions.

@@ -131,8 +131,8 @@ function envelopeRecords(state: SmtpdState): Array<[string, string]> {
     [REC.ATTR, `log_protocol_name=${protocolName(state)}`],
     [REC.ATTR, `rewrite_context=${state.rewriteContext}`],
   ];
-  // XXX cleanup does not yet print this in the Received: header (see
-  // tlsReceivedLines); until it does, the attribute is only stored.
+  // cleanup prints the TLS text as Postfix's Received: comment lines and
+  // keeps it out of the queue file.
   if (state.sasl)
     list.push(
       [REC.ATTR, `sasl_method=${state.sasl.method}`],
