@@ -33,16 +33,17 @@ function zoneOffset(when: Date): string {
 // XXX The zone name is what Intl gives ("UTC", "GMT+1"), not always the
 // tzdata abbreviation ("CET") that Postfix's strftime %Z prints.
 // Building an Intl formatter costs more than the rest of a message's
-// cleanup, so the name is kept for the hour it was asked in.
+// cleanup (ICU's start is some 20 ms of a sendmail run that may print no
+// date), so it is built on first use and the name is kept for the hour
+// it was asked in.
 const ZONE_CACHE = { hour: -1, name: 'UTC' };
-const ZONE_FORMAT = new Intl.DateTimeFormat('en-US', {
-  timeZoneName: 'short',
-});
+let zoneFormat: Intl.DateTimeFormat | undefined;
 
 function zoneName(when: Date): string {
   const hour = Math.floor(when.getTime() / 3_600_000);
   if (hour !== ZONE_CACHE.hour) {
-    const parts = ZONE_FORMAT.formatToParts(when);
+    zoneFormat ??= new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
+    const parts = zoneFormat.formatToParts(when);
     ZONE_CACHE.name =
       parts.find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
     ZONE_CACHE.hour = hour;
