@@ -40,6 +40,9 @@ interface Child {
   served: boolean;
   retired: boolean;
   draining: boolean;
+  // Clients sent but still queued in Node's channel behind a handle the
+  // child has not acknowledged; a child that dies leaves them to us.
+  handing: Set<net.Socket>;
 }
 
 // A warning about the process limit at most this often, as Postfix.
@@ -225,6 +228,7 @@ export class MasterService {
       served: false,
       retired: false,
       draining: false,
+      handing: new Set(),
     };
     this.#children.set(child.pid, child);
     proc.on('message', (m: ChildToMaster) => this.#onChildMessage(child, m));
@@ -303,8 +307,12 @@ export class MasterService {
       if (handle instanceof net.Socket) this.#pending.unshift(handle);
       return;
     }
+    const socket = handle instanceof net.Socket ? handle : null;
+    if (socket) child.handing.add(socket);
     child.proc.send(m, handle, { keepOpen: false }, (err) => {
-      if (err && handle instanceof net.Socket) handle.destroy();
+      if (!socket) return;
+      child.handing.delete(socket);
+      if (err) socket.destroy();
     });
   }
 
@@ -316,6 +324,7 @@ export class MasterService {
 
   #onExit(child: Child, code: number | null, signal: string | null): void {
     this.#children.delete(child.pid);
+    this.#reclaimClients(child);
     const script = this.#env.script;
     if (signal)
       msg.warn(
@@ -331,6 +340,16 @@ export class MasterService {
       this.#throttle();
     }
     this.#dispatch();
+  }
+
+  // Node writes one handle at a time and queues the next until the child
+  // acknowledges the last; the queue dies with the child but the clients
+  // in it were never sent, are still whole in master, and go to another
+  // child. (One sent and not acknowledged Node closes itself.)
+  #reclaimClients(child: Child): void {
+    for (const socket of child.handing)
+      if (!socket.destroyed) this.#pending.push(socket);
+    child.handing.clear();
   }
 
   #throttle(): void {
