@@ -23,6 +23,9 @@ function isExecutable(file: string): boolean {
   }
 }
 
+// The programs scripts/build_commands.js bundles.
+const BUNDLED = new Set(['sendmail', 'postdrop', 'postqueue']);
+
 export function programPath(
   commandDir: string,
   name: string,
@@ -30,8 +33,17 @@ export function programPath(
 ): ProgramPath {
   const launcher = path.join(commandDir, name);
   if (isExecutable(launcher)) return { file: launcher, args: [] };
-  const script = path.join(__dirname, `${name}.js`);
-  return { file: process.execPath, args: [script, '-c', configDir] };
+  if (!BUNDLED.has(name)) {
+    const script = path.join(__dirname, `${name}.js`);
+    return { file: process.execPath, args: [script, '-c', configDir] };
+  }
+  // The loader runs the program's bundle with its code cache, else the
+  // compiled file; it sits beside this module in dist and in a bundle.
+  const loader = path.join(__dirname, 'sendmail_loader.js');
+  return {
+    file: process.execPath,
+    args: [loader, name, name, '-c', configDir],
+  };
 }
 
 export function spawnProgram(
