@@ -46,6 +46,7 @@ import {
   deferRecipient,
   type QmgrContext,
 } from './qmgr_defer';
+import { contentDamage } from './qmgr_content_check';
 import { expireMessage, isExpired, isForced } from './qmgr_expire';
 import { applyDeferTransports } from './qmgr_defer_transports';
 import {
@@ -235,6 +236,11 @@ export class QueueManager {
       return saveCorrupt(queueDir, id, err.message, config);
     }
     if (!env) return putBack(queueDir, id, from, config);
+    const damage = await contentDamage(env, from);
+    if (damage) {
+      dropStatusLog(queueDir, STATUS_LOG.DEFER, id, config);
+      return saveCorrupt(queueDir, id, damage, config);
+    }
     // Postfix resets the defer log on each new pass: it holds this
     // pass's reasons only, for mailq and for an expiry bounce.
     dropStatusLog(queueDir, STATUS_LOG.DEFER, id, config);
