@@ -116,9 +116,10 @@ class Daemon {
 
   #onMaster(m: MasterToChild, handle: unknown): void {
     if (m.t === 'listen' && handle instanceof net.Server) this.#listen(handle);
-    else if (m.t === 'conn' && handle instanceof net.Socket)
+    else if (m.t === 'conn' && handle instanceof net.Socket) {
+      if (m.id !== undefined) send({ t: 'took', id: m.id });
       this.#accept(handle);
-    else if (m.t === 'stop') this.stop();
+    } else if (m.t === 'stop') this.stop();
   }
 
   #listen(server: net.Server): void {

@@ -3,8 +3,12 @@
 // Master and the daemon skeleton are the only users.
 
 // Master to child. 'listen' and 'conn' carry a handle (a net.Server to
-// accept on, or one accepted, paused client socket).
-export type MasterToChild = { t: 'listen' } | { t: 'conn' } | { t: 'stop' };
+// accept on, or one accepted, paused client socket). A 'conn' with an id
+// is answered 'took' with that id once the child holds the socket, so
+// that master can keep its own copy until then and hand the client to
+// another child if this one dies first.
+export type MasterToChild =
+  { t: 'listen' } | { t: 'conn'; id?: number } | { t: 'stop' };
 
 // Child to master.
 export type ChildToMaster =
@@ -13,6 +17,7 @@ export type ChildToMaster =
   | { t: 'served' } // the first client was taken: not a startup crash
   | { t: 'want-listen' } // below capacity again: send the listener back
   | { t: 'retire' } // max_use or max_idle reached: send nothing new
+  | { t: 'took'; id: number } // holds the client of that 'conn'
   | { t: 'log'; line: string };
 
 export const CHILD_EXIT = {
