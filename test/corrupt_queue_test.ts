@@ -155,42 +155,36 @@ test('qmgr does save damaged queue files to corrupt/ and keeps mail flowing', as
 // reads only the envelope, so the delivery agent is the first to find
 // it and defers; when the file comes back from deferred/, qmgr reads its
 // content (services/qmgr/qmgr_content_check.ts) and saves it.
-test(
-  'a damaged content record does send the file to corrupt/ on its retry',
-  {
-    todo: 'needs the call to contentDamage() in qmgr_manager.ts #take, which its owner is to add; see qmgr_content_check.ts',
-  },
-  async () => {
-    const mta = await startInstance({
-      main: {
-        minimal_backoff_time: '1s',
-        maximal_backoff_time: '2s',
-        queue_run_delay: '1s',
-      },
-    });
-    try {
-      const d: Damage = {
-        name: 'content',
-        make: () => retype(buildQueueFile(SPEC), 'hello'),
-        corrupt: true,
-      };
-      const id = place(mta, 'incoming', d);
-      await sendTrigger(mta.queueDir, 'public', 'qmgr', 'I');
-      await mta.waitForLog(new RegExp(`${id}: .*status=deferred`), 20_000);
-      await mta.waitForLog(
-        new RegExp(
-          `qmgr\\[\\d+\\]: warning: ${id}: bad content record: ~\n` +
-            `.*warning: saving corrupt file "${id}"`,
-        ),
-        20_000,
-      );
-      assert.deepEqual(ids(mta, 'corrupt'), [id]);
-      assert.equal(mta.maildir('alice').length, 0);
-    } finally {
-      await mta.destroy();
-    }
-  },
-);
+test('a damaged content record does send the file to corrupt/ on its retry', async () => {
+  const mta = await startInstance({
+    main: {
+      minimal_backoff_time: '1s',
+      maximal_backoff_time: '2s',
+      queue_run_delay: '1s',
+    },
+  });
+  try {
+    const d: Damage = {
+      name: 'content',
+      make: () => retype(buildQueueFile(SPEC), 'hello'),
+      corrupt: true,
+    };
+    const id = place(mta, 'incoming', d);
+    await sendTrigger(mta.queueDir, 'public', 'qmgr', 'I');
+    await mta.waitForLog(new RegExp(`${id}: .*status=deferred`), 20_000);
+    await mta.waitForLog(
+      new RegExp(
+        `qmgr\\[\\d+\\]: warning: ${id}: bad content record: ~\n` +
+          `.*warning: saving corrupt file "${id}"`,
+      ),
+      20_000,
+    );
+    assert.deepEqual(ids(mta, 'corrupt'), [id]);
+    assert.equal(mta.maildir('alice').length, 0);
+  } finally {
+    await mta.destroy();
+  }
+});
 
 test('postsuper -d ALL corrupt and -d ID corrupt do remove the files saved in corrupt/', async () => {
   const mta = await startInstance();
