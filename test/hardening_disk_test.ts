@@ -170,7 +170,7 @@ test(
       await mta.waitForLog(
         new RegExp(
           `local\\[\\d+\\]: ${id}: to=<roomless@localhost>, relay=local, ` +
-            '.*dsn=4\\.\\d\\.\\d, status=deferred \\(maildir delivery ' +
+            '.*dsn=4\\.3\\.0, status=deferred \\(maildir delivery ' +
             'failed: .*No space left on device\\)',
         ),
       );

@@ -166,5 +166,6 @@ function mboxFailure(file: string, user: string, err: unknown): Outcome {
     `error writing message: ${errnoText(err)}`;
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EFBIG' || code === 'EDQUOT') return bounced('5.2.2', why);
+  if (code === 'ENOSPC') return deferred('4.3.0', why); // the system's
   return deferred('4.2.0', why);
 }

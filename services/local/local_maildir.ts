@@ -194,11 +194,13 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-// A full disk or quota is the user's problem and bounces as in Postfix
-// (5.2.2); any other failure is ours or temporary and defers.
+// A full mailbox or quota is the user's problem and bounces as in
+// Postfix (5.2.2); a full file system is the system's (4.3.0), and it and
+// any other failure defer.
 function maildirFailure(err: unknown): Outcome {
   const why = `maildir delivery failed: ${errnoText(err)}`;
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EFBIG' || code === 'EDQUOT') return bounced('5.2.2', why);
+  if (code === 'ENOSPC') return deferred('4.3.0', why); // the system's
   return deferred('4.2.0', why);
 }
