@@ -1,5 +1,6 @@
 // main.cf parameters read by the local delivery agent (services/local),
-// with Postfix's names and defaults, joined into the catalog by params.ts.
+// and by virtual(8) (services/virtual) after local's, with Postfix's
+// names and defaults, joined into the catalog by params.ts.
 // local_delivery_without_passwd is ours: it lets an unprivileged
 // (embedded) instance deliver for names with no passwd entry; its
 // default keeps Postfix's behaviour.
@@ -163,5 +164,50 @@ export const PARAMS: ParamDef[] = [
       'ours: when yes, a local name with no passwd entry (or, when not ' +
       'root, another user) is delivered as the user running the agent, ' +
       'to mail_spool_directory/name (a trailing / there is Maildir)',
+  },
+
+  // virtual(8), services/virtual.
+  {
+    name: 'virtual_mailbox_base',
+    type: 'string',
+    default: '',
+    doc: 'Prefix of the virtual_mailbox_maps paths',
+  },
+  {
+    name: 'virtual_uid_maps',
+    type: 'list',
+    default: '',
+    doc: 'Tables of the uid that owns each virtual mailbox (static:N)',
+  },
+  {
+    name: 'virtual_gid_maps',
+    type: 'list',
+    default: '',
+    doc: 'Tables of the gid that owns each virtual mailbox (static:N)',
+  },
+  {
+    name: 'virtual_minimum_uid',
+    type: 'int',
+    default: '100',
+    min: 1,
+    doc: 'The lowest uid virtual(8) delivers with',
+  },
+  {
+    name: 'virtual_mailbox_limit',
+    type: 'size',
+    default: '51200000',
+    doc: 'Largest virtual mailbox or Maildir message, in bytes; 0 none',
+  },
+  {
+    name: 'virtual_mailbox_lock',
+    type: 'list',
+    default: 'fcntl, dotlock',
+    doc: 'How virtual(8) locks an mbox: fcntl, flock, dotlock',
+  },
+  {
+    name: 'unknown_virtual_mailbox_reject_code',
+    type: 'int',
+    default: '550',
+    doc: 'smtpd reply code for an unknown user of a virtual mailbox domain',
   },
 ];

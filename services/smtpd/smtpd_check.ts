@@ -15,6 +15,7 @@ import { Maps, DictError } from '../../packages/tables/dict';
 import { DomainList } from '../../packages/address/domain_list';
 import { splitAddress } from '../../packages/address/address';
 import { msg } from '../../packages/log/log';
+import { unknownVirtualMailbox } from '../virtual/virtual_recipient';
 import { Reply, reply, replyText } from './smtpd_chat';
 import { SmtpdState } from './smtpd_state';
 import { param } from './smtpd_settings';
@@ -506,6 +507,8 @@ export class SmtpdCheck {
   // local_recipient_maps accepts any local user, as in Postfix.
   async #checkUnlisted(address: string): Promise<Reply | null> {
     if (!this.#config.bool('smtpd_reject_unlisted_recipient')) return null;
+    const virtual = await unknownVirtualMailbox(this.#config, address);
+    if (virtual) return reply(virtual.code, virtual.dsn, virtual.text);
     if (this.#localRecipients.empty) return null;
     const { local, domain } = splitAddress(address);
     if (domain !== '' && !(await this.#mydestination.match(domain)))
