@@ -6,10 +6,11 @@
 import { REC } from '../../packages/queue/record';
 import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import { formatSizeRecord } from './cleanup_out';
-import { CleanupState, PHASE } from './cleanup_state';
+import { CleanupState, PHASE, type PendingRecipient } from './cleanup_state';
 import { startContent } from './cleanup_message';
+import { CANON_CLASS, canonicalize, expandVirtual } from './cleanup_rewrite';
 
-type Handler = (state: CleanupState, data: Buffer) => void;
+type Handler = (state: CleanupState, data: Buffer) => void | Promise<void>;
 
 // XXX a refused message with more recipients than this is bounced to the
 // sender for the first ones only: the list is kept in memory.
@@ -110,11 +111,16 @@ function onAttr(state: CleanupState, data: Buffer): void {
   if (!CONSUMED_ATTRS.has(name)) state.put(REC.ATTR, data);
 }
 
-function onSender(state: CleanupState, data: Buffer): void {
+async function onSender(state: CleanupState, data: Buffer): Promise<void> {
   if (state.sender !== undefined || hasControl(data))
     return protocolError(state, 'bad or second S record');
   state.sender = text(data);
-  state.put(REC.SENDER, data);
+  state.sender = await canonicalize(
+    state,
+    state.sender,
+    CANON_CLASS.ENVELOPE_SENDER,
+  );
+  state.put(REC.SENDER, state.sender);
 }
 
 // Kept for a From: header that cleanup may add.
@@ -138,25 +144,37 @@ function onDsnNotify(state: CleanupState, data: Buffer): void {
   state.pending.notify = text(data);
 }
 
-// XXX Addresses are stored as given: canonical_maps, virtual_alias_maps
-// and the trivial-rewrite canonicalisation that Postfix's cleanup does
-// are not applied yet.
-// Write one recipient with what was given before it. Postfix's order:
-// A dsn_orig_rcpt, A notify_flags, O (the recipient itself when none was
-// given), R. Exact duplicates are dropped, as Postfix's cleanup does.
-function onRecipient(state: CleanupState, data: Buffer): void {
+// Write one recipient with what was given before it, once per address
+// that canonical and virtual alias mapping make of it. Postfix's order:
+// A dsn_orig_rcpt, A notify_flags, O (the recipient as given when no O
+// came), R. Exact duplicates are dropped, as Postfix's cleanup does.
+// XXX the trivial-rewrite canonicalisation (@$myorigin, .$mydomain)
+// that Postfix's cleanup applies first is left to the clients.
+async function onRecipient(state: CleanupState, data: Buffer): Promise<void> {
   if (hasControl(data)) return protocolError(state, 'bad R record');
-  const rcpt = text(data);
+  const given = text(data);
   const pending = state.pending;
   state.pending = {};
-  const orcpt = pending.orcpt ?? rcpt;
+  const orcpt = pending.orcpt ?? given;
+  const rcpt = await canonicalize(state, given, CANON_CLASS.ENVELOPE_RECIPIENT);
+  for (const address of await expandVirtual(state, rcpt))
+    putRecipient(state, orcpt, address, pending);
+}
+
+function putRecipient(
+  state: CleanupState,
+  orcpt: string,
+  rcpt: string,
+  pending: PendingRecipient,
+): void {
   if (!state.isNewRecipient(orcpt, rcpt, pending)) return;
   if (pending.dsnOrcpt !== undefined)
     state.put(REC.ATTR, `dsn_orig_rcpt=${pending.dsnOrcpt}`);
   if (pending.notify !== undefined && pending.notify !== '0')
     state.put(REC.ATTR, `notify_flags=${pending.notify}`);
   state.put(REC.ORCP, orcpt);
-  state.put(REC.RCPT, data);
+  state.recipientOffsets.push(state.writer.offset);
+  state.put(REC.RCPT, rcpt);
   state.rcptCount++;
   state.firstRcpt ??= orcpt;
   if (state.flags & CLEANUP_FLAG.BOUNCE && state.rcptCount <= BOUNCE_RCPT_MAX)
@@ -193,7 +211,7 @@ export function envelopeRecord(
   state: CleanupState,
   type: string,
   data: Buffer,
-): void {
+): void | Promise<void> {
   if (type !== REC.TIME) startEnvelope(state);
   const handler = ENVELOPE_HANDLERS[type];
   if (handler) return handler(state, data);
@@ -218,7 +236,7 @@ export function extractedRecord(
   state: CleanupState,
   type: string,
   data: Buffer,
-): void {
+): void | Promise<void> {
   if (type === REC.END) return void (state.phase = PHASE.DONE);
   const handler = EXTRACTED_HANDLERS[type];
   if (handler) return handler(state, data);

@@ -5,7 +5,9 @@
 // @zone-eu/mailsplit is not used: its input is a byte stream while ours
 // is already one record per line, and it re-folds and re-terminates
 // (CRLF) every header once one is edited, which Postfix never does.
-// Limits: no MIME processing, no header_checks, no Resent- headers added.
+// header_checks and body_checks run here (cleanup_checks.ts), and header
+// addresses are mapped (cleanup_headers.ts).
+// Limits: no MIME processing, no Resent- headers added.
 
 import { msg, printable } from '../../packages/log/log';
 import { REC } from '../../packages/queue/record';
@@ -13,6 +15,8 @@ import { CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import { CleanupState } from './cleanup_state';
 import { mailDate } from '../../packages/util/mail_date';
 import { externalize } from '../../packages/address/address';
+import { bodyChecksActive, checkBody, checkHeader } from './cleanup_checks';
+import { rewriteHeader } from './cleanup_headers';
 import {
   TLS_RECEIVED_ATTR,
   tlsReceivedLines,
@@ -144,8 +148,16 @@ function headerValue(block: HeaderBlock): string {
   return text.slice(text.indexOf(':') + 1).trim();
 }
 
-// A complete logical header: act on it, then write or drop it.
-function finishHeader(state: CleanupState, content: ContentState): void {
+function lineText(line: Line): string {
+  return Buffer.concat(line.map((p) => p.data)).toString('utf8');
+}
+
+// A complete logical header: count and log it, run header_checks, map
+// its addresses, then write what is left of it.
+async function finishHeader(
+  state: CleanupState,
+  content: ContentState,
+): Promise<void> {
   const block = content.header;
   content.header = null;
   if (!block || block.lines.length === 0) return;
@@ -154,6 +166,12 @@ function finishHeader(state: CleanupState, content: ContentState): void {
   if (!content.seen.has(name)) logHeader(state, name, block);
   content.seen.add(name);
   if (state.settings.dropHeaders.has(name)) return;
+  const lines = block.lines.map(lineText);
+  const outcome = await checkHeader(state, name, lines.join('\n'));
+  putHeaderText(state, outcome.before);
+  if (outcome.drop) return putHeaderText(state, outcome.instead);
+  const rewritten = await rewriteHeader(state, name, lines);
+  if (rewritten) return putHeaderText(state, rewritten);
   for (const line of block.lines) putLine(state, line);
 }
 
@@ -200,13 +218,15 @@ function fromHeader(state: CleanupState): string {
 }
 
 // XXX Resent- headers are not looked at: Postfix adds Resent-From: etc.
-// when a message has some, and address rewriting in headers
-// (canonical_maps, masquerade_domains) is not done either.
+// when a message has some; masquerade_domains is not done either.
 // The end of the primary headers: add what is missing, as postconf(5)
 // says: for local submissions always, for remote ones only with
 // always_add_missing_headers.
-function endHeaders(state: CleanupState, content: ContentState): void {
-  finishHeader(state, content);
+async function endHeaders(
+  state: CleanupState,
+  content: ContentState,
+): Promise<void> {
+  await finishHeader(state, content);
   content.phase = CONTENT_PHASE.BODY;
   const add = mayAddHeaders(state);
   if (!content.seen.has('message-id')) {
@@ -254,20 +274,23 @@ function cutLine(line: Line, max: number): Line {
   return out;
 }
 
-function headerLine(state: CleanupState, content: ContentState): void {
+async function headerLine(
+  state: CleanupState,
+  content: ContentState,
+): Promise<void> {
   const line = content.line;
   const first = line[0].data.toString('latin1');
   const folded = first.startsWith(' ') || first.startsWith('\t');
   if (folded && content.header) return addHeaderLine(state, content);
   if (HEADER_START.test(first)) {
-    finishHeader(state, content);
+    await finishHeader(state, content);
     content.header = { lines: [], bytes: 0 };
     return addHeaderLine(state, content);
   }
   // An empty line or the first non-header line ends the headers; either
   // belongs to the body.
-  endHeaders(state, content);
-  putLine(state, line);
+  await endHeaders(state, content);
+  await bodyLine(state, line);
 }
 
 // Collect the pieces of a header line; a line longer than the header
@@ -284,28 +307,65 @@ function collectPiece(
   return piece.type === REC.NORM;
 }
 
-export function contentRecord(
+// body_checks sees whole lines; the pieces of one wait for its end while
+// checks run, and go straight to the file once they are done.
+async function bodyRecord(
+  state: CleanupState,
+  content: ContentState,
+  piece: Piece,
+): Promise<void> {
+  if (content.line.length === 0 && !bodyChecksActive(state))
+    return putPiece(state, piece.type, piece.data);
+  content.line.push(piece);
+  if (piece.type !== REC.NORM) return;
+  const line = content.line;
+  content.line = [];
+  await bodyLine(state, line);
+}
+
+async function bodyLine(state: CleanupState, line: Line): Promise<void> {
+  if (!bodyChecksActive(state)) return putLine(state, line);
+  const bytes = line.reduce((n, p) => n + p.data.length, 0);
+  const outcome = await checkBody(state, lineText(line), bytes);
+  putHeaderText(state, outcome.before);
+  if (outcome.drop) return putHeaderText(state, outcome.instead);
+  putLine(state, line);
+}
+
+export async function contentRecord(
   state: CleanupState,
   type: string,
   data: Buffer,
-): void {
+): Promise<void> {
   const content = contentOf(state);
-  if (content.phase === CONTENT_PHASE.BODY) return putPiece(state, type, data);
+  if (content.phase === CONTENT_PHASE.BODY)
+    return bodyRecord(state, content, { type, data });
   if (!collectPiece(state, content, { type, data })) return;
-  headerLine(state, content);
+  await headerLine(state, content);
   content.line = [];
   content.lineBytes = 0;
 }
 
 // Called on X: a message may end inside its headers, or even in the
 // middle of a line (a last L piece is closed as a line).
-export function endContent(state: CleanupState): void {
+export async function endContent(state: CleanupState): Promise<void> {
   const content = contentOf(state);
-  if (content.phase === CONTENT_PHASE.BODY) return;
+  if (content.phase === CONTENT_PHASE.BODY) {
+    if (content.line.length > 0) await closeLine(state, content);
+    return;
+  }
   if (content.line.length > 0) {
     const last = content.line[content.line.length - 1];
     last.type = REC.NORM;
-    headerLine(state, content);
+    await headerLine(state, content);
+    content.line = [];
   }
-  if (content.phase === CONTENT_PHASE.HEADERS) endHeaders(state, content);
+  if (content.phase === CONTENT_PHASE.HEADERS) await endHeaders(state, content);
+}
+
+async function closeLine(state: CleanupState, content: ContentState) {
+  const line = content.line;
+  content.line = [];
+  line[line.length - 1].type = REC.NORM;
+  await bodyLine(state, line);
 }

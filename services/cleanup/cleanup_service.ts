@@ -23,6 +23,14 @@ import { bounceRejected, mayBounce } from './cleanup_bounce';
 export type { CleanupContext } from './cleanup_state';
 
 const closeFd = promisify(fs.close);
+const writeAt = promisify(
+  (
+    fd: number,
+    buf: Buffer,
+    position: number,
+    cb: (err: NodeJS.ErrnoException | null) => void,
+  ) => fs.write(fd, buf, 0, buf.length, position, (err) => cb(err)),
+);
 
 const SENDOPTS_SMTPUTF8 = 1;
 
@@ -34,11 +42,11 @@ const PHASE_HANDLERS = {
   [PHASE.DONE]: () => undefined,
 } as const;
 
-function onContentRecord(
+async function onContentRecord(
   state: CleanupState,
   type: string,
   data: Buffer,
-): void {
+): Promise<void> {
   if (type === REC.NORM || type === REC.CONT)
     return contentRecord(state, type, data);
   if (type !== REC.XTRA) {
@@ -46,7 +54,7 @@ function onContentRecord(
     state.protocolWhy ||= `unexpected record type ${type.charCodeAt(0)} in content`;
     return;
   }
-  endContent(state);
+  await endContent(state);
   state.xtraOffset = state.writer.offset;
   state.put(REC.XTRA);
   state.phase = PHASE.EXTRACTED;
@@ -89,7 +97,7 @@ async function readRecords(
 ): Promise<void> {
   while (state.phase !== PHASE.DONE && !state.isBad) {
     const rec: Rec = await stream.readRecord();
-    PHASE_HANDLERS[state.phase](state, rec.type, rec.data);
+    await PHASE_HANDLERS[state.phase](state, rec.type, rec.data);
     if (!state.failed) await flushIfFull(state, stream.socket);
   }
 }
@@ -102,9 +110,11 @@ function finalChecks(state: CleanupState): void {
 // Write E and the final C record, then make the file complete.
 async function commit(state: CleanupState): Promise<void> {
   const writer = state.writer;
+  putRedirect(state);
   state.put(REC.END);
   if (state.failed) return;
   await writer.flush();
+  await markRedirected(state);
   const size = state.xtraOffset - state.dataOffset;
   await writer.patchSize(state.sizeOffset, {
     contentSize: size,
@@ -117,6 +127,25 @@ async function commit(state: CleanupState): Promise<void> {
   if (state.flags & CLEANUP_FLAG.HOLD) await moveToHold(state);
   await commitQueueFile(writer.fd, state.path);
   state.committed = true;
+}
+
+// REDIRECT from header_checks or body_checks: the one recipient left.
+// XXX Postfix writes a redirect record that qmgr applies; our qmgr has
+// none, so the envelope recipients are marked done (markRedirected) and
+// the new one goes in the extracted segment with the first original
+// recipient as its O.
+function putRedirect(state: CleanupState): void {
+  if (state.redirect === undefined) return;
+  state.put(REC.ORCP, state.firstRcpt ?? state.redirect);
+  state.put(REC.RCPT, state.redirect);
+  state.rcptCount++;
+}
+
+async function markRedirected(state: CleanupState): Promise<void> {
+  if (state.redirect === undefined) return;
+  const done = Buffer.from(REC.DONE);
+  for (const offset of state.recipientOffsets)
+    await writeAt(state.writer.fd, done, offset);
 }
 
 // Postfix renames a held message before it is complete, so that qmgr

@@ -94,6 +94,9 @@ export class CleanupState {
   pending: PendingRecipient = {};
   rcptCount = 0;
   firstRcpt: string | undefined;
+  // Offsets of the R records, for a REDIRECT that replaces them all.
+  recipientOffsets: number[] = [];
+  redirect: string | undefined;
   // For CLEANUP_FLAG_BOUNCE: whom to tell when the message is refused.
   bounceRecipients: Array<{ recipient: string; original: string }> = [];
   #seenRcpts = new Set<string>();

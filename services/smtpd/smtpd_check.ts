@@ -16,6 +16,10 @@ import { DomainList } from '../../packages/address/domain_list';
 import { splitAddress } from '../../packages/address/address';
 import { msg } from '../../packages/log/log';
 import { unknownVirtualMailbox } from '../virtual/virtual_recipient';
+import {
+  ALIAS_KNOWN,
+  virtualAliasVerdict,
+} from '../cleanup/cleanup_rcpt_check';
 import { Reply, reply, replyText } from './smtpd_chat';
 import { SmtpdState } from './smtpd_state';
 import { param } from './smtpd_settings';
@@ -507,6 +511,9 @@ export class SmtpdCheck {
   // local_recipient_maps accepts any local user, as in Postfix.
   async #checkUnlisted(address: string): Promise<Reply | null> {
     if (!this.#config.bool('smtpd_reject_unlisted_recipient')) return null;
+    const alias = await virtualAliasVerdict(this.#config, address);
+    if (alias === ALIAS_KNOWN) return null;
+    if (alias) return reply(alias.code, alias.dsn, alias.text);
     const virtual = await unknownVirtualMailbox(this.#config, address);
     if (virtual) return reply(virtual.code, virtual.dsn, virtual.text);
     if (this.#localRecipients.empty) return null;

@@ -1,0 +1,289 @@
+// header_checks, mime_header_checks and body_checks (header_checks(5)):
+// look a logical header or a body line up, then act on the result with
+// one small handler per action, logging in Postfix's cleanup_act form.
+// Used by cleanup_message.ts. Known limits: no MIME parsing, so MIME part
+// headers meet body_checks and nested_header_checks is never consulted;
+// FILTER and BCC actions are logged and ignored.
+
+import { DictError, Maps } from '../../packages/tables/dict';
+import { msg, printable } from '../../packages/log/log';
+import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
+import type { CleanupConfig, CleanupState } from './cleanup_state';
+
+export const CHECK_CONTEXT = { HEADER: 'header', BODY: 'body' } as const;
+export type CheckContext = (typeof CHECK_CONTEXT)[keyof typeof CHECK_CONTEXT];
+
+// What to do with the line that was looked up.
+export interface CheckOutcome {
+  drop: boolean; // IGNORE, STRIP, REPLACE: the line goes
+  before: string[]; // PREPEND text, written before the line
+  instead: string[]; // REPLACE text, written in its place
+}
+
+const KEEP: CheckOutcome = Object.freeze({
+  drop: false,
+  before: [],
+  instead: [],
+});
+
+// Postfix logs at most this much of the header or line that matched.
+const LOG_CONTENT_MAX = 200;
+
+// Postfix cleanup_strerror(CLEANUP_STAT_CONT), the default REJECT text.
+const DEFAULT_REJECT = 'message content rejected';
+
+interface CheckTables {
+  header: Maps;
+  mime: Maps;
+  body: Maps;
+  bodySizeLimit: number;
+}
+
+const tablesByConfig = new WeakMap<CleanupConfig, CheckTables>();
+
+function checkTables(config: CleanupConfig): CheckTables {
+  let tables = tablesByConfig.get(config);
+  if (!tables) {
+    const open = (name: string) => new Maps(config.get(name), config, {}, name);
+    tables = {
+      header: open('header_checks'),
+      mime: open('mime_header_checks'),
+      body: open('body_checks'),
+      bodySizeLimit: config.int('body_checks_size_limit'),
+    };
+    tablesByConfig.set(config, tables);
+  }
+  return tables;
+}
+
+// Per message: whether checks still run (PASS stops them) and how much
+// of the body body_checks has seen.
+const checkState = new WeakMap<CleanupState, { pass: boolean; body: number }>();
+
+function progress(state: CleanupState): { pass: boolean; body: number } {
+  let p = checkState.get(state);
+  if (!p) checkState.set(state, (p = { pass: false, body: 0 }));
+  return p;
+}
+
+// CLEANUP_FLAG_FILTER: the client asks for content inspection.
+function mayCheck(state: CleanupState): boolean {
+  return (
+    (state.flags & CLEANUP_FLAG.FILTER) !== 0 &&
+    !state.failed &&
+    !progress(state).pass
+  );
+}
+
+// MIME-Version: and Content-*: headers go to mime_header_checks, as
+// Postfix's header classes do; the table is skipped when it is the same
+// list as header_checks, so that one rule does not act twice.
+function headerTable(config: CleanupConfig, name: string): Maps {
+  const tables = checkTables(config);
+  const mime = name === 'mime-version' || name.startsWith('content-');
+  if (!mime) return tables.header;
+  if (config.get('mime_header_checks') === config.get('header_checks'))
+    return tables.header;
+  return tables.mime;
+}
+
+export function bodyChecksActive(state: CleanupState): boolean {
+  if (!mayCheck(state)) return false;
+  const tables = checkTables(state.config);
+  return !tables.body.empty && progress(state).body < tables.bodySizeLimit;
+}
+
+export async function checkHeader(
+  state: CleanupState,
+  name: string,
+  header: string,
+): Promise<CheckOutcome> {
+  if (!mayCheck(state)) return KEEP;
+  const maps = headerTable(state.config, name);
+  if (maps.empty) return KEEP;
+  return runCheck(state, maps, CHECK_CONTEXT.HEADER, header);
+}
+
+export async function checkBody(
+  state: CleanupState,
+  line: string,
+  bytes: number,
+): Promise<CheckOutcome> {
+  if (!bodyChecksActive(state)) return KEEP;
+  progress(state).body += bytes;
+  return runCheck(state, checkTables(state.config).body, 'body', line);
+}
+
+async function runCheck(
+  state: CleanupState,
+  maps: Maps,
+  context: CheckContext,
+  content: string,
+): Promise<CheckOutcome> {
+  let value: string | undefined;
+  try {
+    value = await maps.lookup(content);
+  } catch (err) {
+    if (!(err instanceof DictError)) throw err;
+    msg.warn(
+      `${state.queueId}: ${maps.title} map lookup problem -- ` +
+        'message not accepted, try again later',
+    );
+    state.fail(CLEANUP_STAT.WRITE);
+    return KEEP;
+  }
+  if (value === undefined) return KEEP;
+  return applyAction(state, { maps, context, content }, value);
+}
+
+interface Match {
+  maps: Maps;
+  context: CheckContext;
+  content: string;
+}
+
+type ActionHandler = (
+  state: CleanupState,
+  match: Match,
+  text: string,
+) => CheckOutcome;
+
+function applyAction(
+  state: CleanupState,
+  match: Match,
+  value: string,
+): CheckOutcome {
+  const m = /^\s*(\S+)\s*([\s\S]*)$/.exec(value);
+  const command = (m?.[1] ?? '').toUpperCase();
+  const handler = ACTIONS[command];
+  if (handler) return handler(state, match, (m?.[2] ?? '').trim());
+  msg.warn(`unknown command in ${match.maps.title} map: ${value}`);
+  return KEEP;
+}
+
+// Postfix's cleanup_act_log line: "QID: action: header|body text from
+// name[addr]; from=<s> to=<r> proto=P helo=<h>: optional text".
+export function logAction(
+  state: CleanupState,
+  action: string,
+  match: Match,
+  text: string,
+): void {
+  const a = state.attrs;
+  const client = a.has('log_client_address')
+    ? `${a.get('log_client_name') ?? 'unknown'}[${a.get('log_client_address')}]`
+    : 'local';
+  const content = printable(match.content.slice(0, LOG_CONTENT_MAX));
+  let line = `${state.queueId}: ${action}: ${match.context} ${content} from ${client};`;
+  if (state.sender !== undefined) line += ` from=<${state.sender}>`;
+  if (state.firstRcpt !== undefined) line += ` to=<${state.firstRcpt}>`;
+  if (a.has('log_protocol_name'))
+    line += ` proto=${a.get('log_protocol_name')}`;
+  if (a.has('log_helo_name')) line += ` helo=<${a.get('log_helo_name')}>`;
+  if (text) line += `: ${printable(text)}`;
+  msg.info(line);
+}
+
+// A REJECT text may start with its own DSN code; smtpd adds 5.7.1.
+function onReject(state: CleanupState, match: Match, text: string) {
+  const reason =
+    text.replace(/^[45]\.\d{1,3}\.\d{1,3}\s+/, '') || DEFAULT_REJECT;
+  logAction(state, 'reject', match, `5.7.1 ${reason}`);
+  state.fail(CLEANUP_STAT.CONT, reason);
+  return KEEP;
+}
+
+function onWarn(state: CleanupState, match: Match, text: string) {
+  logAction(state, 'warning', match, text);
+  return KEEP;
+}
+
+function onInfo(state: CleanupState, match: Match, text: string) {
+  logAction(state, 'info', match, text);
+  return KEEP;
+}
+
+function onHold(state: CleanupState, match: Match, text: string) {
+  logAction(state, 'hold', match, text);
+  state.flags |= CLEANUP_FLAG.HOLD;
+  return KEEP;
+}
+
+function onDiscard(state: CleanupState, match: Match, text: string) {
+  logAction(state, 'discard', match, text);
+  state.flags |= CLEANUP_FLAG.DISCARD;
+  return KEEP;
+}
+
+function onRedirect(state: CleanupState, match: Match, text: string) {
+  if (!text) {
+    msg.warn(`${match.maps.title} map: REDIRECT action without address`);
+    return KEEP;
+  }
+  logAction(state, 'redirect', match, text);
+  state.redirect = text;
+  return KEEP;
+}
+
+function onPrepend(state: CleanupState, match: Match, text: string) {
+  if (!validInsert(match, text)) return KEEP;
+  return { drop: false, before: text.split('\n'), instead: [] };
+}
+
+function onReplace(state: CleanupState, match: Match, text: string) {
+  if (!validInsert(match, text)) return KEEP;
+  logAction(state, 'replace', match, text);
+  return { drop: true, before: [], instead: text.split('\n') };
+}
+
+function onIgnore(): CheckOutcome {
+  return { drop: true, before: [], instead: [] };
+}
+
+function onStrip(state: CleanupState, match: Match, text: string) {
+  logAction(state, 'strip', match, text);
+  return onIgnore();
+}
+
+// PASS ends all header and body inspection of this message.
+function onPass(state: CleanupState, match: Match, text: string) {
+  logAction(state, 'pass', match, text);
+  progress(state).pass = true;
+  return KEEP;
+}
+
+// XXX FILTER and BCC from header_checks need records that qmgr and
+// cleanup's envelope do not handle yet; they are logged and ignored.
+function onUnsupported(state: CleanupState, match: Match, text: string) {
+  msg.warn(
+    `${state.queueId}: ${match.maps.title}: FILTER and BCC actions ` +
+      `are not supported: ${printable(text)}`,
+  );
+  return KEEP;
+}
+
+// A header inserted by PREPEND or REPLACE must look like one.
+function validInsert(match: Match, text: string): boolean {
+  if (match.context !== CHECK_CONTEXT.HEADER) return true;
+  if (/^[\x21-\x39\x3b-\x7e]+:/.test(text)) return true;
+  msg.warn(`${match.maps.title} map: bad header in action: ${printable(text)}`);
+  return false;
+}
+
+const ACTIONS: Record<string, ActionHandler> = {
+  REJECT: onReject,
+  WARN: onWarn,
+  INFO: onInfo,
+  HOLD: onHold,
+  DISCARD: onDiscard,
+  REDIRECT: onRedirect,
+  PREPEND: onPrepend,
+  REPLACE: onReplace,
+  IGNORE: onIgnore,
+  STRIP: onStrip,
+  PASS: onPass,
+  FILTER: onUnsupported,
+  BCC: onUnsupported,
+  DUNNO: () => KEEP,
+  OK: () => KEEP,
+};
