@@ -85,6 +85,9 @@ interface StreamHandle {
   readStop(): number;
 }
 
+// XXX setAccepting reaches into net.Server's _handle for libuv's
+// readStart/readStop, which Node does not document for listening
+// sockets; a Node upgrade must rerun listener_test.ts.
 // Poll the socket, or leave it to the other processes that hold it;
 // clients wait in the kernel's backlog meanwhile. libuv stops polling a
 // listening socket only through its read flag, which a readStart sets.
