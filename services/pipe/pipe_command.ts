@@ -1,0 +1,186 @@
+// Running one pipe(8) command: argv executed directly (no shell) with the
+// user= rights in its own process group, the message on its standard
+// input, at most OUTPUT_LIMIT bytes of its output kept, a SIGKILL to the
+// group at the time limit, and the end mapped as Postfix's pipe_command.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { once } from 'node:events';
+import * as os from 'node:os';
+import type { Rights } from '../local/local_state';
+
+export interface CommandRun {
+  argv: string[];
+  rights: Rights;
+  cwd: string;
+  env: Record<string, string>;
+  timeLimit: number; // seconds
+  input: Iterable<Buffer>;
+}
+
+export type PipeStatus = 'sent' | 'deferred' | 'bounced';
+
+export interface CommandOutcome {
+  status: PipeStatus;
+  dsn: string;
+  reason: string;
+}
+
+const OUTPUT_LIMIT = 4096;
+
+// sysexits.h: [dsn, text], the texts Postfix's sys_exits table gives.
+export const SYS_EXITS: Record<number, [string, string]> = {
+  64: ['5.3.0', 'command line usage error'],
+  65: ['5.6.0', 'data format error'],
+  66: ['5.3.0', 'cannot open input'],
+  67: ['5.1.1', 'user unknown'],
+  68: ['5.1.2', 'host name unknown'],
+  69: ['5.3.0', 'service unavailable'],
+  70: ['5.3.0', 'internal software error'],
+  71: ['4.3.0', 'system resource problem'],
+  72: ['5.3.0', 'critical OS file missing'],
+  73: ['5.2.0', "can't create user output file"],
+  74: ['4.3.0', 'input/output error'],
+  75: ['4.3.0', 'temporary failure'],
+  76: ['5.5.0', 'remote protocol error'],
+  77: ['5.7.0', 'permission denied'],
+  78: ['5.3.5', 'local configuration error'],
+};
+
+export interface CommandEnd {
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  output: string; // made printable
+  spawnError?: string;
+}
+
+export async function runCommand(run: CommandRun): Promise<CommandOutcome> {
+  return commandOutcome(run.argv[0], await execute(run));
+}
+
+async function execute(run: CommandRun): Promise<CommandEnd> {
+  const child = spawn(run.argv[0], run.argv.slice(1), {
+    cwd: run.cwd,
+    env: run.env,
+    uid: run.rights.uid,
+    gid: run.rights.gid,
+    detached: true, // setsid: the time limit kills the command's offspring
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const output = collectOutput(child);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup(child);
+  }, run.timeLimit * 1000);
+  const spawned = new Promise<string | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (err) => resolve(errText(err)));
+  });
+  const exit = once(child, 'close') as Promise<[number | null, string | null]>;
+  try {
+    const spawnError = await spawned;
+    if (!spawnError) await feed(child.stdin!, run.input);
+    else child.stdin?.destroy();
+    const [code, signal] = await exit;
+    return { code, signal, timedOut, output: output(), spawnError };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+// Standard output and error together, as the command's pipe in Postfix.
+function collectOutput(child: ChildProcess): () => string {
+  const parts: Buffer[] = [];
+  let size = 0;
+  const take = (b: Buffer) => {
+    if (size >= OUTPUT_LIMIT) return;
+    parts.push(b.subarray(0, OUTPUT_LIMIT - size));
+    size += Math.min(b.length, OUTPUT_LIMIT - size);
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  return () => printableOutput(Buffer.concat(parts).toString('latin1'));
+}
+
+// Tabs and line ends become spaces, other controls '_', as Postfix logs.
+export function printableOutput(text: string): string {
+  return text
+    .replace(/[\t\r\n]/g, ' ')
+    .replace(/[^\x20-\x7e\u00a0-\u00ff]/g, '_')
+    .trimEnd();
+}
+
+// A command that stops reading early (EPIPE) is judged by its exit
+// status alone, as in Postfix.
+async function feed(stdin: Writable, input: Iterable<Buffer>): Promise<void> {
+  let broken = false;
+  stdin.on('error', () => (broken = true));
+  for (const chunk of input) {
+    if (broken || stdin.destroyed) break;
+    if (!stdin.write(chunk))
+      await Promise.race([once(stdin, 'drain'), once(stdin, 'close')]);
+  }
+  stdin.end();
+}
+
+function errText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const text: Record<string, string> = {
+    ENOENT: 'No such file or directory',
+    EACCES: 'Permission denied',
+  };
+  return (e.code && text[e.code]) || e.message;
+}
+
+const DSN_TEXT = /^([245]\.\d{1,3}\.\d{1,3})(?:\s+(.*))?$/s;
+
+// The verdict, in Postfix's order: time limit (bounce), signal (defer),
+// a "D.S.N text" answer, a sysexits code, any other status (bounce).
+export function commandOutcome(command: string, e: CommandEnd): CommandOutcome {
+  const out = e.output;
+  const more = out ? `. Command output: ${out}` : '';
+  if (e.spawnError)
+    // Postfix's child exits EX_TEMPFAIL when execvp fails.
+    return failure(
+      '4.3.0',
+      'temporary failure',
+      `. Command output: pipe_command: execvp ${command}: ${e.spawnError}`,
+    );
+  if (e.timedOut)
+    return failure('5.3.0', `Command time limit exceeded: "${command}"`, more);
+  if (e.signal)
+    return failure(
+      '4.3.0',
+      `Command died with signal ${signalNumber(e.signal)}: "${command}"`,
+      more,
+    );
+  if (e.code === 0) return { status: 'sent', dsn: '2.0.0', reason: '' };
+  const dsn = DSN_TEXT.exec(out);
+  if (dsn) return failure(dsn[1], dsn[2] ?? '', '');
+  const known = SYS_EXITS[e.code ?? -1];
+  if (known) return failure(known[0], known[1], more);
+  return failure(
+    '5.3.0',
+    `Command died with status ${e.code}: "${command}"`,
+    more,
+  );
+}
+
+function failure(dsn: string, text: string, more: string): CommandOutcome {
+  const status = dsn.startsWith('4') ? 'deferred' : 'bounced';
+  return { status, dsn, reason: text + more };
+}
+
+function signalNumber(name: string): number {
+  return os.constants.signals[name as NodeJS.Signals] ?? 0;
+}
