@@ -1,11 +1,13 @@
 #!/bin/sh
 # Debian packages that the tests need beyond Node: Dovecot's LMTP server
-# for test/lmtp_dovecot_test.ts. .ci/run calls this before the tests; it
+# for test/lmtp_dovecot_test.ts and its LDA (dovecot-core) for
+# test/pipe_dovecot_test.ts. .ci/run calls this before the tests; it
 # runs apt-get only when a binary is missing, so a warm machine pays nothing.
 set -e
 
 need_install=
 command -v dovecot >/dev/null 2>&1 || need_install="$need_install dovecot-lmtpd"
+[ -x /usr/lib/dovecot/dovecot-lda ] || need_install="$need_install dovecot-core"
 
 if [ -n "$need_install" ]; then
   export DEBIAN_FRONTEND=noninteractive
