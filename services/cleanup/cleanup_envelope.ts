@@ -8,7 +8,12 @@ import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import { formatSizeRecord } from './cleanup_out';
 import { CleanupState, PHASE, type PendingRecipient } from './cleanup_state';
 import { startContent } from './cleanup_message';
-import { CANON_CLASS, canonicalize, expandVirtual } from './cleanup_rewrite';
+import {
+  CANON_CLASS,
+  canonicalize,
+  expandVirtual,
+  recipientMapping,
+} from './cleanup_rewrite';
 
 type Handler = (state: CleanupState, data: Buffer) => void | Promise<void>;
 
@@ -150,12 +155,23 @@ function onDsnNotify(state: CleanupState, data: Buffer): void {
 // came), R. Exact duplicates are dropped, as Postfix's cleanup does.
 // XXX the trivial-rewrite canonicalisation (@$myorigin, .$mydomain)
 // that Postfix's cleanup applies first is left to the clients.
-async function onRecipient(state: CleanupState, data: Buffer): Promise<void> {
+function onRecipient(state: CleanupState, data: Buffer): void | Promise<void> {
   if (hasControl(data)) return protocolError(state, 'bad R record');
   const given = text(data);
   const pending = state.pending;
   state.pending = {};
   const orcpt = pending.orcpt ?? given;
+  if (!recipientMapping(state))
+    return putRecipient(state, orcpt, given, pending);
+  return mapRecipient(state, orcpt, given, pending);
+}
+
+async function mapRecipient(
+  state: CleanupState,
+  orcpt: string,
+  given: string,
+  pending: PendingRecipient,
+): Promise<void> {
   const rcpt = await canonicalize(state, given, CANON_CLASS.ENVELOPE_RECIPIENT);
   for (const address of await expandVirtual(state, rcpt))
     putRecipient(state, orcpt, address, pending);

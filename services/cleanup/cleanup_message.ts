@@ -308,19 +308,19 @@ function collectPiece(
 }
 
 // body_checks sees whole lines; the pieces of one wait for its end while
-// checks run, and go straight to the file once they are done.
-async function bodyRecord(
+// checks run, and go straight to the file (no await) once they are done.
+function bodyRecord(
   state: CleanupState,
   content: ContentState,
   piece: Piece,
-): Promise<void> {
+): void | Promise<void> {
   if (content.line.length === 0 && !bodyChecksActive(state))
     return putPiece(state, piece.type, piece.data);
   content.line.push(piece);
   if (piece.type !== REC.NORM) return;
   const line = content.line;
   content.line = [];
-  await bodyLine(state, line);
+  return bodyLine(state, line);
 }
 
 async function bodyLine(state: CleanupState, line: Line): Promise<void> {
@@ -332,15 +332,22 @@ async function bodyLine(state: CleanupState, line: Line): Promise<void> {
   putLine(state, line);
 }
 
-export async function contentRecord(
+export function contentRecord(
   state: CleanupState,
   type: string,
   data: Buffer,
-): Promise<void> {
+): void | Promise<void> {
   const content = contentOf(state);
   if (content.phase === CONTENT_PHASE.BODY)
     return bodyRecord(state, content, { type, data });
   if (!collectPiece(state, content, { type, data })) return;
+  return finishLine(state, content);
+}
+
+async function finishLine(
+  state: CleanupState,
+  content: ContentState,
+): Promise<void> {
   await headerLine(state, content);
   content.line = [];
   content.lineBytes = 0;

@@ -154,6 +154,18 @@ export async function canonicalize(
   return current;
 }
 
+// false when no table could change an envelope recipient, so that
+// cleanup writes it without waiting on a lookup.
+export function recipientMapping(state: CleanupState): boolean {
+  if (!mayMap(state)) return false;
+  const maps = cleanupMaps(state.config);
+  const envelope = CANON_CLASS.ENVELOPE_RECIPIENT;
+  const canon = maps.recipient.some(
+    (e) => !e.map.empty && e.classes.has(envelope),
+  );
+  return canon || !maps.virtual.empty;
+}
+
 // CLEANUP_FLAG_MAP_OK: the client allows address mapping.
 function mayMap(state: CleanupState): boolean {
   return (state.flags & CLEANUP_FLAG.MAP_OK) !== 0;

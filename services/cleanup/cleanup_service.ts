@@ -42,11 +42,11 @@ const PHASE_HANDLERS = {
   [PHASE.DONE]: () => undefined,
 } as const;
 
-async function onContentRecord(
+function onContentRecord(
   state: CleanupState,
   type: string,
   data: Buffer,
-): Promise<void> {
+): void | Promise<void> {
   if (type === REC.NORM || type === REC.CONT)
     return contentRecord(state, type, data);
   if (type !== REC.XTRA) {
@@ -54,6 +54,10 @@ async function onContentRecord(
     state.protocolWhy ||= `unexpected record type ${type.charCodeAt(0)} in content`;
     return;
   }
+  return startExtracted(state);
+}
+
+async function startExtracted(state: CleanupState): Promise<void> {
   await endContent(state);
   state.xtraOffset = state.writer.offset;
   state.put(REC.XTRA);
@@ -97,7 +101,9 @@ async function readRecords(
 ): Promise<void> {
   while (state.phase !== PHASE.DONE && !state.isBad) {
     const rec: Rec = await stream.readRecord();
-    await PHASE_HANDLERS[state.phase](state, rec.type, rec.data);
+    // Most records are handled at once; only lookups return a promise.
+    const pending = PHASE_HANDLERS[state.phase](state, rec.type, rec.data);
+    if (pending) await pending;
     if (!state.failed) await flushIfFull(state, stream.socket);
   }
 }
