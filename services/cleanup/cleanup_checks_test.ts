@@ -207,3 +207,52 @@ test('does replace every recipient when a header matches REDIRECT', async () => 
     await h.close();
   }
 });
+
+const MORE: Array<{
+  name: string;
+  main: string;
+  lines: string[];
+  status: number;
+}> = [
+  {
+    name: 'does look MIME headers up in mime_header_checks',
+    main:
+      'header_checks = regexp:{ {/^Subject: x/ REJECT plain} }\n' +
+      'mime_header_checks = regexp:{ {/^Content-Type: .*zip/ REJECT mime} }',
+    lines: ['Subject: y', 'Content-Type: application/zip', '', 'body'],
+    status: 8,
+  },
+  {
+    name: 'does not look other headers up in mime_header_checks',
+    main: 'mime_header_checks = regexp:{ {/^Subject:/ REJECT mime} }',
+    lines: ['Subject: y', '', 'body'],
+    status: 0,
+  },
+  {
+    name: 'does look no further than body_checks_size_limit into the body',
+    main:
+      'body_checks_size_limit = 10\n' +
+      'body_checks = regexp:{ {/^badword/ REJECT late} }',
+    lines: ['Subject: y', '', 'a long first line', 'badword'],
+    status: 0,
+  },
+  {
+    name: 'does answer a write error when a check table cannot be opened',
+    main: 'header_checks = texthash:/nonexistent/header_checks',
+    lines: ['Subject: y', '', 'body'],
+    status: 2,
+  },
+];
+
+for (const c of MORE) {
+  test(c.name, async () => {
+    const h = await startCleanup(c.main);
+    try {
+      const recs = message({ attrs: SMTP_ATTRS, lines: c.lines });
+      const result = await submit(h.queueDir, FLAGS, recs);
+      assert.equal(result.status, c.status, result.reason);
+    } finally {
+      await h.close();
+    }
+  });
+}

@@ -54,6 +54,9 @@ function addressesOf(value: string): string[] {
 
 // The header's lines with each mapped address replaced where it stands;
 // undefined when nothing changed.
+// XXX the address is found by text search after the previous one, so an
+// address that also appears earlier in a comment or display name of the
+// same header is replaced there; Postfix rewrites the parsed tokens.
 export async function rewriteHeader(
   state: CleanupState,
   name: string,
