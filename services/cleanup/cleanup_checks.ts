@@ -172,19 +172,30 @@ export function logAction(
   match: Match,
   text: string,
 ): void {
-  const a = state.attrs;
-  const client = a.has('log_client_address')
-    ? `${a.get('log_client_name') ?? 'unknown'}[${a.get('log_client_address')}]`
-    : 'local';
   const content = printable(match.content.slice(0, LOG_CONTENT_MAX));
-  let line = `${state.queueId}: ${action}: ${match.context} ${content} from ${client};`;
-  if (state.sender !== undefined) line += ` from=<${state.sender}>`;
-  if (state.firstRcpt !== undefined) line += ` to=<${state.firstRcpt}>`;
-  if (a.has('log_protocol_name'))
-    line += ` proto=${a.get('log_protocol_name')}`;
-  if (a.has('log_helo_name')) line += ` helo=<${a.get('log_helo_name')}>`;
-  if (text) line += `: ${printable(text)}`;
-  msg.info(line);
+  const head = `${state.queueId}: ${action}: ${match.context} ${content}`;
+  const tail = text ? `: ${printable(text)}` : '';
+  msg.info(`${head} from ${clientOf(state)};${envelopeFields(state)}${tail}`);
+}
+
+function clientOf(state: CleanupState): string {
+  const a = state.attrs;
+  const addr = a.get('log_client_address');
+  if (addr === undefined) return 'local';
+  return `${a.get('log_client_name') ?? 'unknown'}[${addr}]`;
+}
+
+// Each field only when known, as Postfix writes them.
+function envelopeFields(state: CleanupState): string {
+  const a = state.attrs;
+  let fields = '';
+  if (state.sender !== undefined) fields += ` from=<${state.sender}>`;
+  if (state.firstRcpt !== undefined) fields += ` to=<${state.firstRcpt}>`;
+  const proto = a.get('log_protocol_name');
+  if (proto !== undefined) fields += ` proto=${proto}`;
+  const helo = a.get('log_helo_name');
+  if (helo !== undefined) fields += ` helo=<${helo}>`;
+  return fields;
 }
 
 // A REJECT text may start with its own DSN code; smtpd adds 5.7.1.
