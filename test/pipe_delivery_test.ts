@@ -85,6 +85,10 @@ function services(): string[] {
   return [
     ...FLAGS.map(([name, flags]) => line(name, flags, '${recipient}')),
     line('fx', 'X', '${recipient}'),
+    line('frelay', '', '${recipient}'),
+    line('fsize', '', '${recipient}').replace(' argv=', ' size=10 argv='),
+    line('feol', 'R', '${recipient}').replace(' argv=', ' eol=\\r\\n argv='),
+    line('fnull', '', '${sender}').replace(' argv=', ' null_sender= argv='),
     line(
       'fmacro',
       'hqu',
@@ -107,6 +111,10 @@ test.before(async () => {
   const names = [
     ...FLAGS.map((f) => f[0]),
     'fx',
+    'frelay',
+    'fsize',
+    'feol',
+    'fnull',
     'fmacro',
     'fdefer',
     'fbounce',
@@ -227,14 +235,60 @@ test(
   },
 );
 
+// The success notice (NOTIFY=SUCCESS) names the action qmgr heard.
+async function notice(service: string, sender: string): Promise<string> {
+  const c = await SmtpClient.connect(mta.smtpPort);
+  await c.reply();
+  await c.command('EHLO client.example');
+  await c.command(`MAIL FROM:<${sender}@localhost>`);
+  await c.command(`RCPT TO:<u@${service}.pipe.example> NOTIFY=SUCCESS`);
+  await c.command('DATA');
+  c.write('Subject: x\r\n\r\nx\r\n');
+  assert.match(await c.command('.'), /^250 /);
+  c.close();
+  const [text] = await mta.waitForMaildir(sender, 1);
+  return text;
+}
+
 test(
-  'does log the final delivery as delivered with flag X',
+  'does report delivered with flag X and relayed without',
   { skip: SKIP },
   async () => {
-    await submit('u@fx.pipe.example', 'x\n', '');
-    const argv = (await recorded('fx', 'argv')).split('\n');
-    assert.equal(argv[1], 'u@fx.pipe.example');
-    await mta.waitForLog(/to=<u@fx\.pipe\.example>, relay=fx, .*status=sent/);
+    assert.match(
+      await notice('fx', 'xsender'),
+      /Action: delivered\nStatus: 2\.0\.0/,
+    );
+    assert.match(
+      await notice('frelay', 'rsender'),
+      /Action: relayed\nStatus: 2\.0\.0/,
+    );
+  },
+);
+
+test(
+  'does bounce a message over size= without running the command',
+  { skip: SKIP },
+  async () => {
+    await submit('u@fsize.pipe.example', 'a body longer than ten bytes\n');
+    await mta.waitForLog(
+      /to=<u@fsize\.pipe\.example>, relay=fsize, .*dsn=5\.2\.3, status=bounced \(message too large\)/,
+    );
+    assert.equal(fs.existsSync(`${dir}/out/fsize.in`), false);
+  },
+);
+
+test(
+  'does end lines with eol= and give null_sender= for <>',
+  { skip: SKIP },
+  async () => {
+    await submit('u@feol.pipe.example', 'one\ntwo\n', '');
+    assert.match(
+      await recorded('feol', 'in'),
+      /^Return-Path: <>\r\n[^]*\r\n\r\none\r\ntwo\r\n$/,
+    );
+    await submit('u@fnull.pipe.example', 'x\n', '');
+    const argv = (await recorded('fnull', 'argv')).split('\n');
+    assert.deepEqual(argv.slice(0, 2), ['fnull', '']);
   },
 );
 
