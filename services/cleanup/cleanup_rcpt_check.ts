@@ -59,6 +59,7 @@ export async function virtualAliasVerdict(
   const maps = rcptMaps(config);
   for (const map of maps.known)
     if ((await map.find(address)) !== undefined) return ALIAS_KNOWN;
+  if (config.get('virtual_alias_domains').trim() === '') return null;
   const resolved = await resolveAddress(address, config);
   if (resolved.class !== 'virtual_alias') return null;
   return {
