@@ -62,11 +62,16 @@ export function sendTrigger(
       socket.destroy();
       resolve(false);
     }, timeoutMs);
-    socket.once('connect', () => socket.end(bytes));
-    socket.once('close', (hadError) => {
+    // Done once the bytes are in the kernel: a Unix socket keeps them for
+    // the server after we close, so waiting for it to read them (as this
+    // once did) only made sendmail wait on pickup, which Postfix's
+    // postdrop does not.
+    const done = (ok: boolean) => {
       clearTimeout(timer);
-      resolve(!hadError);
-    });
-    socket.once('error', () => undefined);
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => socket.end(bytes, () => done(true)));
+    socket.once('error', () => done(false));
   });
 }
