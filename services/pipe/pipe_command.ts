@@ -128,7 +128,9 @@ async function feed(stdin: Writable, input: Iterable<Buffer>): Promise<void> {
   for (const chunk of input) {
     if (broken || stdin.destroyed) break;
     if (!stdin.write(chunk))
-      await Promise.race([once(stdin, 'drain'), once(stdin, 'close')]);
+      await Promise.race([once(stdin, 'drain'), once(stdin, 'close')]).catch(
+        () => (broken = true),
+      );
   }
   stdin.end();
 }
