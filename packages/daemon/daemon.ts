@@ -104,7 +104,7 @@ class Daemon {
     // Postfix's agents die by themselves when one request takes longer
     // than daemon_timeout; qmgr then defers what they held.
     const timeout = this.#ctx.config.time('daemon_timeout');
-    this.#watchdog = new Watchdog(timeout, this.#ctx.queueDir);
+    this.#watchdog = new Watchdog(timeout, send);
     await this.#spec.init?.(this.#ctx);
     process.on('message', (m: MasterToChild, handle?: unknown) =>
       this.#onMaster(m, handle),

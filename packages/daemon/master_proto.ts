@@ -18,6 +18,9 @@ export type ChildToMaster =
   | { t: 'want-listen' } // below capacity again: send the listener back
   | { t: 'retire' } // max_use or max_idle reached: send nothing new
   | { t: 'took'; id: number } // holds the client of that 'conn'
+  // The event loop runs: master kills the child when the next beat has
+  // not come within that many milliseconds (the daemon_timeout watchdog).
+  | { t: 'beat'; within: number }
   | { t: 'log'; line: string };
 
 export const CHILD_EXIT = {

@@ -1,110 +1,81 @@
-// The daemon_timeout watchdog of the daemon skeleton: a worker thread,
-// with an event loop of its own, kills the process when one client has
-// been served for longer than daemon_timeout or when the main thread has
-// not run for that long (a busy loop). Used by daemon.ts only.
+// The daemon_timeout watchdog of the daemon skeleton, child side: a timer
+// ends the process when one client has been served for longer than
+// daemon_timeout, and a heartbeat tells master the event loop still runs
+// (master kills a child whose beat is overdue: master_watchdog.ts). Used
+// by daemon.ts only. Limit: without master (no fork channel), no beats.
 
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { formatLine, msg } from '../log/log';
+import { msg } from '../log/log';
+import type { ChildToMaster } from './master_proto';
 
-// Slots of the memory shared with the thread, in milliseconds of the
-// monotonic clock, which both threads read alike and which a change of
-// the wall clock does not move.
-export const SLOT = { BEAT: 0, OLDEST: 1 } as const;
+// Beats are rare enough to cost nothing, often enough that master kills
+// a blocked child (daemon_timeout plus one period) before qmgr's own
+// 30 s grace after daemon_timeout gives up on the delivery.
+const BEAT_MIN_MS = 2000;
+const BEAT_MAX_MS = 20_000;
 
 export function monotonicMs(): number {
   return Number(process.hrtime.bigint() / 1_000_000n);
 }
 
-export interface WatchdogThreadData {
-  shared: SharedArrayBuffer;
-  timeoutMs: number;
-  periodMs: number;
-  graceMs: number;
-  postlog: string; // public/postlog, for the last line of a stuck process
-  line: string; // that line with the time stamp left out
+// The period of the heartbeat for a daemon_timeout, in milliseconds.
+export function beatPeriodMs(timeoutMs: number): number {
+  return Math.min(BEAT_MAX_MS, Math.max(BEAT_MIN_MS, timeoutMs / 10));
 }
 
-// XXX each daemon process pays about 10 MB of RSS for this thread; a
-// heartbeat over the status channel that master checks would cost
-// nothing per process, but master does not watch its children's time.
-//
 // XXX one process of ours serves many clients, and a client served too
 // long takes the whole process down: the other clients' deliveries end
 // too and qmgr defers them (Postfix runs one client per process).
 
-// How long the main thread has, once told, to log and exit by itself.
-const GRACE_MS = 2000;
-
 export class Watchdog {
-  #slots: Float64Array;
-  #worker: Worker;
+  #timeoutMs: number;
   #beat: NodeJS.Timeout;
+  #check: NodeJS.Timeout | null = null;
   #started = new Map<object, number>();
+  #send: (m: ChildToMaster) => void;
 
-  constructor(timeoutSec: number, queueDir: string) {
-    const shared = new SharedArrayBuffer(16);
-    this.#slots = new Float64Array(shared);
-    const timeoutMs = timeoutSec * 1000;
-    const periodMs = Math.max(10, Math.min(1000, timeoutMs / 4));
-    this.#slots[SLOT.BEAT] = monotonicMs();
-    this.#worker = startThread({
-      shared,
-      timeoutMs,
-      periodMs,
-      graceMs: GRACE_MS,
-      postlog: path.join(queueDir, 'public', 'postlog'),
-      line: withoutTime(formatLine('fatal: watchdog timeout')),
-    });
-    this.#beat = setInterval(() => this.#pat(), periodMs);
+  constructor(timeoutSec: number, send: (m: ChildToMaster) => void) {
+    this.#timeoutMs = timeoutSec * 1000;
+    this.#send = send;
+    const period = beatPeriodMs(this.#timeoutMs);
+    // Master may kill us once a beat is this late: one period, plus
+    // daemon_timeout of a loop that does not run.
+    const within = period + this.#timeoutMs;
+    const beat = () => this.#send({ t: 'beat', within });
+    beat();
+    this.#beat = setInterval(beat, period);
     this.#beat.unref();
   }
 
-  #pat(): void {
-    this.#slots[SLOT.BEAT] = monotonicMs();
-  }
-
-  // A client came: its time counts from now until done() for it.
+  // A client came: its time counts from now until done() for it. Costs a
+  // map entry; the one timer is armed only when none is.
   begin(client: object): void {
     this.#started.set(client, monotonicMs());
-    this.#publishOldest();
+    if (!this.#check) this.#armFor(this.#timeoutMs);
   }
 
   done(client: object): void {
     this.#started.delete(client);
-    this.#publishOldest();
   }
 
-  // Clients are kept in the order they came, so the first is the oldest.
-  #publishOldest(): void {
+  #armFor(delayMs: number): void {
+    this.#check = setTimeout(() => this.#onCheck(), Math.max(0, delayMs));
+    this.#check.unref();
+  }
+
+  // Clients are kept in the order they came, so the first is the oldest;
+  // the timer sleeps until that one's time is up.
+  #onCheck(): void {
+    this.#check = null;
     const first = this.#started.values().next();
-    this.#slots[SLOT.OLDEST] = first.done ? 0 : first.value;
+    if (first.done) return;
+    const left = first.value + this.#timeoutMs - monotonicMs();
+    if (left <= 0) msg.fatal('watchdog timeout');
+    this.#armFor(left);
   }
 
   stop(): void {
     clearInterval(this.#beat);
-    void this.#worker.terminate();
+    if (this.#check) clearTimeout(this.#check);
+    this.#check = null;
   }
-}
-
-function startThread(data: WatchdogThreadData): Worker {
-  const worker = new Worker(path.join(__dirname, 'watchdog_thread.js'), {
-    workerData: data,
-    // The thread only compares numbers; keep its heap small.
-    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
-    stdout: false,
-    stderr: false,
-  });
-  worker.unref();
-  worker.on('message', () => msg.fatal('watchdog timeout'));
-  worker.on('error', (err) =>
-    msg.warn(`watchdog: thread failed: ${err.message}`),
-  );
-  return worker;
-}
-
-// formatLine gives "Mon DD HH:MM:SS host tag[pid]: text"; the thread adds
-// the time of its own moment.
-function withoutTime(line: string): string {
-  return line.slice(line.indexOf(' ', 12) + 1);
 }

@@ -22,6 +22,7 @@ import {
 } from './master_listen';
 import type { Config } from '../../packages/config/config';
 import { relayChild } from './master_relay';
+import { MasterWatchdog } from './master_watchdog';
 
 export interface ServiceEnv {
   config: Config;
@@ -77,6 +78,7 @@ export class MasterService {
   #used = false;
   #closed = false;
   #accepting = true;
+  #watchdog = new MasterWatchdog(() => this.#env.script);
 
   constructor(entry: MasterEntry, env: ServiceEnv) {
     this.entry = entry;
@@ -259,6 +261,9 @@ export class MasterService {
       case 'log':
         this.#env.writeLog(m.line);
         return;
+      case 'beat':
+        this.#watchdog.beat(child.proc, m.within);
+        return;
       case 'status':
         if (!child.up) this.#childUp(child);
         child.avail = m.avail;
@@ -324,6 +329,7 @@ export class MasterService {
 
   #onExit(child: Child, code: number | null, signal: string | null): void {
     this.#children.delete(child.pid);
+    this.#watchdog.forget(child.pid);
     this.#reclaimClients(child);
     const script = this.#env.script;
     if (signal)
