@@ -41,6 +41,7 @@ async function virtualInstance(): Promise<{ mta: Instance; base: string }> {
       virtual_gid_maps: `static:${GID}`,
       virtual_minimum_uid: String(Math.max(1, Math.min(UID, 100))),
       recipient_delimiter: '+',
+      virtual_mailbox_limit: '4000',
     },
   });
   fs.mkdirSync(path.join(base, 'v.example'));
@@ -147,4 +148,31 @@ test('virtual delivers to Maildir and mbox and refuses unknown users', async (t)
       /to=<bob@v\.example>, relay=virtual, .*status=sent \(delivered to mailbox\)/,
     );
   });
+
+  await t.test('does bounce a message over virtual_mailbox_limit', async () => {
+    const reply = await smtp.send(
+      's@test.example',
+      ['ann@v.example'],
+      message('too big', 'x'.repeat(70) + '\n'.repeat(1) + 'y'.repeat(5000)),
+    );
+    assert.match(reply, /^250 /, mta.log());
+    await mta.waitForLog(
+      /to=<ann@v\.example>, relay=virtual, .*dsn=5\.2\.2, status=bounced \(maildir delivery failed: .*File too large\)/,
+    );
+  });
+
+  await t.test(
+    'does bounce mail that carries its Delivered-To: already',
+    async () => {
+      const reply = await smtp.send(
+        's@test.example',
+        ['bob@v.example'],
+        'Delivered-To: bob@v.example\r\nSubject: loop\r\n\r\nx\r\n',
+      );
+      assert.match(reply, /^250 /, mta.log());
+      await mta.waitForLog(
+        /to=<bob@v\.example>, relay=virtual, .*dsn=5\.4\.6, status=bounced \(mail forwarding loop for bob@v\.example\)/,
+      );
+    },
+  );
 });
