@@ -22,6 +22,8 @@ export class PipeAttrError extends Error {}
 // Postfix's pipe flags (pipe(8) "flags="); any other letter is an error.
 export const PIPE_FLAGS = 'BDFORXhqu.>';
 
+const KNOWN = ['flags', 'user', 'size', 'eol', 'null_sender', 'directory'];
+
 export interface AttrDefaults {
   mailOwner: string;
   queueDir: string;
@@ -34,7 +36,14 @@ export function parsePipeAttr(args: string[], d: AttrDefaults): PipeAttr {
     const m = /^([a-z_]+)=(.*)$/s.exec(args[i]);
     if (!m) throw new PipeAttrError(`unknown attribute name: ${args[i]}`);
     if (m[1] === 'argv') argv = [m[2], ...args.slice(i + 1)].filter(Boolean);
-    else found.set(m[1], m[2]);
+    else if (KNOWN.includes(m[1])) found.set(m[1], m[2]);
+    else if (m[1] === 'chroot')
+      // XXX chroot= is refused: this installation never chroots (see
+      // master.cf), and Node cannot chroot a child without a helper.
+      throw new PipeAttrError(
+        'chroot= command-line attribute is not supported',
+      );
+    else throw new PipeAttrError(`unknown attribute name: ${m[1]}`);
   }
   if (!argv?.length)
     throw new PipeAttrError('missing argv= command-line attribute');

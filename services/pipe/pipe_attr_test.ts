@@ -16,6 +16,8 @@ const BAD: Array<[string, RegExp]> = [
   ['user=nobody', /missing argv= command-line attribute/],
   ['user=nobody size=big argv=/bin/cat', /size= .*bad value: big/],
   ['user=nosuchuserhere argv=/bin/cat', /unknown user: nosuchuserhere/],
+  ['user=nobody colour=red argv=/bin/cat', /unknown attribute name: colour/],
+  ['user=nobody chroot=/x argv=/bin/cat', /chroot= .* not supported/],
 ];
 
 for (const [args, why] of BAD)

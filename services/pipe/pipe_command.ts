@@ -60,6 +60,8 @@ export async function runCommand(run: CommandRun): Promise<CommandOutcome> {
 }
 
 async function execute(run: CommandRun): Promise<CommandEnd> {
+  // XXX libuv changes directory before it drops rights, so directory=
+  // is entered as root, where Postfix enters it as user=.
   const child = spawn(run.argv[0], run.argv.slice(1), {
     cwd: run.cwd,
     env: run.env,
