@@ -80,15 +80,33 @@ async function execute(run: CommandRun): Promise<CommandEnd> {
     child.once('spawn', () => resolve(undefined));
     child.once('error', (err) => resolve(errText(err)));
   });
-  const exit = once(child, 'close') as Promise<[number | null, string | null]>;
+  const exit = new Promise<[number | null, string | null]>((resolve) =>
+    child.once('close', (code, signal) => resolve([code, signal])),
+  );
   try {
     const spawnError = await spawned;
-    if (!spawnError) await feed(child.stdin!, run.input);
+    if (!spawnError) await feedOrKill(child, run.input, exit);
     else child.stdin?.destroy();
     const [code, signal] = await exit;
     return { code, signal, timedOut, output: output(), spawnError };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+// A queue file that cannot be read must not leave the command waiting
+// for the rest of its input: it is killed before the error goes on.
+async function feedOrKill(
+  child: ChildProcess,
+  input: Iterable<Buffer>,
+  exit: Promise<unknown>,
+): Promise<void> {
+  try {
+    await feed(child.stdin!, input);
+  } catch (err) {
+    killGroup(child);
+    await exit;
+    throw err;
   }
 }
 

@@ -110,3 +110,34 @@ test('does kill the command when the time limit passes', async () => {
   assert.equal(o.dsn, '5.3.0');
   assert.ok(Date.now() - started < 10_000);
 });
+
+test('does defer when the command cannot be executed', async () => {
+  const o = await run(['/nonexistent/command'], 'x');
+  assert.deepEqual(o, {
+    status: 'deferred',
+    dsn: '4.3.0',
+    reason:
+      'temporary failure. Command output: pipe_command: execvp ' +
+      '/nonexistent/command: No such file or directory',
+  });
+});
+
+test('does kill the command when its input cannot be read', async () => {
+  function* broken(): Generator<Buffer> {
+    yield Buffer.from('start\n');
+    throw new Error('premature end of queue file');
+  }
+  const started = Date.now();
+  await assert.rejects(
+    runCommand({
+      argv: ['/bin/cat'],
+      rights: selfRights(),
+      cwd: '/',
+      env: {},
+      timeLimit: 30,
+      input: broken(),
+    }),
+    /premature end/,
+  );
+  assert.ok(Date.now() - started < 10_000);
+});
