@@ -6,7 +6,8 @@
 //
 // The 'remote' context uses remote_header_rewrite_domain instead, and
 // leaves addresses alone while that is empty (Postfix's default).
-// Used by cleanup and smtpd (through resolve.ts, which re-exports it).
+// Used by cleanup (rewriteAddressSync) and smtpd (through resolve.ts,
+// which re-exports it).
 
 import type { TableConfig } from '../tables/dict';
 import { joinAddress, splitAddress } from './address';
@@ -19,6 +20,16 @@ export async function rewriteAddress(
   context: RewriteContext,
   config: TableConfig,
 ): Promise<string> {
+  return rewriteAddressSync(address, context, config);
+}
+
+// The same without a promise: the rules read only the configuration, and
+// cleanup rewrites every envelope address on its hot path.
+export function rewriteAddressSync(
+  address: string,
+  context: RewriteContext,
+  config: TableConfig,
+): string {
   if (address === '') return address;
   let { local, domain } = splitAddress(address);
   if (!address.includes('@')) ({ local, domain } = unrouteBare(local, config));

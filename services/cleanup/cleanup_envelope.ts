@@ -4,6 +4,7 @@
 // its DSN attributes, O and R). Used by cleanup_service.ts.
 
 import { REC } from '../../packages/queue/record';
+import { rewriteAddressSync } from '../../packages/address/rewrite';
 import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import { formatSizeRecord } from './cleanup_out';
 import { CleanupState, PHASE, type PendingRecipient } from './cleanup_state';
@@ -119,12 +120,8 @@ function onAttr(state: CleanupState, data: Buffer): void {
 async function onSender(state: CleanupState, data: Buffer): Promise<void> {
   if (state.sender !== undefined || hasControl(data))
     return protocolError(state, 'bad or second S record');
-  state.sender = text(data);
-  state.sender = await canonicalize(
-    state,
-    state.sender,
-    CANON_CLASS.ENVELOPE_SENDER,
-  );
+  const given = rewriteAddressSync(text(data), 'local', state.config);
+  state.sender = await canonicalize(state, given, CANON_CLASS.ENVELOPE_SENDER);
   state.put(REC.SENDER, state.sender);
 }
 
@@ -153,17 +150,19 @@ function onDsnNotify(state: CleanupState, data: Buffer): void {
 // that canonical and virtual alias mapping make of it. Postfix's order:
 // A dsn_orig_rcpt, A notify_flags, O (the recipient as given when no O
 // came), R. Exact duplicates are dropped, as Postfix's cleanup does.
-// XXX the trivial-rewrite canonicalisation (@$myorigin, .$mydomain)
-// that Postfix's cleanup applies first is left to the clients.
+// Envelope addresses are first made complete (@$myorigin, .$mydomain)
+// in the local context whatever the client, as Postfix's cleanup does;
+// the O record keeps the recipient as given.
 function onRecipient(state: CleanupState, data: Buffer): void | Promise<void> {
   if (hasControl(data)) return protocolError(state, 'bad R record');
   const given = text(data);
   const pending = state.pending;
   state.pending = {};
   const orcpt = pending.orcpt ?? given;
+  const rcpt = rewriteAddressSync(given, 'local', state.config);
   if (!recipientMapping(state))
-    return putRecipient(state, orcpt, given, pending);
-  return mapRecipient(state, orcpt, given, pending);
+    return putRecipient(state, orcpt, rcpt, pending);
+  return mapRecipient(state, orcpt, rcpt, pending);
 }
 
 async function mapRecipient(

@@ -31,6 +31,15 @@ interface Case {
 
 const CASES: Case[] = [
   {
+    name: 'does complete bare envelope addresses with @$myorigin, keeping O as given',
+    main: '',
+    sender: 'ann',
+    rcpts: ['joe'],
+    flags: 0,
+    wantSender: 'ann@mx.example.com',
+    wantRcpts: [['joe', 'joe@mx.example.com']],
+  },
+  {
     name: 'does map an envelope recipient by its full address',
     main: 'canonical_maps = inline:{ {old@example.org=new@example.org} }',
     rcpts: ['old@example.org'],

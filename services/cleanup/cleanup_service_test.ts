@@ -85,6 +85,8 @@ test(
       x.offset - m.offset - 2,
       0,
     ]);
+    // The trigger's connection may end after cleanup's reply is read.
+    await waitFor(() => h.triggers.length > 0);
     assert.deepEqual(h.triggers, ['I']);
   }),
 );
