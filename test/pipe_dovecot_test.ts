@@ -49,7 +49,10 @@ test.before(async () => {
   );
   mta = await startInstance({
     main: {
-      transport_maps: 'inline:{ lda.example=dovecot }',
+      // Dovecot's own setup: the virtual domain goes to the LDA.
+      virtual_mailbox_domains: 'lda.example',
+      virtual_mailbox_maps: 'inline:{ bob@lda.example=bob/ }',
+      virtual_transport: 'dovecot',
       dovecot_destination_recipient_limit: '1',
     },
     master: [
