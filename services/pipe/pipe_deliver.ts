@@ -120,9 +120,9 @@ async function runFor(
   }
 }
 
-// The bytes the command reads: envelope lines as flags= asks (F R O D),
-// (Delivered-To: in lower case, as Postfix writes it), then the content with . and > quoting, eol= line ends, and B's blank
-// line at the end.
+// The bytes the command reads: envelope lines as flags= asks (F R O D;
+// Delivered-To: in lower case, as Postfix writes it), then the content
+// with . and > quoting, eol= line ends, and B's blank line at the end.
 export function* messageCopy(
   a: PipeAttr,
   req: DeliveryRequest,
