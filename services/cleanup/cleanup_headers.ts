@@ -1,11 +1,16 @@
 // Address rewriting in message headers: the addresses of From:, To:,
-// Cc: and the other sender and recipient headers go through canonical
-// mapping per canonical_classes; the rest of the header (names, comments,
+// Cc: and the other sender and recipient headers are completed
+// (@$myorigin, or remote_header_rewrite_domain for remote mail) and go
+// through canonical mapping per canonical_classes; the rest of the header (names, comments,
 // folding) stays as it was. Used by cleanup_message.ts. Limit: an address
 // that also appears inside a comment or name of the same header may be
 // replaced there instead of in its angle brackets.
 
 import addressparser from 'nodemailer/lib/addressparser';
+import {
+  rewriteAddressSync,
+  type RewriteContext,
+} from '../../packages/address/rewrite';
 import { CANON_CLASS, canonicalize, type CanonClass } from './cleanup_rewrite';
 import type { CleanupState } from './cleanup_state';
 
@@ -45,10 +50,21 @@ function mayRewriteHeaders(state: CleanupState): boolean {
   return state.config.get('remote_header_rewrite_domain').trim() !== '';
 }
 
+// Headers of mail without a context (bounce, forwarding) are ours.
+function headerContext(state: CleanupState): RewriteContext {
+  return state.attrs.get('rewrite_context') === 'remote' ? 'remote' : 'local';
+}
+
+// addressparser reads a lone word ("To: joe") as a display name; RFC 822
+// and Postfix read it as a local part, so such a word counts as one.
+const BARE_LOCAL = /^[^\s"<>()@,;:\\]+$/;
+
 function addressesOf(value: string): string[] {
   const out: string[] = [];
-  for (const item of addressparser(value, { flatten: true }))
+  for (const item of addressparser(value, { flatten: true })) {
     if (item.address) out.push(item.address);
+    else if (BARE_LOCAL.test(item.name)) out.push(item.name);
+  }
   return out;
 }
 
@@ -70,7 +86,12 @@ export async function rewriteHeader(
   let rest = text.slice(colon);
   let changed = false;
   for (const address of addressesOf(rest.replace(/\n/g, ' '))) {
-    const mapped = await canonicalize(state, address, klass);
+    const complete = rewriteAddressSync(
+      address,
+      headerContext(state),
+      state.config,
+    );
+    const mapped = await canonicalize(state, complete, klass);
     const at = rest.indexOf(address);
     if (at < 0) continue;
     out += rest.slice(0, at) + (mapped === address ? address : mapped);

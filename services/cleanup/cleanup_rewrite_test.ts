@@ -141,7 +141,7 @@ const CASES: Case[] = [
     rcpts: ['bob@example.com'],
     lines: [
       'From: "Old Name" <old@example.org>',
-      'To: bob@example.com, old@example.org (Old)',
+      'To: bob@example.com, old@example.org (Old), joe',
       'Subject: old@example.org stays',
       '',
       'old@example.org in the body stays',
@@ -149,7 +149,7 @@ const CASES: Case[] = [
     wantRcpts: [['bob@example.com', 'bob@example.com']],
     wantLines: [
       /^From: "Old Name" <new@example.org>$/m,
-      /^To: bob@example.com, new@example.org \(Old\)$/m,
+      /^To: bob@example.com, new@example.org \(Old\), joe@mx.example.com$/m,
       /^Subject: old@example.org stays$/m,
       /^old@example.org in the body stays$/m,
     ],
