@@ -26,6 +26,7 @@ const HEADER_CHECKS = [
   '/^Subject: replace me/ REPLACE Subject: replaced',
   '/^Subject: redirect me/ REDIRECT carol@localhost',
   '/^Subject: dunno me/ DUNNO',
+  '/^Subject: bcc me/ BCC henry@localhost',
   '',
 ].join('\n');
 
@@ -158,4 +159,10 @@ test('does deliver to the REDIRECT address instead of the recipient', async () =
     /: redirect: header Subject: redirect me from .*: carol@localhost/,
   );
   assert.equal(mta.maildir('gina').length, 0);
+});
+
+test('does deliver a copy to the BCC address as well as the recipient', async () => {
+  assert.match(await send('ivan@localhost', 'bcc me'), /^250 /);
+  await delivered('ivan', /^Subject: bcc me$/m);
+  await delivered('henry', /^Subject: bcc me$/m);
 });

@@ -3,7 +3,7 @@
 // one small handler per action, logging in Postfix's cleanup_act form.
 // Used by cleanup_message.ts. Known limits: no MIME parsing, so MIME part
 // headers meet body_checks and nested_header_checks is never consulted;
-// FILTER and BCC actions are logged and ignored.
+// the FILTER action is logged and ignored.
 
 import { DictError, Maps } from '../../packages/tables/dict';
 import { msg, printable } from '../../packages/log/log';
@@ -266,13 +266,23 @@ function onPass(state: CleanupState, match: Match, text: string) {
   return KEEP;
 }
 
-// XXX FILTER and BCC from header_checks need records that qmgr and
-// cleanup's envelope do not handle yet; they are logged and ignored.
+// XXX FILTER from header_checks needs a content filter that qmgr does
+// not route by yet; it is logged and ignored.
 function onUnsupported(state: CleanupState, match: Match, text: string) {
   msg.warn(
-    `${state.queueId}: ${match.maps.title}: FILTER and BCC actions ` +
-      `are not supported: ${printable(text)}`,
+    `${state.queueId}: ${match.maps.title}: FILTER action ` +
+      `is not supported: ${printable(text)}`,
   );
+  return KEEP;
+}
+
+// BCC adds a recipient, for clients that allow it (CLEANUP_FLAG_BCC_OK).
+function onBcc(state: CleanupState, match: Match, text: string) {
+  if (!text) {
+    msg.warn(`${match.maps.title} map: BCC action without address`);
+    return KEEP;
+  }
+  if (state.flags & CLEANUP_FLAG.BCC_OK) state.bccRecipients.push(text);
   return KEEP;
 }
 
@@ -297,7 +307,7 @@ const ACTIONS: Record<string, ActionHandler> = {
   STRIP: onStrip,
   PASS: onPass,
   FILTER: onUnsupported,
-  BCC: onUnsupported,
+  BCC: onBcc,
   DUNNO: () => KEEP,
   OK: () => KEEP,
 };

@@ -29,6 +29,7 @@ const HEADER_CHECKS =
   '{/^Subject: replace/ REPLACE Subject: replaced}, ' +
   '{/^Subject: redirect/ REDIRECT carol@example.net}, ' +
   '{/^Subject: pass/ PASS}, ' +
+  '{/^Subject: bcc/ BCC audit@example.net}, ' +
   '{/^Subject: dunno/ DUNNO} }';
 
 const BODY_CHECKS =
@@ -256,3 +257,23 @@ for (const c of MORE) {
     }
   });
 }
+
+test('does add a recipient when a header matches BCC and the client allows it', async () => {
+  const h = await startCleanup(HEADER_CHECKS);
+  try {
+    const recs = message({
+      attrs: SMTP_ATTRS,
+      lines: ['Subject: bcc me', '', 'body'],
+    });
+    const flags = FLAGS | CLEANUP_FLAG.BCC_OK;
+    const result = await submit(h.queueDir, flags, recs);
+    assert.equal(result.status, 0);
+    const file = path.join(h.queueDir, 'incoming', result.queueId);
+    const live = readQueueFile(file)
+      .filter((r) => r.type === 'R')
+      .map((r) => r.data.toString());
+    assert.deepEqual(live, ['bob@example.com', 'audit@example.net']);
+  } finally {
+    await h.close();
+  }
+});

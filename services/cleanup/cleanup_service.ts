@@ -141,10 +141,19 @@ async function commit(state: CleanupState): Promise<void> {
 // the new one goes in the extracted segment with the first original
 // recipient as its O.
 function putRedirect(state: CleanupState): void {
-  if (state.redirect === undefined) return;
+  if (state.redirect === undefined) return putBcc(state);
   state.put(REC.ORCP, state.firstRcpt ?? state.redirect);
   state.put(REC.RCPT, state.redirect);
   state.rcptCount++;
+}
+
+// BCC recipients go where sendmail -t puts the ones it extracts.
+function putBcc(state: CleanupState): void {
+  for (const rcpt of new Set(state.bccRecipients)) {
+    state.put(REC.ORCP, rcpt);
+    state.put(REC.RCPT, rcpt);
+    state.rcptCount++;
+  }
 }
 
 async function markRedirected(state: CleanupState): Promise<void> {

@@ -97,6 +97,8 @@ export class CleanupState {
   // Offsets of the R records, for a REDIRECT that replaces them all.
   recipientOffsets: number[] = [];
   redirect: string | undefined;
+  // Recipients added by the BCC action of header_checks or body_checks.
+  bccRecipients: string[] = [];
   // For CLEANUP_FLAG_BOUNCE: whom to tell when the message is refused.
   bounceRecipients: Array<{ recipient: string; original: string }> = [];
   #seenRcpts = new Set<string>();
