@@ -6,6 +6,7 @@
 // the FILTER action is logged and ignored.
 
 import { DictError, Maps } from '../../packages/tables/dict';
+import { rewriteAddressSync } from '../../packages/address/rewrite';
 import { msg, printable } from '../../packages/log/log';
 import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import type { CleanupConfig, CleanupState } from './cleanup_state';
@@ -235,7 +236,7 @@ function onRedirect(state: CleanupState, match: Match, text: string) {
     return KEEP;
   }
   logAction(state, 'redirect', match, text);
-  state.redirect = text;
+  state.redirect = rewriteAddressSync(text, 'local', state.config);
   return KEEP;
 }
 
@@ -282,7 +283,8 @@ function onBcc(state: CleanupState, match: Match, text: string) {
     msg.warn(`${match.maps.title} map: BCC action without address`);
     return KEEP;
   }
-  if (state.flags & CLEANUP_FLAG.BCC_OK) state.bccRecipients.push(text);
+  if (!(state.flags & CLEANUP_FLAG.BCC_OK)) return KEEP;
+  state.bccRecipients.push(rewriteAddressSync(text, 'local', state.config));
   return KEEP;
 }
 
