@@ -23,7 +23,9 @@ export function mayBounce(state: CleanupState): boolean {
 function records(state: CleanupState): StatusRecord[] {
   const reply = cleanupStatusReply(state.errs);
   const status = reply?.dsn ?? '5.0.0';
-  const reason = reply?.text ?? 'message rejected';
+  // A header_checks or body_checks REJECT text is the reason given.
+  const own = state.errs & CLEANUP_STAT.CONT ? state.reason : '';
+  const reason = own || reply?.text || 'message rejected';
   return state.bounceRecipients.map((r, i) => ({
     recipient: r.recipient,
     originalRecipient: r.original === r.recipient ? '' : r.original,

@@ -277,3 +277,23 @@ test('does add a recipient when a header matches BCC and the client allows it', 
     await h.close();
   }
 });
+
+test('does bounce with the REJECT text when BOUNCE is set', async () => {
+  const h = await startCleanup(HEADER_CHECKS);
+  try {
+    const recs = message({
+      sender: 'user@example.org',
+      lines: ['Subject: reject me', '', 'body'],
+    });
+    const flags = CLEANUP_FLAG.BOUNCE | CLEANUP_FLAG.FILTER;
+    const got = await submit(h.queueDir, flags, recs);
+    assert.equal(got.status, 0);
+    const notices = fs
+      .readdirSync(path.join(h.queueDir, 'incoming'))
+      .map((id) => contentLines(path.join(h.queueDir, 'incoming', id)));
+    assert.equal(notices.length, 1);
+    assert.match(notices[0].join('\n'), /go away/);
+  } finally {
+    await h.close();
+  }
+});
