@@ -5,6 +5,7 @@
 // cannot chroot).
 
 import * as net from 'node:net';
+import { setAccepting } from '../ipc/listener';
 import { Config, ConfigError } from '../config/config';
 import { FatalError, initLog, msg } from '../log/log';
 import { mailOwnerIds } from '../util/passwd';
@@ -129,9 +130,21 @@ class Daemon {
     }
     server.on('connection', (socket: net.Socket) => this.#accept(socket));
     server.on('error', (err) => msg.warn(`accept: ${err.message}`));
+    server.once('close', () => this.#lostListener(server));
     this.#servers.push(server);
-    this.#pausedAtCapacity = false;
+    // Clients handed over by master may have filled us meanwhile.
+    if (this.#pausedAtCapacity) setAccepting(server, false);
     send({ t: 'ready' });
+  }
+
+  // A listener that closed by itself (ours are taken out first): ask
+  // master for it anew, or this process would take no more clients.
+  #lostListener(server: net.Server): void {
+    const i = this.#servers.indexOf(server);
+    if (i < 0) return;
+    this.#servers.splice(i, 1);
+    if (this.#servers.length || this.#pausedAtCapacity) return;
+    if (!this.#stopping && !this.#retired) send({ t: 'want-listen' });
   }
 
   #accept(socket: net.Socket): void {
@@ -150,15 +163,20 @@ class Daemon {
     else this.#spec.onConnection?.(socket, this.#ctx);
   }
 
-  // Take the listeners out of this process; master and the other
-  // children keep the socket open, so no client is refused.
+  // At capacity: stop polling the listeners but keep them, so that no
+  // round trip to master is needed to take clients again; master and
+  // the other children poll the socket meanwhile.
   #pauseAccepting(): void {
+    for (const server of this.#servers) setAccepting(server, false);
+    this.#pausedAtCapacity = true;
+    send({ t: 'status', avail: false });
+  }
+
+  // Retired or stopping: give the listeners up for good. Master keeps
+  // the socket open, so no client is refused.
+  #closeListeners(): void {
     for (const server of this.#servers) server.close();
     this.#servers = [];
-    if (!this.#retired) {
-      this.#pausedAtCapacity = true;
-      send({ t: 'status', avail: false });
-    }
   }
 
   #release(): void {
@@ -167,12 +185,17 @@ class Daemon {
       this.#exitWhenIdle();
       return;
     }
-    if (this.#pausedAtCapacity && this.#clients < this.#maxClients) {
-      this.#pausedAtCapacity = false;
-      send({ t: 'status', avail: true });
-      send({ t: 'want-listen' });
-    }
+    if (this.#pausedAtCapacity && this.#clients < this.#maxClients)
+      this.#resumeAccepting();
     this.#armIdle();
+  }
+
+  #resumeAccepting(): void {
+    this.#pausedAtCapacity = false;
+    for (const server of this.#servers) setAccepting(server, true);
+    send({ t: 'status', avail: true });
+    // None came yet, or one closed while we were full.
+    if (!this.#servers.length) send({ t: 'want-listen' });
   }
 
   #readTrigger(socket: net.Socket): void {
@@ -208,7 +231,7 @@ class Daemon {
     if (this.#retired) return;
     this.#retired = true;
     send({ t: 'retire' });
-    this.#pauseAccepting();
+    this.#closeListeners();
     this.#exitWhenIdle();
   }
 
@@ -216,7 +239,7 @@ class Daemon {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#disarmIdle();
-    this.#pauseAccepting();
+    this.#closeListeners();
     this.#exitWhenIdle();
   }
 
