@@ -1,15 +1,16 @@
-// header_checks, mime_header_checks and body_checks (header_checks(5)):
+// header_checks, mime_header_checks, nested_header_checks and
+// body_checks (header_checks(5)):
 // look a logical header or a body line up, then act on the result with
 // one small handler per action, logging in Postfix's cleanup_act form.
-// Used by cleanup_message.ts. Known limits: no MIME parsing, so MIME part
-// headers meet body_checks and nested_header_checks is never consulted;
-// the FILTER action is logged and ignored.
+// Used by cleanup_message.ts, which follows the MIME structure
+// (cleanup_mime.ts). Known limit: the FILTER action is logged and ignored.
 
 import { DictError, Maps } from '../../packages/tables/dict';
 import { rewriteAddressSync } from '../../packages/address/rewrite';
 import { msg, printable } from '../../packages/log/log';
 import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import type { CleanupConfig, CleanupState } from './cleanup_state';
+import { MIME_CLASS, type MimeClass } from './cleanup_mime';
 
 export const CHECK_CONTEXT = { HEADER: 'header', BODY: 'body' } as const;
 export type CheckContext = (typeof CHECK_CONTEXT)[keyof typeof CHECK_CONTEXT];
@@ -36,6 +37,7 @@ const DEFAULT_REJECT = 'message content rejected';
 interface CheckTables {
   header: Maps;
   mime: Maps;
+  nested: Maps;
   body: Maps;
   bodySizeLimit: number;
 }
@@ -49,6 +51,7 @@ function checkTables(config: CleanupConfig): CheckTables {
     tables = {
       header: open('header_checks'),
       mime: open('mime_header_checks'),
+      nested: open('nested_header_checks'),
       body: open('body_checks'),
       bodySizeLimit: config.int('body_checks_size_limit'),
     };
@@ -76,19 +79,32 @@ function mayCheck(state: CleanupState): boolean {
   );
 }
 
-// XXX there is no MIME parser in cleanup yet: the headers of MIME parts
-// and attached messages are body lines to us, so they meet body_checks
-// and nested_header_checks is never consulted.
-// MIME-Version: and Content-*: headers go to mime_header_checks, as
-// Postfix's header classes do; the table is skipped when it is the same
-// list as header_checks, so that one rule does not act twice.
-function headerTable(config: CleanupConfig, name: string): Maps {
+// header_checks(5): MIME-Version: and Content-*: headers anywhere go to
+// mime_header_checks, other headers of the primary block to
+// header_checks and those of an attached message to
+// nested_header_checks. A primary MIME header is looked up once when
+// mime_header_checks is the same list as header_checks (the default).
+// Other headers of a multipart part are checked by no table.
+function headerTable(
+  config: CleanupConfig,
+  name: string,
+  klass: MimeClass,
+): Maps | undefined {
   const tables = checkTables(config);
   const mime = name === 'mime-version' || name.startsWith('content-');
-  if (!mime) return tables.header;
-  if (config.get('mime_header_checks') === config.get('header_checks'))
-    return tables.header;
-  return tables.mime;
+  const primary = klass === MIME_CLASS.PRIMARY;
+  const same = config.get('mime_header_checks') === config.get('header_checks');
+  if (mime) return primary && same ? tables.header : tables.mime;
+  if (primary) return tables.header;
+  if (klass === MIME_CLASS.NESTED) return tables.nested;
+  return undefined;
+}
+
+// Whether cleanup must follow the MIME structure of the body.
+export function mimeChecksActive(state: CleanupState): boolean {
+  if (!mayCheck(state)) return false;
+  const t = checkTables(state.config);
+  return !t.mime.empty || !t.nested.empty || !t.body.empty;
 }
 
 export function bodyChecksActive(state: CleanupState): boolean {
@@ -101,10 +117,11 @@ export async function checkHeader(
   state: CleanupState,
   name: string,
   header: string,
+  klass: MimeClass = MIME_CLASS.PRIMARY,
 ): Promise<CheckOutcome> {
   if (!mayCheck(state)) return KEEP;
-  const maps = headerTable(state.config, name);
-  if (maps.empty) return KEEP;
+  const maps = headerTable(state.config, name, klass);
+  if (!maps || maps.empty) return KEEP;
   return runCheck(state, maps, CHECK_CONTEXT.HEADER, header);
 }
 

@@ -297,3 +297,73 @@ test('does bounce with the REJECT text when BOUNCE is set', async () => {
     await h.close();
   }
 });
+
+const MIME_MESSAGE = [
+  'Subject: with parts',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="b1"',
+  '',
+  '--b1',
+  'Content-Type: text/plain',
+  '',
+  'hello',
+  '--b1',
+  'Content-Type: application/octet-stream; name="x.exe"',
+  '',
+  'AAAA',
+  '--b1',
+  'Content-Type: message/rfc822',
+  '',
+  'Subject: inner secret',
+  '',
+  'inner body',
+  '--b1--',
+];
+
+const MIME_CASES: Array<[string, string, number]> = [
+  [
+    'does check the Content-Type: of a part with mime_header_checks',
+    'mime_header_checks = regexp:{ {/name="[^"]*\\.exe"/ REJECT no exe} }',
+    8,
+  ],
+  [
+    'does check the headers of an attached message with nested_header_checks',
+    'nested_header_checks = regexp:{ {/^Subject: inner/ REJECT nested} }',
+    8,
+  ],
+  [
+    'does not give the headers of an attached message to header_checks',
+    'header_checks = regexp:{ {/^Subject: inner/ REJECT primary} }\n' +
+      'nested_header_checks =',
+    0,
+  ],
+  [
+    'does not give part headers to body_checks',
+    'body_checks = regexp:{ {/^Content-Type/ REJECT body} }',
+    0,
+  ],
+  [
+    'does give boundaries to body_checks',
+    'body_checks = regexp:{ {/^--b1--$/ REJECT boundary} }',
+    8,
+  ],
+];
+
+for (const [name, main, status] of MIME_CASES) {
+  test(name, async () => {
+    const h = await startCleanup(main);
+    try {
+      const recs = message({ attrs: SMTP_ATTRS, lines: MIME_MESSAGE });
+      const result = await submit(h.queueDir, FLAGS, recs);
+      assert.equal(result.status, status, result.reason);
+      if (status !== 0) return;
+      const file = path.join(h.queueDir, 'incoming', result.queueId);
+      assert.deepEqual(
+        contentLines(file).slice(-MIME_MESSAGE.length),
+        MIME_MESSAGE,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+}

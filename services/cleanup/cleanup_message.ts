@@ -5,9 +5,10 @@
 // @zone-eu/mailsplit is not used: its input is a byte stream while ours
 // is already one record per line, and it re-folds and re-terminates
 // (CRLF) every header once one is edited, which Postfix never does.
-// header_checks and body_checks run here (cleanup_checks.ts), and header
+// header_checks and body_checks run here (cleanup_checks.ts), following
+// the MIME structure (cleanup_mime.ts) while they do, and header
 // addresses are mapped (cleanup_headers.ts).
-// Limits: no MIME processing, no Resent- headers added.
+// Limits: no Resent- headers added.
 
 import { msg, printable } from '../../packages/log/log';
 import { REC } from '../../packages/queue/record';
@@ -15,7 +16,13 @@ import { CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import { CleanupState } from './cleanup_state';
 import { mailDate } from '../../packages/util/mail_date';
 import { externalize } from '../../packages/address/address';
-import { bodyChecksActive, checkBody, checkHeader } from './cleanup_checks';
+import {
+  bodyChecksActive,
+  checkBody,
+  checkHeader,
+  mimeChecksActive,
+} from './cleanup_checks';
+import { MimeTracker } from './cleanup_mime';
 import { rewriteHeader } from './cleanup_headers';
 import {
   TLS_RECEIVED_ATTR,
@@ -45,6 +52,10 @@ class ContentState {
   header: HeaderBlock | null = null;
   seen = new Set<string>();
   hops = 0;
+  // While checks run: the MIME structure, and the part or attached
+  // message header being collected.
+  mime: MimeTracker | null = null;
+  part: HeaderBlock | null = null;
 }
 
 const contents = new WeakMap<CleanupState, ContentState>();
@@ -118,6 +129,7 @@ function localReceived(state: CleanupState, date: string): string[] {
 // local forwarding) pass content that already has its trace headers.
 export function startContent(state: CleanupState): void {
   const content = new ContentState();
+  if (mimeChecksActive(state)) content.mime = new MimeTracker();
   contents.set(state, content);
   const date = mailDate(new Date(state.arrivalSec * 1000));
   let lines: string[] | null = null;
@@ -165,6 +177,8 @@ async function finishHeader(
   if (name === 'received' || name === 'delivered-to') countHop(state, content);
   if (!content.seen.has(name)) logHeader(state, name, block);
   content.seen.add(name);
+  if (name === 'content-type')
+    content.mime?.noteContentType(headerValue(block));
   if (state.settings.dropHeaders.has(name)) return;
   const lines = block.lines.map(lineText);
   const outcome = await checkHeader(state, name, lines.join('\n'));
@@ -228,6 +242,7 @@ async function endHeaders(
 ): Promise<void> {
   await finishHeader(state, content);
   content.phase = CONTENT_PHASE.BODY;
+  content.mime?.endHeaders();
   const add = mayAddHeaders(state);
   if (!content.seen.has('message-id')) {
     const id = add ? messageId(state) : '<>';
@@ -290,7 +305,7 @@ async function headerLine(
   // An empty line or the first non-header line ends the headers; either
   // belongs to the body.
   await endHeaders(state, content);
-  await bodyLine(state, line);
+  await bodyLine(state, content, line);
 }
 
 // Collect the pieces of a header line; a line longer than the header
@@ -314,22 +329,83 @@ function bodyRecord(
   content: ContentState,
   piece: Piece,
 ): void | Promise<void> {
-  if (content.line.length === 0 && !bodyChecksActive(state))
+  if (content.line.length === 0 && !content.mime && !bodyChecksActive(state))
     return putPiece(state, piece.type, piece.data);
   content.line.push(piece);
   if (piece.type !== REC.NORM) return;
   const line = content.line;
   content.line = [];
-  return bodyLine(state, line);
+  return bodyLine(state, content, line);
 }
 
-async function bodyLine(state: CleanupState, line: Line): Promise<void> {
+// A body line is a part or attached-message header while the MIME
+// structure says so; boundaries and text go to body_checks.
+async function bodyLine(
+  state: CleanupState,
+  content: ContentState,
+  line: Line,
+): Promise<void> {
+  const mime = content.mime;
+  if (mime?.inHeaders) return partHeaderLine(state, content, line);
+  mime?.bodyLine(lineText(line));
+  return checkedBodyLine(state, line);
+}
+
+async function checkedBodyLine(state: CleanupState, line: Line) {
   if (!bodyChecksActive(state)) return putLine(state, line);
   const bytes = line.reduce((n, p) => n + p.data.length, 0);
   const outcome = await checkBody(state, lineText(line), bytes);
   putHeaderText(state, outcome.before);
   if (outcome.drop) return putHeaderText(state, outcome.instead);
   putLine(state, line);
+}
+
+// Headers inside the body, collected as the primary ones are (with
+// header_size_limit), checked, then written.
+async function partHeaderLine(
+  state: CleanupState,
+  content: ContentState,
+  line: Line,
+): Promise<void> {
+  const first = line[0]?.data.toString('latin1') ?? '';
+  const folded = first.startsWith(' ') || first.startsWith('\t');
+  if (folded && content.part) return addPartLine(state, content.part, line);
+  await finishPartHeader(state, content);
+  if (HEADER_START.test(first)) {
+    content.part = { lines: [], bytes: 0 };
+    return addPartLine(state, content.part, line);
+  }
+  (content.mime as MimeTracker).endHeaders();
+  if (first === '' && line.length === 1) return putLine(state, line);
+  return bodyLine(state, content, line);
+}
+
+function addPartLine(state: CleanupState, part: HeaderBlock, line: Line) {
+  const size = line.reduce((n, p) => n + p.data.length, 0);
+  if (
+    part.lines.length > 0 &&
+    part.bytes + size > state.settings.headerSizeLimit
+  )
+    return;
+  part.lines.push(line);
+  part.bytes += size;
+}
+
+async function finishPartHeader(
+  state: CleanupState,
+  content: ContentState,
+): Promise<void> {
+  const block = content.part;
+  content.part = null;
+  if (!block || block.lines.length === 0) return;
+  const mime = content.mime as MimeTracker;
+  const name = headerName(block.lines[0]);
+  if (name === 'content-type') mime.noteContentType(headerValue(block));
+  const text = block.lines.map(lineText).join('\n');
+  const outcome = await checkHeader(state, name, text, mime.headerClass);
+  putHeaderText(state, outcome.before);
+  if (outcome.drop) return putHeaderText(state, outcome.instead);
+  for (const l of block.lines) putLine(state, l);
 }
 
 export function contentRecord(
@@ -359,6 +435,7 @@ export async function endContent(state: CleanupState): Promise<void> {
   const content = contentOf(state);
   if (content.phase === CONTENT_PHASE.BODY) {
     if (content.line.length > 0) await closeLine(state, content);
+    await finishPartHeader(state, content);
     return;
   }
   if (content.line.length > 0) {
@@ -374,5 +451,5 @@ async function closeLine(state: CleanupState, content: ContentState) {
   const line = content.line;
   content.line = [];
   line[line.length - 1].type = REC.NORM;
-  await bodyLine(state, line);
+  await bodyLine(state, content, line);
 }
