@@ -14,6 +14,7 @@ import {
   startCleanup,
   submit,
   SMTP_ATTRS,
+  type RecordList,
 } from './cleanup_testkit';
 
 const HEADER_CHECKS =
@@ -366,4 +367,62 @@ for (const [name, main, status] of MIME_CASES) {
       await h.close();
     }
   });
+}
+
+test('does keep long lines whole while checks look at each piece', async () => {
+  const h = await startCleanup(
+    'line_length_limit = 100\n' +
+      'body_checks = regexp:{ {/^nomatch/ REJECT x} }\n' +
+      'mime_header_checks = regexp:{ {/^Content-Type: nomatch/ REJECT x} }',
+  );
+  try {
+    const lines = [
+      'Subject: long',
+      'Content-Type: multipart/mixed; boundary=b1',
+      '',
+      '--b1',
+      `Content-Type: text/plain; name="${'n'.repeat(250)}"`,
+      '',
+      'z'.repeat(350),
+      '--b1--',
+    ];
+    const recs = inPieces(message({ attrs: SMTP_ATTRS, lines }), 100);
+    const result = await submit(h.queueDir, FLAGS, recs);
+    assert.equal(result.status, 0);
+    const file = path.join(h.queueDir, 'incoming', result.queueId);
+    assert.deepEqual(contentLines(file).slice(-lines.length), lines);
+  } finally {
+    await h.close();
+  }
+});
+
+test('does check a later piece of a long body line on its own', async () => {
+  const h = await startCleanup(
+    'line_length_limit = 100\nbody_checks = regexp:{ {/^y+$/ REJECT tail} }',
+  );
+  try {
+    const lines = ['Subject: long', '', 'first', 'x'.repeat(100) + 'yyyy'];
+    const recs = inPieces(message({ attrs: SMTP_ATTRS, lines }), 100);
+    const result = await submit(h.queueDir, FLAGS, recs);
+    assert.equal(result.status, 8);
+  } finally {
+    await h.close();
+  }
+});
+
+// Content lines longer than max as L pieces and a final N, as a client
+// sends them.
+function inPieces(recs: RecordList, max: number): RecordList {
+  const out: RecordList = [];
+  for (const [type, data] of recs) {
+    let text = data.toString();
+    if (type !== 'N') {
+      out.push([type, data]);
+      continue;
+    }
+    for (; text.length > max; text = text.slice(max))
+      out.push(['L', text.slice(0, max)]);
+    out.push(['N', text]);
+  }
+  return out;
 }

@@ -40,6 +40,7 @@ type Line = Piece[];
 interface HeaderBlock {
   lines: Line[];
   bytes: number;
+  full?: boolean; // a part header past header_size_limit
 }
 
 const CONTENT_PHASE = { HEADERS: 'headers', BODY: 'body' } as const;
@@ -56,6 +57,7 @@ class ContentState {
   // message header being collected.
   mime: MimeTracker | null = null;
   part: HeaderBlock | null = null;
+  midLine = false; // the last body piece was L: the line goes on
 }
 
 const contents = new WeakMap<CleanupState, ContentState>();
@@ -322,20 +324,21 @@ function collectPiece(
   return piece.type === REC.NORM;
 }
 
-// body_checks sees whole lines; the pieces of one wait for its end while
-// checks run, and go straight to the file (no await) once they are done.
+// While checks run, each piece of a long body line is checked on its
+// own, as Postfix checks each record, so that memory stays bounded; only
+// a piece that starts a line can be a header or a boundary.
 function bodyRecord(
   state: CleanupState,
   content: ContentState,
   piece: Piece,
 ): void | Promise<void> {
-  if (content.line.length === 0 && !content.mime && !bodyChecksActive(state))
+  const starts = !content.midLine;
+  content.midLine = piece.type !== REC.NORM;
+  if (!content.mime && !bodyChecksActive(state))
     return putPiece(state, piece.type, piece.data);
-  content.line.push(piece);
-  if (piece.type !== REC.NORM) return;
-  const line = content.line;
-  content.line = [];
-  return bodyLine(state, content, line);
+  if (starts) return bodyLine(state, content, [piece]);
+  if (content.part) return addPartPiece(state, content.part, piece);
+  return checkedBodyLine(state, [piece]);
 }
 
 // A body line is a part or attached-message header while the MIME
@@ -381,14 +384,31 @@ async function partHeaderLine(
 }
 
 function addPartLine(state: CleanupState, part: HeaderBlock, line: Line) {
-  const size = line.reduce((n, p) => n + p.data.length, 0);
+  if (part.full) return;
+  part.lines.push([]);
+  for (const piece of line) addPartPiece(state, part, piece);
+}
+
+// Past header_size_limit the rest of a header goes, as in the primary
+// header; the line kept is closed with an N piece.
+function addPartPiece(state: CleanupState, part: HeaderBlock, piece: Piece) {
+  const line = part.lines[part.lines.length - 1];
+  const first = part.lines.length === 1 && line.length === 0;
+  if (part.full) return;
   if (
-    part.lines.length > 0 &&
-    part.bytes + size > state.settings.headerSizeLimit
-  )
-    return;
-  part.lines.push(line);
-  part.bytes += size;
+    !first &&
+    part.bytes + piece.data.length > state.settings.headerSizeLimit
+  ) {
+    part.full = true;
+    return closePartLine(line);
+  }
+  line.push(piece);
+  part.bytes += piece.data.length;
+}
+
+function closePartLine(line: Line): void {
+  const last = line[line.length - 1];
+  if (last) line[line.length - 1] = { type: REC.NORM, data: last.data };
 }
 
 async function finishPartHeader(
