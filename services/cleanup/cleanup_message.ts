@@ -453,11 +453,8 @@ async function finishLine(
 // middle of a line (a last L piece is closed as a line).
 export async function endContent(state: CleanupState): Promise<void> {
   const content = contentOf(state);
-  if (content.phase === CONTENT_PHASE.BODY) {
-    if (content.line.length > 0) await closeLine(state, content);
-    await finishPartHeader(state, content);
-    return;
-  }
+  if (content.phase === CONTENT_PHASE.BODY)
+    return finishPartHeader(state, content);
   if (content.line.length > 0) {
     const last = content.line[content.line.length - 1];
     last.type = REC.NORM;
@@ -465,11 +462,4 @@ export async function endContent(state: CleanupState): Promise<void> {
     content.line = [];
   }
   if (content.phase === CONTENT_PHASE.HEADERS) await endHeaders(state, content);
-}
-
-async function closeLine(state: CleanupState, content: ContentState) {
-  const line = content.line;
-  content.line = [];
-  line[line.length - 1].type = REC.NORM;
-  await bodyLine(state, content, line);
 }
