@@ -59,3 +59,24 @@ test('does run local with one worker thread of each kind and clear its markers w
     await mta.destroy();
   }
 });
+
+// max_use counts per client slot of max_clients_per_process for local
+// too, though local serves one client at a time: with max_use = 2 one
+// local process still makes the five deliveries (it would have been
+// restarted twice when max_use counted its one slot).
+test('does keep one local process past max_use deliveries, max_use counting per client slot', async () => {
+  const mta = await startInstance({ main: { max_use: '2' } });
+  try {
+    await sendOne(mta);
+    await mta.waitForMaildir('perf', 1);
+    const [first] = localPids(mta);
+    assert.ok(first, 'a local process runs');
+    for (let n = 2; n <= 5; n++) {
+      await sendOne(mta);
+      await mta.waitForMaildir('perf', n);
+    }
+    assert.deepEqual(localPids(mta), [first]);
+  } finally {
+    await mta.destroy();
+  }
+});
