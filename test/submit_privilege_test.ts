@@ -121,7 +121,10 @@ test(
       assert.doesNotMatch(mailq.stderr, /Mail system is down/);
       assert.match(
         mailq.stdout,
-        new RegExp(`${USER}\\n {41}someone@example\\.net\\n`),
+        // cleanup qualifies the sender with $myorigin, as Postfix's does.
+        new RegExp(
+          `${USER}@mail\\.test\\.example\\n {41}someone@example\\.net\\n`,
+        ),
       );
 
       const [queued] = mta.queueFiles('incoming');
