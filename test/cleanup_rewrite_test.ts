@@ -115,3 +115,19 @@ test('does refuse at RCPT a user of a virtual alias domain without a mapping', a
     smtp.close();
   }
 });
+
+// pickup asks cleanup for the same mapping as smtpd (Postfix's external
+// flags), so local submission meets virtual_alias_maps too.
+test('does expand a virtual alias for mail submitted with sendmail', async () => {
+  const r = mta.command(
+    'sendmail',
+    ['-f', 'carol@localhost', 'nested@valias.example'],
+    'Subject: through sendmail\n\nbody\n',
+  );
+  assert.equal(r.code, 0, r.stderr);
+  // Each has the copy of the SMTP test above, then this one.
+  for (const user of ['alice', 'dave']) {
+    const box = await mta.waitForMaildir(user, 2);
+    assert.ok(box.some((m) => m.includes('Subject: through sendmail')));
+  }
+});

@@ -197,6 +197,15 @@ async function copyRequeued(
 // Temporary cleanup failures keep the file; anything else sets it aside.
 const TEMPORARY = 256 | 2; // CLEANUP_STAT DEFER | WRITE
 
+// Postfix's external mask (content checks, BCC, address mapping) with
+// BOUNCE, so that local mail is mapped and checked as SMTP mail is, and
+// a requeued file (postsuper -r) meets the maps of today.
+const PICKUP_CLEANUP_FLAGS =
+  CLEANUP_FLAG.BOUNCE |
+  CLEANUP_FLAG.FILTER |
+  CLEANUP_FLAG.BCC_OK |
+  CLEANUP_FLAG.MAP_OK;
+
 export async function pickupFile(
   queueDir: string,
   file: string,
@@ -206,7 +215,7 @@ export async function pickupFile(
   const src = { uid: stat.uid, requeued: isRequeued(stat, mailOwnerUid) };
   let client: CleanupClient;
   try {
-    client = await CleanupClient.open(queueDir, CLEANUP_FLAG.BOUNCE);
+    client = await CleanupClient.open(queueDir, PICKUP_CLEANUP_FLAGS);
   } catch (err) {
     msg.warn(`pickupFile: connect to cleanup: ${(err as Error).message}`);
     return PICKUP_RESULT.RETRY;
