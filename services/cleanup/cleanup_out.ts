@@ -1,21 +1,12 @@
 // Buffered writer of queue-file records for cleanup: records are queued
 // in memory and written in batches at their file offsets, and the C
 // record is rewritten in place at the end. Used by cleanup_state.ts.
-// Memory is bounded by FLUSH_BYTES: callers await flush() when told.
+// Memory is bounded by FLUSH_BYTES: callers flushSync() when told.
+// Writes are synchronous: they land in the page cache (the commit's
+// fsync waits for the disk), and a thread-pool call costs more CPU.
 
 import * as fs from 'node:fs';
-import { promisify } from 'node:util';
 import { encodeRecord, REC } from '../../packages/queue/record';
-
-const writev = promisify(fs.writev);
-const pwrite = promisify(
-  (
-    fd: number,
-    buf: Buffer,
-    position: number,
-    cb: (err: NodeJS.ErrnoException | null, written: number) => void,
-  ) => fs.write(fd, buf, 0, buf.length, position, cb),
-);
 
 const FLUSH_BYTES = 64 * 1024;
 const SIZE_FIELD_WIDTH = 15;
@@ -60,7 +51,7 @@ export class QueueFileWriter {
   }
 
   // Queue one record; returns its offset. true from needsFlush() means
-  // the caller should await flush() before queueing more.
+  // the caller should flushSync() before queueing more.
   put(type: string, data: Buffer | string = ''): number {
     const at = this.#offset;
     const rec = encodeRecord(type, data);
@@ -74,27 +65,28 @@ export class QueueFileWriter {
     return this.#pendingBytes >= FLUSH_BYTES;
   }
 
-  async flush(): Promise<void> {
+  // All queued records in one writev.
+  flushSync(): void {
     if (this.#pendingBytes === 0) return;
     const chunks = this.#pending;
-    const start = this.#offset - this.#pendingBytes;
+    const total = this.#pendingBytes;
+    const start = this.#offset - total;
     this.#pending = [];
     this.#pendingBytes = 0;
-    let written = (await writev(this.fd, chunks, start)).bytesWritten;
-    const total = chunks.reduce((sum, c) => sum + c.length, 0);
-    // A short write is rare on a regular file; finish it piece by piece.
+    let written = fs.writevSync(this.fd, chunks, start);
+    // A short write is rare on a regular file; finish it in one piece.
     if (written < total) {
       const rest = Buffer.concat(chunks).subarray(written);
-      written += await pwrite(this.fd, rest, start + written);
+      written += fs.writeSync(this.fd, rest, 0, rest.length, start + written);
     }
     if (written < total)
-      throw new Error(`QueueFileWriter.flush: short write: ${written}`);
+      throw new Error(`QueueFileWriter.flushSync: short write: ${written}`);
   }
 
   // Rewrite the C record at its offset: the placeholder that put()
   // wrote there has the same length.
-  async patchSize(sizeOffset: number, fields: SizeFields): Promise<void> {
+  patchSizeSync(sizeOffset: number, fields: SizeFields): void {
     const rec = encodeRecord(REC.SIZE, formatSizeRecord(fields));
-    await pwrite(this.fd, rec, sizeOffset);
+    fs.writeSync(this.fd, rec, 0, rec.length, sizeOffset);
   }
 }

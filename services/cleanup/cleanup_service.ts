@@ -5,7 +5,6 @@
 
 import type * as net from 'node:net';
 import * as fs from 'node:fs';
-import { promisify } from 'node:util';
 import { AttrStream, sendTrigger } from '../../packages/ipc/ipc';
 import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import {
@@ -21,16 +20,6 @@ import { contentRecord, endContent } from './cleanup_message';
 import { bounceRejected, mayBounce } from './cleanup_bounce';
 
 export type { CleanupContext } from './cleanup_state';
-
-const closeFd = promisify(fs.close);
-const writeAt = promisify(
-  (
-    fd: number,
-    buf: Buffer,
-    position: number,
-    cb: (err: NodeJS.ErrnoException | null) => void,
-  ) => fs.write(fd, buf, 0, buf.length, position, (err) => cb(err)),
-);
 
 const SENDOPTS_SMTPUTF8 = 1;
 
@@ -78,19 +67,10 @@ async function readFlags(
   state.flags = flags;
 }
 
-// Stop the socket while a batch goes to disk, so that a fast client
-// cannot fill our memory faster than the disk takes it.
-async function flushIfFull(
-  state: CleanupState,
-  socket: net.Socket,
-): Promise<void> {
-  if (!state.writer.needsFlush) return;
-  socket.pause();
-  try {
-    await state.writer.flush();
-  } finally {
-    socket.resume();
-  }
+// A synchronous write holds the event loop, so a fast client cannot
+// fill our memory faster than the disk takes it.
+function flushIfFull(state: CleanupState): void {
+  if (state.writer.needsFlush) state.writer.flushSync();
 }
 
 // Read until E; after a content error keep reading (the client still
@@ -104,7 +84,7 @@ async function readRecords(
     // Most records are handled at once; only lookups return a promise.
     const pending = PHASE_HANDLERS[state.phase](state, rec.type, rec.data);
     if (pending) await pending;
-    if (!state.failed) await flushIfFull(state, stream.socket);
+    if (!state.failed) flushIfFull(state);
   }
 }
 
@@ -119,10 +99,10 @@ async function commit(state: CleanupState): Promise<void> {
   putRedirect(state);
   state.put(REC.END);
   if (state.failed) return;
-  await writer.flush();
-  await markRedirected(state);
+  writer.flushSync();
+  markRedirected(state);
   const size = state.xtraOffset - state.dataOffset;
-  await writer.patchSize(state.sizeOffset, {
+  writer.patchSizeSync(state.sizeOffset, {
     contentSize: size,
     dataOffset: state.dataOffset,
     rcptCount: state.rcptCount,
@@ -156,11 +136,14 @@ function putBcc(state: CleanupState): void {
   }
 }
 
-async function markRedirected(state: CleanupState): Promise<void> {
+// Synchronous, as all of cleanup's queue-file calls but the fsync: a
+// write into the page cache does not wait for the disk, and a call
+// through the thread pool costs far more CPU than the write itself.
+function markRedirected(state: CleanupState): void {
   if (state.redirect === undefined) return;
   const done = Buffer.from(REC.DONE);
   for (const offset of state.recipientOffsets)
-    await writeAt(state.writer.fd, done, offset);
+    fs.writeSync(state.writer.fd, done, 0, done.length, offset);
 }
 
 // Postfix renames a held message before it is complete, so that qmgr
@@ -176,15 +159,19 @@ async function moveToHold(state: CleanupState): Promise<void> {
   state.queueName = QUEUE.HOLD;
 }
 
-async function discardFile(state: CleanupState): Promise<void> {
-  await fs.promises.rm(state.path, { force: true });
+function discardFile(state: CleanupState): void {
+  fs.rmSync(state.path, { force: true });
 }
 
 // Once only: a second close could hit a descriptor reused meanwhile.
-async function closeFile(state: CleanupState): Promise<void> {
+function closeFile(state: CleanupState): void {
   if (state.closed) return;
   state.closed = true;
-  await closeFd(state.writer.fd).catch(() => undefined);
+  try {
+    fs.closeSync(state.writer.fd);
+  } catch {
+    // Nothing to do: the descriptor is gone either way.
+  }
 }
 
 function logFailure(state: CleanupState): void {
@@ -214,14 +201,14 @@ async function serveRequest(
     await commit(state);
   if (state.failed || state.flags & CLEANUP_FLAG.DISCARD) {
     logFailure(state);
-    await discardFile(state);
-    await closeFile(state);
+    discardFile(state);
+    closeFile(state);
     // CLEANUP_FLAG_BOUNCE: once the sender is told, the client is done.
     if (mayBounce(state) && (await bounceRejected(state)))
       return reply(stream, 0, '');
     return reply(stream, state.errs, state.errs ? state.reason : '');
   }
-  await closeFile(state);
+  closeFile(state);
   if (state.queueName === QUEUE.INCOMING)
     await sendTrigger(state.queueDir, 'public', 'qmgr', 'I');
   await reply(stream, 0, '');
@@ -267,10 +254,14 @@ async function abandon(
   state: CleanupState,
   err: unknown,
 ): Promise<void> {
-  await closeFile(state);
+  closeFile(state);
   // Once committed the message is ours, whatever happens to the client.
   if (state.committed) return stream.destroy();
-  await discardFile(state).catch(() => undefined);
+  try {
+    discardFile(state);
+  } catch {
+    // The file may be gone or the disk broken; the client hears WRITE.
+  }
   if (stream.socket.destroyed || stream.socket.readableEnded) {
     msg.verbose(`${state.queueId}: client went away: ${errorText(err)}`);
     stream.destroy();
