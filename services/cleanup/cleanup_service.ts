@@ -209,9 +209,28 @@ async function serveRequest(
     return reply(stream, state.errs, state.errs ? state.reason : '');
   }
   closeFile(state);
-  if (state.queueName === QUEUE.INCOMING)
-    await sendTrigger(state.queueDir, 'public', 'qmgr', 'I');
+  if (state.queueName === QUEUE.INCOMING) await wakeQmgr(state.queueDir);
   await reply(stream, 0, '');
+}
+
+// One trigger at a time: commits made while one is on its way share
+// the next, which leaves after it. qmgr scans all of incoming/ for a
+// trigger, so each file is still seen by a scan that follows its commit,
+// and under load qmgr accepts one connection per batch, not per message.
+let triggerRunning: Promise<void> | undefined;
+let triggerNext: Promise<void> | undefined;
+
+function wakeQmgr(queueDir: string): Promise<void> {
+  if (triggerNext) return triggerNext;
+  const send = async (): Promise<void> => {
+    triggerNext = undefined;
+    triggerRunning = round;
+    await sendTrigger(queueDir, 'public', 'qmgr', 'I');
+    if (triggerRunning === round) triggerRunning = undefined;
+  };
+  const round = (triggerRunning ?? Promise.resolve()).then(send);
+  triggerNext = round;
+  return round;
 }
 
 function errorText(err: unknown): string {
