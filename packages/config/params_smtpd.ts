@@ -8,6 +8,12 @@ import { ParamDef } from './param_def';
 
 export const PARAMS: ParamDef[] = [
   {
+    name: 'receive_override_options',
+    type: 'list',
+    default: '',
+    doc: 'cleanup work that smtpd and pickup skip: no_unknown_recipient_checks, no_address_mappings, no_header_body_checks, no_milters',
+  },
+  {
     name: 'smtpd_banner',
     type: 'string',
     default: '$myhostname ESMTP $mail_name',

@@ -201,6 +201,24 @@ function onPass(state: CleanupState, type: string, data: Buffer): void {
   state.put(type, data);
 }
 
+// Flags a client learns of after it opened the file (smtpd's access
+// HOLD and DISCARD): only those two may be added, as in Postfix.
+const EXTRA_FLAGS = CLEANUP_FLAG.HOLD | CLEANUP_FLAG.DISCARD;
+
+function onFlags(state: CleanupState, data: Buffer): void {
+  if (!/^\d+$/.test(text(data))) return protocolError(state, 'bad f record');
+  state.flags |= Number(text(data)) & EXTRA_FLAGS;
+}
+
+// smtpd's access REDIRECT. XXX Postfix keeps the > record for qmgr to
+// apply; our qmgr has none, so it is carried out here as header_checks
+// REDIRECT is (cleanup_service.ts putRedirect) and not stored.
+function onRedirect(state: CleanupState, data: Buffer): void {
+  if (hasControl(data) || !text(data).includes('@'))
+    return protocolError(state, 'bad > record');
+  state.redirect = rewriteAddressSync(text(data), 'local', state.config);
+}
+
 function onMessage(state: CleanupState): void {
   if (state.sender === undefined)
     return protocolError(state, 'no sender before M record');
@@ -220,6 +238,8 @@ const ENVELOPE_HANDLERS: Record<string, Handler> = {
   [REC.DSN_NOTIFY]: onDsnNotify,
   [REC.RCPT]: onRecipient,
   [REC.MESG]: onMessage,
+  [REC.FLAGS]: onFlags,
+  [REC.REDIRECT]: onRedirect,
 };
 
 export function envelopeRecord(

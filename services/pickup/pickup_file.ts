@@ -13,6 +13,8 @@ import {
   type QueueRecipient,
 } from '../../packages/queue/queue_file';
 import { msg } from '../../packages/log/log';
+import { Config } from '../../packages/config/config';
+import { cleanupFlags } from '../cleanup/cleanup_input_transp';
 
 // Postfix's rec_type.h sets for files in maildrop/.
 const ALLOWED = { envelope: 'MCFSRVAin', content: 'XLN', extracted: 'EAR' };
@@ -206,6 +208,26 @@ const PICKUP_CLEANUP_FLAGS =
   CLEANUP_FLAG.BCC_OK |
   CLEANUP_FLAG.MAP_OK;
 
+let pickupConfig: Config | null = null;
+
+// pickup.ts should hand over its ctx.config (with -o overrides).
+export function setPickupConfig(config: Config): void {
+  pickupConfig = config;
+}
+
+// receive_override_options takes away what it names. XXX until pickup.ts
+// calls setPickupConfig, main.cf is read from MAIL_CONFIG here, so a
+// master.cf -o receive_override_options is not seen.
+function pickupFlags(): number {
+  try {
+    pickupConfig ??= Config.load();
+  } catch (err) {
+    msg.warn(`pickupFlags: read main.cf: ${(err as Error).message}`);
+    return PICKUP_CLEANUP_FLAGS;
+  }
+  return cleanupFlags(pickupConfig, PICKUP_CLEANUP_FLAGS);
+}
+
 export async function pickupFile(
   queueDir: string,
   file: string,
@@ -215,7 +237,7 @@ export async function pickupFile(
   const src = { uid: stat.uid, requeued: isRequeued(stat, mailOwnerUid) };
   let client: CleanupClient;
   try {
-    client = await CleanupClient.open(queueDir, PICKUP_CLEANUP_FLAGS);
+    client = await CleanupClient.open(queueDir, pickupFlags());
   } catch (err) {
     msg.warn(`pickupFile: connect to cleanup: ${(err as Error).message}`);
     return PICKUP_RESULT.RETRY;

@@ -1,8 +1,9 @@
 // access(5) tables for smtpd's check_client_access, check_helo_access,
 // check_sender_access and check_recipient_access: the lookup keys in
 // Postfix's order and the table's action turned into a decision. Used
-// by smtpd_check.ts. Limits: DISCARD, FILTER, REDIRECT, PREPEND,
-// WARN, BCC and restriction classes are refused as configuration errors.
+// by smtpd_check.ts, which carries out the actions that go on to cleanup
+// (HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND) and WARN and INFO.
+// Limits: restriction classes are refused as configuration errors.
 
 import * as net from 'node:net';
 import { DICT_FLAG, Maps } from '../../packages/tables/dict';
@@ -14,14 +15,33 @@ export const ACCESS = {
   DUNNO: 'dunno',
   REPLY: 'reply', // reject or defer: the reply says which
   HOLD: 'hold', // put the message on hold, and go on with the list
+  DISCARD: 'discard', // accept, then throw the message away
+  FILTER: 'filter', // a content filter: transport:destination
+  REDIRECT: 'redirect', // every recipient replaced by one address
+  BCC: 'bcc', // a blind copy to one address
+  PREPEND: 'prepend', // a header put before the message's own
+  WARN: 'warn', // log the text and go on
+  INFO: 'info', // log the text and go on
   UNSUPPORTED: 'unsupported',
 } as const;
+
+// Actions whose words are access(5)'s names, with an optional text.
+const TEXT_ACTIONS: Record<string, AccessResult['kind']> = {
+  HOLD: ACCESS.HOLD,
+  DISCARD: ACCESS.DISCARD,
+  FILTER: ACCESS.FILTER,
+  REDIRECT: ACCESS.REDIRECT,
+  BCC: ACCESS.BCC,
+  PREPEND: ACCESS.PREPEND,
+  WARN: ACCESS.WARN,
+  INFO: ACCESS.INFO,
+};
 
 export interface AccessResult {
   kind: (typeof ACCESS)[keyof typeof ACCESS];
   reply?: Reply;
   restriction?: string; // an action that names a restriction
-  text?: string; // HOLD's optional text
+  text?: string; // the words after the action (HOLD text, FILTER nexthop)
 }
 
 interface Key {
@@ -91,8 +111,9 @@ export function accessAction(
   subject: { klass: string; value: string },
   codes: AccessCodes,
 ): AccessResult {
-  const [word, ...rest] = value.trim().split(/\s+/);
-  const text = rest.join(' ');
+  const word = value.trim().split(/\s+/)[0];
+  // The text as written: a PREPEND header keeps its spacing.
+  const text = value.trim().slice(word.length).trim();
   const upper = (word ?? '').toUpperCase();
   const say = (code: number, dsn: string, why: string) => ({
     kind: ACCESS.REPLY,
@@ -108,11 +129,9 @@ export function accessAction(
     return say(codes.rejectCode, '5.7.1', text || 'Access denied');
   if (upper === 'DEFER')
     return say(codes.deferCode, '4.7.1', text || 'Access denied');
-  if (upper === 'HOLD') return { kind: ACCESS.HOLD, text };
+  if (upper in TEXT_ACTIONS) return { kind: TEXT_ACTIONS[upper], text };
   const numeric = /^([45]\d\d)$/.exec(upper);
   if (numeric) return numericAction(Number(numeric[1]), text, say);
-  // XXX DISCARD, FILTER, REDIRECT, PREPEND, WARN and BCC need cleanup
-  // support that does not exist yet; they are refused (451).
   if (/^[a-z_]+$/.test(word ?? ''))
     return { kind: ACCESS.UNSUPPORTED, restriction: word };
   return { kind: ACCESS.UNSUPPORTED };

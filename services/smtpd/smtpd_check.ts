@@ -21,7 +21,11 @@ import {
   virtualAliasVerdict,
 } from '../cleanup/cleanup_rcpt_check';
 import { Reply, reply, replyText } from './smtpd_chat';
-import { SmtpdState } from './smtpd_state';
+import { emptyActions, SavedActions, SmtpdState } from './smtpd_state';
+import {
+  RECEIVE_OVERRIDE,
+  receiveOverrides,
+} from '../cleanup/cleanup_input_transp';
 import { param } from './smtpd_settings';
 import {
   DomainFinder,
@@ -188,6 +192,7 @@ export class SmtpdCheck {
   #delayReject: boolean;
   #tables = new Map<string, Maps>();
   #domains: DomainFinder;
+  #overrides: number; // receive_override_options bits
 
   constructor(config: Config) {
     this.#config = config;
@@ -219,6 +224,7 @@ export class SmtpdCheck {
     this.#delayReject = config.bool('smtpd_delay_reject');
     this.#relayFirst = config.bool('smtpd_relay_before_recipient_restrictions');
     this.#domains = new DomainFinder(config.get('smtpd_dns_resolver_address'));
+    this.#overrides = receiveOverrides(config);
   }
 
   get config(): Config {
@@ -257,6 +263,9 @@ export class SmtpdCheck {
     recipient: string,
     stage = 'RCPT',
   ): Promise<Reply | null> {
+    // A message to be discarded is not judged further (Postfix's
+    // state->discard): every later recipient is accepted unseen.
+    if (state.transaction?.saved?.discard) return null;
     const lists = this.#delayReject ? this.#earlyLists(state) : [];
     const subject = { klass: 'Recipient address', value: recipient };
     const rcptLists = this.#relayFirst
@@ -354,6 +363,8 @@ export class SmtpdCheck {
     if (result.kind === ACCESS.REPLY)
       return { decision: DECISION.REJECT, reply: result.reply };
     if (result.kind === ACCESS.HOLD) return holdMessage(ctx, subject, result);
+    const act = ACTIONS[result.kind];
+    if (act) return act(ctx, subject, result.text ?? '', `${table} ${value}`);
     const named = result.restriction?.toLowerCase() ?? '';
     if (RESTRICTIONS[named] && !(named in ACCESS_CHECKS))
       return RESTRICTIONS[named](this, ctx);
@@ -511,6 +522,7 @@ export class SmtpdCheck {
   // local_recipient_maps accepts any local user, as in Postfix.
   async #checkUnlisted(address: string): Promise<Reply | null> {
     if (!this.#config.bool('smtpd_reject_unlisted_recipient')) return null;
+    if (this.#overrides & RECEIVE_OVERRIDE.NO_UNKNOWN_RCPT) return null;
     const alias = await virtualAliasVerdict(this.#config, address);
     if (alias === ALIAS_KNOWN) return null;
     if (alias) return reply(alias.code, alias.dsn, alias.text);
@@ -653,3 +665,113 @@ function holdMessage(
   logAction(state, 'hold', state.where, why, ctx.recipient || undefined);
   return PASS;
 }
+
+// The actions that smtpd hands on to cleanup are collected for the
+// transaction, or for the session when no MAIL was given yet.
+function savedActions(state: SmtpdState): SavedActions {
+  if (state.transaction) return (state.transaction.saved ??= emptyActions());
+  return (state.sessionActions ??= emptyActions());
+}
+
+type Action = (
+  ctx: CheckContext,
+  subject: Subject,
+  text: string,
+  entry: string, // "table value", for warnings about a bad entry
+) => Verdict;
+
+// "<x>: Recipient address triggers DISCARD action", or the table's text.
+function whatsup(subject: Subject, text: string, fallback: string): string {
+  return `<${subject.value}>: ${subject.klass} ${text || fallback}`;
+}
+
+function logWhatsup(ctx: CheckContext, action: string, text: string): void {
+  logAction(ctx.state, action, ctx.state.where, text, rcptOf(ctx));
+}
+
+function rcptOf(ctx: CheckContext): string | undefined {
+  return ctx.recipient || undefined;
+}
+
+function badEntry(entry: string, need: string): Verdict {
+  msg.warn(`access table ${entry}: ${need}`);
+  return PASS;
+}
+
+// VRFY asks about an address; there is no message to act on.
+function noMessage(ctx: CheckContext): boolean {
+  return ctx.state.where.toUpperCase() === 'VRFY';
+}
+
+// DISCARD: accept with 250 and throw the message away at its end
+// (CLEANUP_FLAG_DISCARD); it permits, as OK does.
+function discardAction(ctx: CheckContext, subject: Subject, text: string) {
+  if (noMessage(ctx)) return PASS;
+  logWhatsup(ctx, 'discard', whatsup(subject, text, 'triggers DISCARD action'));
+  savedActions(ctx.state).discard = true;
+  return PERMIT;
+}
+
+function filterAction(
+  ctx: CheckContext,
+  subject: Subject,
+  text: string,
+  entry: string,
+): Verdict {
+  if (noMessage(ctx)) return PASS;
+  if (!text.includes(':'))
+    return badEntry(entry, 'FILTER requires transport:destination');
+  logWhatsup(ctx, 'filter', whatsup(subject, `triggers FILTER ${text}`, ''));
+  savedActions(ctx.state).filter = text;
+  return PASS;
+}
+
+// REDIRECT and BCC name one user@domain; the last REDIRECT wins.
+function addressAction(name: 'REDIRECT' | 'BCC'): Action {
+  return (ctx, subject, text, entry) => {
+    if (noMessage(ctx)) return PASS;
+    if (!text.includes('@'))
+      return badEntry(entry, `${name} requires user@domain target`);
+    const line = whatsup(subject, `triggers ${name} ${text}`, '');
+    logWhatsup(ctx, name.toLowerCase(), line);
+    const saved = savedActions(ctx.state);
+    if (name === 'REDIRECT') saved.redirect = text;
+    else saved.bcc.push(text);
+    return PASS;
+  };
+}
+
+// RFC 5322 section 2.2: a field name, a colon, then the value.
+const HEADER_LINE = /^[\x21-\x39\x3b-\x7e]+:/;
+
+// PREPEND is not logged, as in Postfix; a header needs a message.
+function prependAction(
+  ctx: CheckContext,
+  _subject: Subject,
+  text: string,
+  entry: string,
+): Verdict {
+  if (noMessage(ctx)) return PASS;
+  if (!HEADER_LINE.test(text))
+    return badEntry(entry, 'PREPEND requires header: text');
+  savedActions(ctx.state).prepend.push(text);
+  return PASS;
+}
+
+// WARN and INFO log the table's text as it stands and go on.
+function logOnly(action: string): Action {
+  return (ctx, _subject, text) => {
+    logWhatsup(ctx, action, text);
+    return PASS;
+  };
+}
+
+const ACTIONS: Partial<Record<string, Action>> = {
+  [ACCESS.DISCARD]: discardAction,
+  [ACCESS.FILTER]: filterAction,
+  [ACCESS.REDIRECT]: addressAction('REDIRECT'),
+  [ACCESS.BCC]: addressAction('BCC'),
+  [ACCESS.PREPEND]: prependAction,
+  [ACCESS.WARN]: logOnly('warn'),
+  [ACCESS.INFO]: logOnly('info'),
+};

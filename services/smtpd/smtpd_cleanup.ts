@@ -3,6 +3,9 @@
 // records in INTERNALS.md's order, each content line streamed with
 // backpressure, cleanup's status turned into the SMTP reply. Used by
 // smtpd_proto.ts. cleanup, not smtpd, writes the Received: header.
+// Access-table actions (FILTER, REDIRECT, BCC, HOLD, DISCARD) go to
+// cleanup as envelope records before the content, PREPEND headers as
+// the first content lines, as Postfix's smtpd sends them at DATA.
 
 import {
   CleanupClient,
@@ -13,9 +16,14 @@ import {
 import { REC } from '../../packages/queue/record';
 import { TLS_RECEIVED_ATTR } from '../../packages/tls/tls_policy';
 import { msg } from '../../packages/log/log';
+import { Config } from '../../packages/config/config';
+import { cleanupFlags } from '../cleanup/cleanup_input_transp';
 import { Reply, reply } from './smtpd_chat';
 import { ContentLine, LINE_END } from './smtpd_data';
-import { Recipient, SmtpdState } from './smtpd_state';
+import { Recipient, SavedActions, SmtpdState } from './smtpd_state';
+
+// DSN NOTIFY=NEVER: Postfix asks no delivery notice for an access BCC.
+const NOTIFY_NEVER = 1;
 
 // What smtpd asks of cleanup: header/body checks, BCC and address maps.
 // Not BOUNCE: a message cleanup refuses is answered with an SMTP reject
@@ -36,14 +44,16 @@ export class MessageWriter {
   }
 
   // T, the A attributes, then S (RFC 5321 null sender as an empty S).
+  // receive_override_options takes away what it names.
   static async open(
     queueDir: string,
     state: SmtpdState,
+    config: Config,
   ): Promise<MessageWriter> {
     const t = state.transaction;
     if (!t) throw new Error('MessageWriter.open: no transaction');
     const flags =
-      SMTPD_FLAGS |
+      cleanupFlags(config, SMTPD_FLAGS) |
       (t.smtputf8 ? CLEANUP_FLAG.SMTPUTF8 : 0) |
       (t.hold || state.holdAll ? CLEANUP_FLAG.HOLD : 0);
     const client = await CleanupClient.open(queueDir, flags);
@@ -60,8 +70,16 @@ export class MessageWriter {
     await this.#client.records(list);
   }
 
-  async beginContent(): Promise<void> {
-    await this.#client.records([[REC.MESG, '']]);
+  // Actions found at any RCPT are known only now, so they go as
+  // records rather than as the flags sent when cleanup was opened.
+  async beginContent(state: SmtpdState): Promise<void> {
+    const saved = mergedActions(state);
+    const late = state.transaction?.hold ? CLEANUP_FLAG.HOLD : 0;
+    await this.#client.records([
+      ...actionRecords(saved, late),
+      [REC.MESG, ''],
+      ...saved.prepend.map((h): [string, string] => [REC.NORM, h]),
+    ]);
   }
 
   // A cleanup that went away mid-message must not end the session: the
@@ -143,5 +161,34 @@ function envelopeRecords(state: SmtpdState): Array<[string, string]> {
   if (t.envid) list.push([REC.ATTR, `dsn_envid=${t.envid}`]);
   if (t.ret) list.push([REC.ATTR, `dsn_ret=${t.ret}`]);
   list.push([REC.SENDER, t.sender]);
+  return list;
+}
+
+// The session's actions (found before MAIL) and the transaction's.
+function mergedActions(state: SmtpdState): SavedActions {
+  const a = state.sessionActions;
+  const b = state.transaction?.saved;
+  return {
+    discard: !!(a?.discard || b?.discard),
+    filter: b?.filter || a?.filter || '',
+    redirect: b?.redirect || a?.redirect || '',
+    bcc: [...(a?.bcc ?? []), ...(b?.bcc ?? [])],
+    prepend: [...(a?.prepend ?? []), ...(b?.prepend ?? [])],
+  };
+}
+
+// Postfix's order: L content filter, > redirect, the BCC recipients,
+// then f with the extra HOLD and DISCARD flags.
+function actionRecords(
+  saved: SavedActions,
+  hold: number,
+): Array<[string, string]> {
+  const list: Array<[string, string]> = [];
+  if (saved.filter) list.push([REC.FILTER, saved.filter]);
+  if (saved.redirect) list.push([REC.REDIRECT, saved.redirect]);
+  for (const bcc of saved.bcc)
+    list.push([REC.DSN_NOTIFY, String(NOTIFY_NEVER)], [REC.RCPT, bcc]);
+  const flags = hold | (saved.discard ? CLEANUP_FLAG.DISCARD : 0);
+  if (flags) list.push([REC.FLAGS, String(flags)]);
   return list;
 }

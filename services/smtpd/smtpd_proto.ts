@@ -779,7 +779,11 @@ function notifyBits(value: string): number {
 async function addRecipient(s: Session, r: Recipient): Promise<boolean> {
   try {
     if (!s.message) {
-      s.message = await MessageWriter.open(s.settings.queueDir, s.state);
+      s.message = await MessageWriter.open(
+        s.settings.queueDir,
+        s.state,
+        s.check.config,
+      );
       s.state.queueId = s.message.queueId;
       msg.info(`${s.state.queueId}: client=${clientText(s)}${saslText(s)}`);
     }
@@ -810,7 +814,7 @@ async function cmdData(s: Session, args: string): Promise<boolean> {
   if (s.bdat) return send(s, reply(503, '5.5.1', 'Error: DATA after BDAT'));
   const refused = needRecipients(s);
   if (refused) return send(s, refused);
-  await s.message!.beginContent();
+  await s.message!.beginContent(s.state);
   await s.chat.send(reply(354, '', 'End data with <CR><LF>.<CR><LF>'));
   const decoder = new DataDecoder(s.settings.lineLengthLimit, lfEndsData(s));
   s.contentBytes = 0;
@@ -874,7 +878,7 @@ function abortTransaction(s: Session): void {
 }
 
 async function startBdat(s: Session): Promise<void> {
-  await s.message!.beginContent();
+  await s.message!.beginContent(s.state);
   s.bdat = new BdatDecoder(s.settings.lineLengthLimit);
   s.contentBytes = 0;
   s.state.state = SESSION.BDAT;

@@ -35,6 +35,22 @@ export interface Transaction {
   ret: string;
   recipients: Recipient[];
   hold?: boolean; // an access table said HOLD: cleanup puts it in hold/
+  saved?: SavedActions; // other access actions for cleanup
+}
+
+// What access tables asked for the message, handed to cleanup before
+// the content (Postfix's saved_filter, saved_redirect, saved_bcc,
+// prepend and the DISCARD flag).
+export interface SavedActions {
+  discard: boolean;
+  filter: string; // transport:destination, '' when none
+  redirect: string; // the one recipient, '' when none
+  bcc: string[];
+  prepend: string[]; // header lines, in the order found
+}
+
+export function emptyActions(): SavedActions {
+  return { discard: false, filter: '', redirect: '', bcc: [], prepend: [] };
 }
 
 // Command names as the disconnect line prints them, in Postfix's order.
@@ -128,6 +144,8 @@ export class SmtpdState {
   // HOLD found before any MAIL (smtpd_delay_reject = no): every message
   // of the session goes to hold/.
   holdAll = false;
+  // Likewise for the other actions: they apply to each message.
+  sessionActions: SavedActions | null = null;
   junkCommands = 0;
   notes = new Set<string>();
   tls: TlsSession | null = null; // set once STARTTLS has succeeded

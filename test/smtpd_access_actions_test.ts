@@ -1,0 +1,240 @@
+// End to end over SMTP: the access(5) actions that smtpd hands on to
+// cleanup (DISCARD, REDIRECT, BCC, PREPEND, FILTER) and WARN, from
+// texthash check_*_access tables, shown in the Maildirs, the queue file
+// (postcat) and the log; and receive_override_options.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  Instance,
+  InstanceOptions,
+  message,
+  queueIdOf,
+  makeInstance,
+  SmtpClient,
+  waitForPort,
+} from './harness';
+
+const FROM = 'a@test.example';
+const CLIENT = 'localhost\\[127\\.0\\.0\\.1\\]';
+const TAIL = 'proto=ESMTP helo=<client\\.test\\.example>';
+
+// An instance with table files in its etc/; "@ETC@" in a main.cf value
+// stands for "texthash:<etc>/", "@DIR@" for "<etc>/".
+async function withTables(
+  tables: Record<string, string>,
+  main: Record<string, string>,
+  run: (mta: Instance) => Promise<void>,
+  extra: InstanceOptions = {},
+): Promise<void> {
+  const mta = await makeInstance(extra);
+  try {
+    const etc = mta.configDir;
+    for (const [name, text] of Object.entries(tables))
+      fs.writeFileSync(path.join(etc, name), text);
+    const lines = Object.entries(main).map(
+      ([k, v]) =>
+        `${k} = ${v.replace(/@ETC@/g, 'texthash:@DIR@').replace(/@DIR@/g, `${etc}/`)}\n`,
+    );
+    fs.appendFileSync(path.join(etc, 'main.cf'), lines.join(''));
+    const started = mta.postfix('start');
+    assert.equal(started.code, 0, started.stderr + mta.log());
+    await waitForPort(mta.smtpPort);
+    await run(mta);
+  } finally {
+    await mta.destroy();
+  }
+}
+
+async function sendOne(
+  mta: Instance,
+  to: string[],
+  msgText = message('access'),
+  from = FROM,
+): Promise<string> {
+  const smtp = await SmtpClient.connect(mta.smtpPort);
+  await smtp.reply();
+  await smtp.command('EHLO client.test.example');
+  const r = await smtp.send(from, to, msgText);
+  await smtp.command('QUIT');
+  return r;
+}
+
+const QUEUES = ['incoming', 'active', 'deferred', 'hold'];
+
+function queued(mta: Instance): string[] {
+  return QUEUES.flatMap((q) => mta.queueFiles(q));
+}
+
+test('does accept and discard the message when a recipient table says DISCARD', async () => {
+  const tables = { rcpt_access: 'bob@localhost DISCARD\n' };
+  const main = {
+    smtpd_recipient_restrictions:
+      'check_recipient_access @ETC@rcpt_access, permit_mynetworks, reject',
+  };
+  await withTables(tables, main, async (mta) => {
+    const r = await sendOne(mta, ['bob@localhost', 'carol@localhost']);
+    assert.match(r, /^250 2\.0\.0 Ok: queued as /);
+    assert.match(
+      mta.log(),
+      new RegExp(
+        `NOQUEUE: discard: RCPT from ${CLIENT}: <bob@localhost>: ` +
+          `Recipient address triggers DISCARD action; from=<${FROM}> ` +
+          `to=<bob@localhost> ${TAIL}`,
+      ),
+    );
+    assert.deepEqual(queued(mta), []);
+    await sendOne(mta, ['dave@localhost']);
+    await mta.waitForMaildir('dave', 1);
+    assert.equal(mta.maildir('bob').length + mta.maildir('carol').length, 0);
+  });
+});
+
+test('does deliver to the REDIRECT address alone when a sender table says so', async () => {
+  const tables = { sender_access: `${FROM} REDIRECT carol@localhost\n` };
+  const main = {
+    smtpd_sender_restrictions: 'check_sender_access @ETC@sender_access',
+  };
+  await withTables(tables, main, async (mta) => {
+    await sendOne(mta, ['bob@localhost', 'dave@localhost']);
+    const got = await mta.waitForMaildir('carol', 1);
+    assert.match(got[0], /Subject: access/);
+    assert.match(
+      mta.log(),
+      new RegExp(
+        `NOQUEUE: redirect: RCPT from ${CLIENT}: <${FROM}>: Sender address ` +
+          `triggers REDIRECT carol@localhost; from=<${FROM}> ` +
+          `to=<bob@localhost> ${TAIL}`,
+      ),
+    );
+    await mta.waitForLog(/to=<carol@localhost>.*status=sent/);
+    assert.equal(mta.maildir('bob').length + mta.maildir('dave').length, 0);
+  });
+});
+
+test('does send a blind copy when a client table says BCC', async () => {
+  const tables = { client_access: '127.0.0.1 BCC carol@localhost\n' };
+  const main = {
+    smtpd_client_restrictions: 'check_client_access @ETC@client_access',
+  };
+  await withTables(tables, main, async (mta) => {
+    await sendOne(mta, ['bob@localhost']);
+    await mta.waitForMaildir('bob', 1);
+    const copy = await mta.waitForMaildir('carol', 1);
+    assert.match(copy[0], /Subject: access/);
+    assert.match(
+      mta.log(),
+      new RegExp(
+        `bcc: RCPT from ${CLIENT}: <${CLIENT}>: Client host triggers BCC ` +
+          `carol@localhost; from=<${FROM}> to=<bob@localhost> ${TAIL}`,
+      ),
+    );
+  });
+});
+
+test('does prepend the header, keep the FILTER and log WARN text in the queue file', async () => {
+  const tables = {
+    rcpt_access: 'bob@localhost PREPEND X-Access: tagged  by table\n',
+    sender_access: `${FROM} FILTER smtp:[127.0.0.1]:10025\n`,
+    client_access: '127.0.0.1 WARN client looks odd\n',
+  };
+  const main = {
+    smtpd_client_restrictions: 'check_client_access @ETC@client_access',
+    smtpd_sender_restrictions: 'check_sender_access @ETC@sender_access',
+    smtpd_recipient_restrictions:
+      'check_recipient_access @ETC@rcpt_access, permit_mynetworks, reject',
+  };
+  const extra = { without: ['qmgr'] };
+  await withTables(
+    tables,
+    main,
+    async (mta) => {
+      const id = queueIdOf(await sendOne(mta, ['bob@localhost']));
+      const [file] = mta.queueFiles('incoming');
+      const shown = mta.command('postcat', [file]).stdout;
+      if (process.env.SHOW) console.log(shown, mta.log());
+      assert.match(shown, /content_filter: smtp:\[127\.0\.0\.1\]:10025/);
+      const headers = shown.split('*** MESSAGE CONTENTS')[1] ?? '';
+      assert.match(headers, /^Received: [^]*?\nX-Access: tagged  by table\n/m);
+      const log = mta.log();
+      assert.match(
+        log,
+        new RegExp(
+          `NOQUEUE: warn: RCPT from ${CLIENT}: client looks odd; ` +
+            `from=<${FROM}> to=<bob@localhost> ${TAIL}`,
+        ),
+      );
+      assert.match(
+        log,
+        new RegExp(
+          `filter: RCPT from ${CLIENT}: <${FROM}>: Sender address triggers ` +
+            `FILTER smtp:\\[127\\.0\\.0\\.1\\]:10025;`,
+        ),
+      );
+      assert.ok(id);
+    },
+    extra,
+  );
+});
+
+test('does skip virtual_alias_maps with no_address_mappings', async () => {
+  const tables = { virtual: 'bob@localhost carol@localhost\n' };
+  for (const override of ['', 'no_address_mappings']) {
+    const main = {
+      virtual_alias_maps: '@ETC@virtual',
+      receive_override_options: override,
+    };
+    await withTables(tables, main, async (mta) => {
+      await sendOne(mta, ['bob@localhost']);
+      const user = override ? 'bob' : 'carol';
+      await mta.waitForMaildir(user, 1);
+      assert.equal(mta.maildir(override ? 'carol' : 'bob').length, 0);
+    });
+  }
+});
+
+test('does skip header_checks with no_header_body_checks', async () => {
+  const tables = { header_checks: '/^Subject: spam/ REJECT no spam\n' };
+  for (const override of ['', 'no_header_body_checks']) {
+    const main = {
+      header_checks: 'regexp:@DIR@header_checks',
+      receive_override_options: override,
+    };
+    await withTables(tables, main, async (mta) => {
+      const smtp = await SmtpClient.connect(mta.smtpPort);
+      await smtp.reply();
+      await smtp.command('EHLO client.test.example');
+      await smtp.command(`MAIL FROM:<${FROM}>`);
+      await smtp.command('RCPT TO:<bob@localhost>');
+      await smtp.command('DATA');
+      smtp.write(message('spam') + '.\r\n');
+      const r = await smtp.reply();
+      await smtp.command('QUIT');
+      if (!override) return assert.match(r, /^550 5\.7\.1 no spam/);
+      assert.match(r, /^250 /);
+      const got = await mta.waitForMaildir('bob', 1);
+      assert.match(got[0], /Subject: spam/);
+    });
+  }
+});
+
+test('does accept unknown local users with no_unknown_recipient_checks', async () => {
+  const tables = { local_users: 'bob x\n' };
+  for (const override of ['', 'no_unknown_recipient_checks']) {
+    const main = {
+      local_recipient_maps: '@ETC@local_users',
+      receive_override_options: override,
+    };
+    await withTables(tables, main, async (mta) => {
+      const smtp = await SmtpClient.connect(mta.smtpPort);
+      await smtp.reply();
+      await smtp.command('EHLO client.test.example');
+      await smtp.command(`MAIL FROM:<${FROM}>`);
+      const r = await smtp.command('RCPT TO:<nobody@localhost>');
+      await smtp.command('QUIT');
+      assert.match(r, override ? /^250 / : /^550 5\.1\.1 /);
+    });
+  }
+});
