@@ -72,7 +72,8 @@ const ACTIONS: Array<[string, string]> = [
   ],
   ['450 busy', '450 4.7.1 <x@bad.example>: Sender address rejected: busy'],
   ['HOLD', 'hold'],
-  ['DISCARD', 'unsupported'],
+  ['DISCARD', 'discard'],
+  ['restriction_class_x', 'unsupported'],
 ];
 
 for (const [action, want] of ACTIONS) {
@@ -80,5 +81,24 @@ for (const [action, want] of ACTIONS) {
     const got = accessAction(action, SUBJECT, CODES);
     const r = got.reply;
     assert.equal(r ? `${r.code} ${r.dsn} ${r.text}` : got.kind, want);
+  });
+}
+
+// The actions smtpd carries out itself: kind and the text after the word,
+// with the value's own spacing kept for a PREPEND header.
+const TEXT_ACTIONS: Array<[string, string, string]> = [
+  ['DISCARD spam source', 'discard', 'spam source'],
+  ['filter smtp:[127.0.0.1]:10025', 'filter', 'smtp:[127.0.0.1]:10025'],
+  ['REDIRECT x@y.example', 'redirect', 'x@y.example'],
+  ['BCC archive@y.example', 'bcc', 'archive@y.example'],
+  ['PREPEND X-Tag:  a  b', 'prepend', 'X-Tag:  a  b'],
+  ['WARN odd client', 'warn', 'odd client'],
+  ['INFO noted', 'info', 'noted'],
+];
+
+for (const [action, kind, text] of TEXT_ACTIONS) {
+  test(`accessAction does give ${kind} with its text for "${action}"`, () => {
+    const got = accessAction(action, SUBJECT, CODES);
+    assert.deepEqual([got.kind, got.text], [kind, text]);
   });
 }
