@@ -72,6 +72,9 @@ export class MessageWriter {
 
   // Actions found at any RCPT are known only now, so they go as
   // records rather than as the flags sent when cleanup was opened.
+  // XXX Postfix's smtpd writes PREPEND headers above its own Received:;
+  // here cleanup writes Received: when it reads M, so they come just
+  // below it (header_checks still see them, as in Postfix).
   async beginContent(state: SmtpdState): Promise<void> {
     const saved = mergedActions(state);
     const late = state.transaction?.hold ? CLEANUP_FLAG.HOLD : 0;
