@@ -29,8 +29,9 @@ export type JobResult =
 export const TRANSPORT_UNAVAILABLE = 'mail transport unavailable';
 const TRANSPORT_ERROR = 'unknown mail transport error';
 
-// The agent's own watchdog fires after daemon_timeout; ours, a little
-// later, covers an agent too stuck even for that.
+// The agent's own watchdog fires after daemon_timeout for a client held
+// too long, and master's kills an agent whose loop is blocked at most 20 s
+// after that; ours, 30 s after daemon_timeout, covers anything else.
 const AGENT_GRACE_MS = 30_000;
 
 function agentTimeoutMs(ctx: QmgrContext): number {
