@@ -5,6 +5,7 @@
 
 import * as fs from 'node:fs';
 import { RecordReader, RecordError } from '../../packages/queue/record';
+import type { DeliveryRequest } from '../../packages/queue/delivery';
 import type { LocalMessage } from './local_state';
 
 const CHUNK = 64 * 1024;
@@ -176,4 +177,25 @@ export function fileTooLarge(): NodeJS.ErrnoException {
   err.code = 'EFBIG';
   err.syscall = 'write';
   return err;
+}
+
+// The message of a delivery request as local's and virtual's writers see
+// it, its Delivered-To: headers read once from the open queue file.
+export function requestMessage(req: DeliveryRequest, fd: number): LocalMessage {
+  return {
+    queueId: req.queueId,
+    sender: req.sender,
+    arrivalTime: req.arrivalTime,
+    fd,
+    contentOffset: req.offset,
+    size: req.size,
+    envelopeId: req.envelopeId,
+    client: {
+      name: req.logClientName,
+      address: req.logClientAddress,
+      protocol: req.logProtocolName,
+      helo: req.logHeloName,
+    },
+    deliveredTo: scanDeliveredTo(fd, req.offset),
+  };
 }

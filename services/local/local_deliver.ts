@@ -16,7 +16,7 @@ import {
 } from '../../packages/queue/queue_file';
 import { forgetMaildirMarkers, releaseMaildirMarkers } from './local_maildir';
 import { msg } from '../../packages/log/log';
-import { scanDeliveredTo } from './local_content';
+import { requestMessage } from './local_content';
 import { deliverRecipient } from './local_recipient';
 import { flushForwards } from './local_resubmit';
 import {
@@ -79,7 +79,7 @@ async function deliverOpen(
 ): Promise<RecipientResult[]> {
   let message: LocalMessage;
   try {
-    message = localMessage(req, fd);
+    message = requestMessage(req, fd);
   } catch (err) {
     msg.warn(`${req.queueId}: read queue file: ${(err as Error).message}`);
     return allDeferred(req, 'error reading message file');
@@ -91,25 +91,6 @@ async function deliverOpen(
     results.push(await finishRecipient(req, fd, rcpt, outcome));
   }
   return results;
-}
-
-function localMessage(req: DeliveryRequest, fd: number): LocalMessage {
-  return {
-    queueId: req.queueId,
-    sender: req.sender,
-    arrivalTime: req.arrivalTime,
-    fd,
-    contentOffset: req.offset,
-    size: req.size,
-    envelopeId: req.envelopeId,
-    client: {
-      name: req.logClientName,
-      address: req.logClientAddress,
-      protocol: req.logProtocolName,
-      helo: req.logHeloName,
-    },
-    deliveredTo: scanDeliveredTo(fd, req.offset),
-  };
 }
 
 async function deliverOne(

@@ -15,7 +15,7 @@ import {
   openFdForDelivery,
 } from '../../packages/queue/queue_file';
 import { msg } from '../../packages/log/log';
-import { scanDeliveredTo } from '../local/local_content';
+import { requestMessage } from '../local/local_content';
 import { deliverMbox } from '../local/local_mailbox';
 import {
   deliverMaildir,
@@ -57,7 +57,7 @@ export async function deliverVirtualRequest(
     return req.recipients.map((r) => finishFailed(req, r, readError()));
   }
   try {
-    const message = virtualMessage(req, fd);
+    const message = requestMessage(req, fd);
     const results: RecipientResult[] = [];
     for (const rcpt of req.recipients) {
       const outcome = await deliverOne(deps, message, rcpt);
@@ -74,25 +74,6 @@ export async function deliverVirtualRequest(
 
 function readError(): Outcome {
   return deferred('4.3.0', 'error reading message file');
-}
-
-function virtualMessage(req: DeliveryRequest, fd: number): LocalMessage {
-  return {
-    queueId: req.queueId,
-    sender: req.sender,
-    arrivalTime: req.arrivalTime,
-    fd,
-    contentOffset: req.offset,
-    size: req.size,
-    envelopeId: req.envelopeId,
-    client: {
-      name: req.logClientName,
-      address: req.logClientAddress,
-      protocol: req.logProtocolName,
-      helo: req.logHeloName,
-    },
-    deliveredTo: scanDeliveredTo(fd, req.offset),
-  };
 }
 
 // A Delivered-To: naming this recipient means the mail came back to us:
