@@ -21,6 +21,7 @@ import {
   type Outcome,
   type Rights,
 } from './local_state';
+import { SYS_EXITS } from '../../packages/util/sys_exits';
 
 export interface CommandTarget {
   msg: LocalMessage;
@@ -36,25 +37,6 @@ const SHELL_META = /[`"'\\$;&|<>()*?[\]{}~#!\n\t]/;
 
 // Output kept for the bounce or defer reason.
 const OUTPUT_LIMIT = 2000;
-
-// sysexits.h codes: [dsn, text]; 4.x ones are temporary.
-const SYS_EXITS: Record<number, [string, string]> = {
-  64: ['5.3.0', 'command line usage error'],
-  65: ['5.6.0', 'data format error'],
-  66: ['5.3.0', 'cannot open input'],
-  67: ['5.1.1', 'user unknown'],
-  68: ['5.1.2', 'host name unknown'],
-  69: ['5.3.0', 'service unavailable'],
-  70: ['5.3.0', 'internal software error'],
-  71: ['4.3.0', 'system resource problem'],
-  72: ['5.3.0', 'critical OS file missing'],
-  73: ['5.2.0', 'cannot create output file'],
-  74: ['4.3.0', 'input/output error'],
-  75: ['4.3.0', 'temporary failure'],
-  76: ['5.5.0', 'remote protocol error'],
-  77: ['5.7.0', 'permission denied'],
-  78: ['5.3.5', 'local configuration error'],
-};
 
 export function commandArgv(command: string, shell: string): string[] {
   if (shell) return [...shell.trim().split(/\s+/), command];

@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import * as os from 'node:os';
 import type { Rights } from '../local/local_state';
+import { SYS_EXITS } from '../../packages/util/sys_exits';
 
 export interface CommandRun {
   argv: string[];
@@ -27,25 +28,6 @@ export interface CommandOutcome {
 }
 
 const OUTPUT_LIMIT = 4096;
-
-// sysexits.h: [dsn, text], the texts Postfix's sys_exits table gives.
-export const SYS_EXITS: Record<number, [string, string]> = {
-  64: ['5.3.0', 'command line usage error'],
-  65: ['5.6.0', 'data format error'],
-  66: ['5.3.0', 'cannot open input'],
-  67: ['5.1.1', 'user unknown'],
-  68: ['5.1.2', 'host name unknown'],
-  69: ['5.3.0', 'service unavailable'],
-  70: ['5.3.0', 'internal software error'],
-  71: ['4.3.0', 'system resource problem'],
-  72: ['5.3.0', 'critical OS file missing'],
-  73: ['5.2.0', "can't create user output file"],
-  74: ['4.3.0', 'input/output error'],
-  75: ['4.3.0', 'temporary failure'],
-  76: ['5.5.0', 'remote protocol error'],
-  77: ['5.7.0', 'permission denied'],
-  78: ['5.3.5', 'local configuration error'],
-};
 
 export interface CommandEnd {
   code: number | null;
