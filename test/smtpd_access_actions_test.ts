@@ -86,9 +86,40 @@ test('does accept and discard the message when a recipient table says DISCARD', 
       ),
     );
     assert.deepEqual(queued(mta), []);
+    // Found at the second RCPT, once the queue file is open.
+    const id = queueIdOf(
+      await sendOne(mta, ['eve@localhost', 'bob@localhost']),
+    );
+    assert.match(
+      mta.log(),
+      new RegExp(`${id}: discard: RCPT from ${CLIENT}: <bob@localhost>: `),
+    );
+    assert.deepEqual(queued(mta), []);
     await sendOne(mta, ['dave@localhost']);
     await mta.waitForMaildir('dave', 1);
-    assert.equal(mta.maildir('bob').length + mta.maildir('carol').length, 0);
+    for (const user of ['bob', 'carol', 'eve'])
+      assert.equal(mta.maildir(user).length, 0);
+  });
+});
+
+test('does discard every message of the session when a client table says DISCARD at CONNECT', async () => {
+  const tables = { client_access: '127.0.0.1 DISCARD go away quietly\n' };
+  const main = {
+    smtpd_delay_reject: 'no',
+    smtpd_client_restrictions: 'check_client_access @ETC@client_access',
+  };
+  await withTables(tables, main, async (mta) => {
+    const r = await sendOne(mta, ['bob@localhost']);
+    assert.match(r, /^250 2\.0\.0 Ok: queued as /);
+    assert.match(
+      mta.log(),
+      new RegExp(
+        `NOQUEUE: discard: CONNECT from ${CLIENT}: <${CLIENT}>: ` +
+          `Client host go away quietly; proto=SMTP`,
+      ),
+    );
+    assert.deepEqual(queued(mta), []);
+    assert.equal(mta.maildir('bob').length, 0);
   });
 });
 

@@ -265,7 +265,8 @@ export class SmtpdCheck {
   ): Promise<Reply | null> {
     // A message to be discarded is not judged further (Postfix's
     // state->discard): every later recipient is accepted unseen.
-    if (state.transaction?.saved?.discard) return null;
+    if (state.transaction?.saved?.discard || state.sessionActions?.discard)
+      return null;
     const lists = this.#delayReject ? this.#earlyLists(state) : [];
     const subject = { klass: 'Recipient address', value: recipient };
     const rcptLists = this.#relayFirst
