@@ -210,6 +210,7 @@ test('does prepend the header, keep the FILTER and log WARN text in the queue fi
   );
 });
 
+// Both entry points: SMTP (smtpd) and sendmail (pickup).
 test('does skip virtual_alias_maps with no_address_mappings', async () => {
   const tables = { virtual: 'bob@localhost carol@localhost\n' };
   for (const override of ['', 'no_address_mappings']) {
@@ -219,8 +220,11 @@ test('does skip virtual_alias_maps with no_address_mappings', async () => {
     };
     await withTables(tables, main, async (mta) => {
       await sendOne(mta, ['bob@localhost']);
+      const r = mta.command('sendmail', ['bob@localhost'], message('local'));
+      assert.equal(r.code, 0, r.stderr);
       const user = override ? 'bob' : 'carol';
-      await mta.waitForMaildir(user, 1);
+      const got = await mta.waitForMaildir(user, 2);
+      assert.ok(got.some((m) => /Subject: local/.test(m)));
       assert.equal(mta.maildir(override ? 'carol' : 'bob').length, 0);
     });
   }
