@@ -209,8 +209,9 @@ async function serveRequest(
     return reply(stream, state.errs, state.errs ? state.reason : '');
   }
   closeFile(state);
-  if (state.queueName === QUEUE.INCOMING) await wakeQmgr(state.queueDir);
+  // The file is durable: the client need not wait for qmgr's wakeup.
   await reply(stream, 0, '');
+  if (state.queueName === QUEUE.INCOMING) await wakeQmgr(state.queueDir);
 }
 
 // One trigger at a time: commits made while one is on its way share
