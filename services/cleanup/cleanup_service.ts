@@ -221,7 +221,7 @@ async function serveRequest(
 let triggerRunning: Promise<void> | undefined;
 let triggerNext: Promise<void> | undefined;
 
-function wakeQmgr(queueDir: string): Promise<void> {
+export function wakeQmgr(queueDir: string): Promise<void> {
   if (triggerNext) return triggerNext;
   const send = async (): Promise<void> => {
     triggerNext = undefined;
