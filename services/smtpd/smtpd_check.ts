@@ -1,8 +1,10 @@
 // Access policy for smtpd: restriction lists, mynetworks, the relay
 // check and the implicit unknown-local-user check (local_recipient_maps),
 // with Postfix's reply texts and reject log line. Used by smtpd_proto.ts
-// at RCPT. Limits: only the restrictions in RESTRICTIONS (access(5)
-// tables included); any other answers 451 4.3.5 and is logged.
+// at RCPT. access(5) actions meant for cleanup (HOLD, DISCARD, FILTER,
+// REDIRECT, BCC, PREPEND) are logged and saved on the state for
+// smtpd_cleanup.ts. Limits: only the restrictions in RESTRICTIONS; any
+// other answers 451 4.3.5 and is logged.
 
 // XXX reject_rbl_client, reject_unknown_helo_hostname,
 // reject_unknown_client_hostname, check_policy_service and restriction
