@@ -1,11 +1,8 @@
-// How smtpd hands a message to cleanup: open at the first accepted
-// recipient (Postfix's smtpd_delay_open_until_valid_rcpt), envelope
-// records in INTERNALS.md's order, each content line streamed with
-// backpressure, cleanup's status turned into the SMTP reply. Used by
+// How smtpd hands a message to cleanup: opened at the first accepted
+// recipient, envelope records in INTERNALS.md's order, access-table
+// actions as records at DATA (as Postfix's smtpd), content lines streamed
+// with backpressure, cleanup's status turned into the SMTP reply. Used by
 // smtpd_proto.ts. cleanup, not smtpd, writes the Received: header.
-// Access-table actions (FILTER, REDIRECT, BCC, HOLD, DISCARD) go to
-// cleanup as envelope records before the content, PREPEND headers as
-// the first content lines, as Postfix's smtpd sends them at DATA.
 
 import {
   CleanupClient,
