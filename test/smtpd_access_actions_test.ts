@@ -273,3 +273,37 @@ test('does accept unknown local users with no_unknown_recipient_checks', async (
     });
   }
 });
+
+// pickup reads receive_override_options with master.cf's -o overrides,
+// as every daemon reads its parameters.
+test('does honour receive_override_options given to pickup in master.cf', async () => {
+  const mta = await makeInstance({ start: false });
+  try {
+    const etc = mta.configDir;
+    fs.writeFileSync(
+      path.join(etc, 'virtual'),
+      'bob@localhost carol@localhost\n',
+    );
+    fs.appendFileSync(
+      path.join(etc, 'main.cf'),
+      `virtual_alias_maps = texthash:${etc}/virtual\n`,
+    );
+    const cf = path.join(etc, 'master.cf');
+    const text = fs.readFileSync(cf, 'utf8');
+    const edited = text.replace(
+      /^(pickup\s.*\spickup)$/m,
+      '$1 -o receive_override_options=no_address_mappings',
+    );
+    assert.notEqual(edited, text, 'master.cf has a pickup line');
+    fs.writeFileSync(cf, edited);
+    const started = mta.postfix('start');
+    assert.equal(started.code, 0, started.stderr + mta.log());
+    await waitForPort(mta.smtpPort);
+    const r = mta.command('sendmail', ['bob@localhost'], message('local'));
+    assert.equal(r.code, 0, r.stderr);
+    await mta.waitForMaildir('bob', 1);
+    assert.equal(mta.maildir('carol').length, 0);
+  } finally {
+    await mta.destroy();
+  }
+});

@@ -4,6 +4,7 @@
 // mail dropped while the system was down. Limits: see pickup_file.ts.
 
 import { runDaemon } from '../../packages/daemon/daemon';
+import { setPickupConfig } from './pickup_file';
 import { PickupScanner } from './pickup_scan';
 
 let scanner: PickupScanner | null = null;
@@ -12,6 +13,7 @@ runDaemon({
   name: 'pickup',
   kind: 'trigger',
   init: (ctx) => {
+    setPickupConfig(ctx.config); // main.cf with master.cf's -o overrides
     // The skeleton has dropped privileges: we are mail_owner now.
     scanner = new PickupScanner(ctx.queueDir, process.getuid?.() ?? 0);
     void scanner.request();

@@ -215,9 +215,9 @@ export function setPickupConfig(config: Config): void {
   pickupConfig = config;
 }
 
-// receive_override_options takes away what it names. XXX until pickup.ts
-// calls setPickupConfig, main.cf is read from MAIL_CONFIG here, so a
-// master.cf -o receive_override_options is not seen.
+// receive_override_options takes away what it names. pickup.ts gives
+// its configuration (with master.cf's -o); tests that call pickupFile
+// alone get main.cf from MAIL_CONFIG.
 function pickupFlags(): number {
   try {
     pickupConfig ??= Config.load();
