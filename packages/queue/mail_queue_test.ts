@@ -168,11 +168,11 @@ test(
     const taken = path.join(dir, 'incoming', 'ABCDEF1');
     fs.writeFileSync(temp, 'new');
     fs.writeFileSync(taken, 'old');
-    assert.equal(await linkNoClobber(temp, taken), false);
+    assert.equal(linkNoClobber(temp, taken), false);
     assert.equal(fs.readFileSync(taken, 'utf8'), 'old');
     assert.ok(fs.existsSync(temp));
     const hashed = path.join(dir, 'deferred', 'A', 'ABCDEF2');
-    assert.equal(await linkNoClobber(temp, hashed), true);
+    assert.equal(linkNoClobber(temp, hashed), true);
     assert.equal(fs.readFileSync(hashed, 'utf8'), 'new');
     assert.equal(fs.existsSync(temp), false);
   }),
