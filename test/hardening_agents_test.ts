@@ -51,6 +51,9 @@ test.before(async () => {
       maximal_backoff_time: '3s',
       queue_run_delay: '1s',
       command_time_limit: '2s',
+      // A connection no agent took is given up after this (the cold
+      // start test below can meet one), not after daemon_timeout.
+      qmgr_ipc_timeout: '5s',
     },
     master: [
       'stuck unix - - n - - test_agent -o daemon_timeout=3s',

@@ -45,6 +45,14 @@ export const PARAMS: ParamDef[] = [
     doc: 'As maximal_queue_lifetime, for mail from the null sender',
   },
   {
+    name: 'qmgr_ipc_timeout',
+    type: 'time',
+    default: '60s',
+    unit: 's',
+    min: 1,
+    doc: 'How long qmgr waits for a delivery agent to greet it',
+  },
+  {
     name: 'qmgr_message_active_limit',
     type: 'int',
     default: '20000',

@@ -384,11 +384,29 @@ async function readResults(
   return { results, siteFailure };
 }
 
+// The agent greets at once when it takes the connection; a greeting that
+// does not come within greetMs (qmgr_ipc_timeout) means no agent holds
+// the connection, as when one died while master handed it over. Postfix's
+// qmgr ends itself there ("timeout connecting to transport"); ours defers
+// that delivery and goes on.
 async function exchange(
   stream: AttrStream,
   req: DeliveryRequest,
+  transport: string,
+  greetMs: number,
 ): Promise<DeliveryOutcome> {
-  const hello = await stream.readAttrs();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      stream.destroy();
+      reject(
+        new DeliveryError(`timeout connecting to transport: ${transport}`),
+      );
+    }, greetMs);
+  });
+  const hello = await Promise.race([stream.readAttrs(), late]).finally(() =>
+    clearTimeout(timer),
+  );
   if (hello.protocol !== PROTOCOL)
     throw new DeliveryError(
       `unexpected protocol: ${hello.protocol ?? '(none)'}`,
@@ -417,6 +435,7 @@ export async function deliverRequestOutcome(
   transport: string,
   req: DeliveryRequest,
   timeoutMs = DELIVERY_TIMEOUT_MS,
+  greetMs = timeoutMs,
 ): Promise<DeliveryOutcome> {
   let stream: AttrStream;
   try {
@@ -428,7 +447,7 @@ export async function deliverRequestOutcome(
   }
   const timer = setTimeout(() => stream.destroy(), timeoutMs);
   try {
-    return await exchange(stream, req);
+    return await exchange(stream, req, transport, greetMs);
   } catch (err) {
     if (err instanceof DeliveryError) throw err;
     throw new DeliveryError(`transport ${transport}: ${errText(err)}`);

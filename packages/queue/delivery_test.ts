@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { AttrStream } from '../ipc/ipc';
 import {
   deliverRequest,
+  deliverRequestOutcome,
   DeliveryError,
   TransportUnavailableError,
   deliveryLogLine,
@@ -145,6 +146,29 @@ test('throws DeliveryError when the agent breaks the protocol', async (t) => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
   await assert.rejects(deliverRequest(dir, 'bad', request()), DeliveryError);
+});
+
+// A connection that no agent greets (qmgr_ipc_timeout) is given up
+// quickly, not after the whole delivery time limit.
+test('throws DeliveryError when no agent greets within the greeting time', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery_test-'));
+  fs.mkdirSync(path.join(dir, 'private'));
+  const held: net.Socket[] = [];
+  const server = net.createServer((socket) => void held.push(socket));
+  await new Promise<void>((res) =>
+    server.listen(path.join(dir, 'private', 'mute'), res),
+  );
+  t.after(() => {
+    for (const s of held) s.destroy();
+    server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const from = Date.now();
+  await assert.rejects(
+    deliverRequestOutcome(dir, 'mute', request(), 60_000, 300),
+    /timeout connecting to transport: mute/,
+  );
+  assert.ok(Date.now() - from < 5000);
 });
 
 test('builds the delivery log line in Postfix shape with orig_to', () => {

@@ -179,6 +179,7 @@ async function deliverOnce(ctx: QmgrContext, job: QmgrJob): Promise<JobResult> {
       job.transport,
       req,
       agentTimeoutMs(ctx),
+      ctx.config.time('qmgr_ipc_timeout') * 1000,
     );
   } catch (err) {
     const unavailable = err instanceof TransportUnavailableError;
