@@ -38,6 +38,7 @@ after(async () => {
 function sendmail(args: string[], input = 'Subject: probe\n\nhello\n') {
   const r = mta.command('sendmail', args, input);
   assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
 }
 
 // One SMTP transaction whose RCPT carries DSN parameters.
@@ -68,7 +69,11 @@ function header(text: string, name: string): string {
 }
 
 test('does mail a status report and deliver nothing for sendmail -bv', async () => {
-  sendmail(['-bv', '-f', 'bv@localhost', 'alice@localhost']);
+  const said = sendmail(['-bv', '-f', 'bv@localhost', 'alice@localhost']);
+  assert.equal(
+    said,
+    'Mail Delivery Status Report will be mailed to <bv@localhost>.\n',
+  );
   const [report] = await mta.waitForMaildir('bv', 1);
   assert.equal(header(report, 'Subject'), 'Mail Delivery Status Report');
   assert.equal(header(report, 'Return-Path'), '<>');

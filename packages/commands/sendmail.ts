@@ -126,9 +126,8 @@ async function writeEnvelope(
   await sink.put(REC.SENDER, sender);
   if (o.envid) await sink.put(REC.ATTR, `envelope_id=${o.envid}`);
   if (o.ret) await sink.put(REC.ATTR, `ret_flags=${o.ret}`);
-  // XXX -bv and -v write trace_flags as Postfix's sendmail does, but qmgr
-  // and the delivery agents do not yet verify instead of delivering, nor
-  // mail the delivery report.
+  // -bv and -v: qmgr passes these on, the agents verify or record, and
+  // the trace service mails the report (packages/queue/delivery_trace).
   if (o.traceFlags) await sink.put(REC.ATTR, `trace_flags=${o.traceFlags}`);
   for (const r of rcpts) await putRecipient(sink, o, r);
 }
@@ -171,6 +170,10 @@ async function enqueue(config: Config, o: SendmailOptions): Promise<number> {
     throw new CommandExit(
       EX.TEMPFAIL,
       `${loginName()}(${process.getuid?.()}): unable to queue mail: postdrop failed`,
+    );
+  if (o.traceFlags)
+    process.stdout.write(
+      `Mail Delivery Status Report will be mailed to <${o.sender ?? loginName()}>.\n`,
     );
   return EX.OK;
 }
