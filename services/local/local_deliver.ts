@@ -48,8 +48,9 @@ export async function deliverLocalRequest(
   req: DeliveryRequest,
   queueFile: string,
 ): Promise<RecipientResult[]> {
-  // XXX address verification (sendmail -bv, verify probes) is refused
-  // rather than answered "deliverable": a probe must never be delivered.
+  // serveDeliveryRequest answers probes (sendmail -bv, verify) before
+  // they reach us; should one get here all the same, it is never
+  // delivered.
   if (req.flags & DEL_REQ_FLAG_VERIFY)
     return allDeferred(req, 'address verification is not supported');
   // A shared lock while we deliver, as Postfix's agents hold one: qmgr
