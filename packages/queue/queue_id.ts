@@ -15,8 +15,10 @@ const LONG_SEPARATOR = 'z';
 const SHORT_USEC_PAD = 5;
 
 const SHORT_ID_RE = /^[0-9A-F]{6,}$/;
+// The time part is base 52 and may hold a "z" itself; the inode part
+// never does, so the separator is the last "z".
 const LONG_ID_RE =
-  /^[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]{10,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]+$/;
+  /^[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]+$/;
 
 export interface QueueIdParts {
   long: boolean;
@@ -89,7 +91,7 @@ export function parseQueueId(id: string): QueueIdParts | null {
     };
   }
   if (!isLongQueueId(id)) return null;
-  const sep = id.indexOf(LONG_SEPARATOR);
+  const sep = id.lastIndexOf(LONG_SEPARATOR);
   const secEnd = sep - LONG_USEC_PAD;
   return {
     long: true,

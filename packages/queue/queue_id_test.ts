@@ -43,6 +43,21 @@ test('does never put z in the inode part when long', () => {
   }
 });
 
+// Seconds and microseconds are base 52, whose last digit is "z": such an
+// ID has a "z" before the separator (seen in a test run: 4jgHrX2zmjzKD9S).
+test('does accept and parse a long ID with z in its time part', () => {
+  const id = longQueueId(1796292509, 2 * 52 ** 3 + 51 * 52 ** 2 + 7, 123456);
+  assert.match(id, /^\w{6}2z\w\wz/);
+  assert.ok(isQueueId(id), id);
+  assert.deepEqual(parseQueueId(id), {
+    long: true,
+    seconds: 1796292509,
+    usec: 2 * 52 ** 3 + 51 * 52 ** 2 + 7,
+    inode: 123456n,
+  });
+  assert.ok(isQueueId('4jgHrX2zmjzKD9S'));
+});
+
 test('does accept both forms and reject others when validating', () => {
   const table: Array<[string, boolean]> = [
     ['4F9D62A1F3', true],
