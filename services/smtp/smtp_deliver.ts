@@ -29,6 +29,12 @@ import {
   type Target,
 } from './smtp_addr';
 import { downgradeTo7bit } from './smtp_mime';
+import {
+  notifyKeyword,
+  orcptOf,
+  type RcptDsn,
+  type RcptDsnTable,
+} from './smtp_rcpt_dsn';
 import { SessionCache, type CacheLimits } from './smtp_cache';
 import { ScacheClient, type CachedSocket } from './smtp_scache';
 import { loadClientTls } from './smtp_tls';
@@ -276,29 +282,24 @@ async function firstSession(
   return last;
 }
 
-// Postfix's DSN_RET_FULL 1 and DSN_RET_HDRS 2; notify bits NEVER 1,
-// SUCCESS 2, FAILURE 4, DELAY 8.
+// Postfix's DSN_RET_FULL 1 and DSN_RET_HDRS 2. Always an object, so
+// that each RCPT TO can carry its own NOTIFY and ORCPT (smtp_rcpt_dsn.ts).
 function dsnOptions(req: DeliveryRequest) {
   const ret = req.retFlags & 1 ? 'FULL' : req.retFlags & 2 ? 'HDRS' : undefined;
-  // XXX nodemailer sends one NOTIFY for all recipients and no ORCPT:
-  // NOTIFY goes only when every recipient has the same flags.
-  const flags = new Set(req.recipients.map((r) => r.notifyFlags));
-  const only = flags.size === 1 ? [...flags][0] : 0;
-  const notify = only & 1 ? ['NEVER'] : notifyWords(only);
-  if (!ret && !req.envelopeId && !notify.length) return undefined;
-  return {
-    ret,
-    envid: req.envelopeId || undefined,
-    notify: notify.length ? notify : undefined,
-  };
+  return { ret, envid: req.envelopeId || undefined };
 }
 
-function notifyWords(flags: number): string[] {
-  const words: string[] = [];
-  if (flags & 2) words.push('SUCCESS');
-  if (flags & 4) words.push('FAILURE');
-  if (flags & 8) words.push('DELAY');
-  return words;
+// The first recipient of an address gives its parameters: the envelope
+// names each address once.
+function rcptDsnTable(req: DeliveryRequest): RcptDsnTable {
+  const table = new Map<string, RcptDsn>();
+  for (const r of req.recipients)
+    if (!table.has(r.recipient))
+      table.set(r.recipient, {
+        notify: notifyKeyword(r.notifyFlags),
+        orcpt: orcptOf(r.dsnOrigRcpt, r.originalRecipient),
+      });
+  return table;
 }
 
 function body(job: Job, session: Session): Readable {
@@ -335,7 +336,11 @@ async function sendMessage(job: Job, session: Session): Promise<boolean> {
       await finish(job, r, session.relay, refusal);
     return false;
   }
-  const { err, info } = await session.send(envelope, body(job, session));
+  const { err, info } = await session.send(
+    envelope,
+    body(job, session),
+    rcptDsnTable(req),
+  );
   const refused = err
     ? [...session.envelopeErrors, ...(err.rejectedErrors ?? [])]
     : (info!.rejectedErrors ?? []);

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { stopReading } from '../../packages/ipc/scache_proto';
 import type { Target } from './smtp_addr';
+import { useRcptDsn, type RcptDsnTable } from './smtp_rcpt_dsn';
 import {
   connectReason,
   lostReason,
@@ -189,8 +190,13 @@ export class Session {
 
   // Resolves once: nodemailer's callback, or a close that it did not
   // report (checked a moment later, so that its own error wins).
-  send(envelope: SMTPConnection.Envelope, body: Readable) {
+  send(
+    envelope: SMTPConnection.Envelope,
+    body: Readable,
+    rcptDsn?: RcptDsnTable,
+  ) {
     this.phase = PHASE.ENVELOPE;
+    if (rcptDsn) useRcptDsn(this.#conn, rcptDsn);
     return new Promise<SendResult>((resolve) => {
       const lost = () =>
         setTimeout(() => resolve({ err: closedError() }), 100).unref();
