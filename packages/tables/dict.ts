@@ -66,7 +66,9 @@ const OPENERS: Record<string, DictOpener> = {
   hash: (name, ctx) => indexedOpener('hash')(name, ctx),
   lmdb: (name, ctx) => indexedOpener('lmdb')(name, ctx),
   inline: (name, ctx) => openInline(name, ctx),
+  ldap: (name, ctx) => lazyOpener('./dict_ldap', 'openLdap')(name, ctx),
   pcre: (name) => openPcre(name),
+  pgsql: (name, ctx) => lazyOpener('./dict_pgsql', 'openPgsql')(name, ctx),
   pipemap: (name, ctx) => openPipe(name, ctx),
   proxy: (name, ctx) => openProxy(name, ctx),
   regexp: (name) => openRegexp(name),
@@ -75,6 +77,12 @@ const OPENERS: Record<string, DictOpener> = {
   unionmap: (name, ctx) => openUnion(name, ctx),
   unix: (name) => openUnix(name),
 };
+
+// Client tables load their driver (pg, ldapts) only when a table of
+// that type is opened, so that daemons without one do not pay for it.
+function lazyOpener(file: string, name: string): DictOpener {
+  return (require(file) as Record<string, DictOpener>)[name];
+}
 
 // The types dictOpen knows, for postconf -m.
 export function dictTypes(): string[] {
