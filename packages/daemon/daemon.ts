@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import { setAccepting } from '../ipc/listener';
 import { Config, ConfigError } from '../config/config';
-import { FatalError, initLog, msg } from '../log/log';
+import { batchedSink, FatalError, flushLog, initLog, msg } from '../log/log';
 import { mailOwnerIds } from '../util/passwd';
 import { ChildToMaster, CHILD_EXIT, MasterToChild } from './master_proto';
 import { parseDaemonArgs, DaemonArgs } from './daemon_args';
@@ -258,7 +258,7 @@ class Daemon {
 
 function setUpLog(spec: DaemonSpec, args: DaemonArgs, config?: Config) {
   const sinks = process.send
-    ? [(line: string) => send({ t: 'log', line })]
+    ? [batchedSink((lines) => send({ t: 'log', lines }))]
     : [(line: string) => void process.stderr.write(line + '\n')];
   initLog({
     processName: spec.name,
@@ -295,6 +295,8 @@ export function runDaemon(spec: DaemonSpec): void {
     const text = err instanceof ConfigError ? err.message : String(err);
     msg.fatal(text);
   }
+  // Lines of this last turn go before we do, whoever calls exit.
+  process.on('exit', flushLog);
   process.on('SIGTERM', () => process.exit(CHILD_EXIT.OK));
   process.on('uncaughtException', (err) => {
     if (err instanceof FatalError) return;

@@ -21,7 +21,9 @@ export type ChildToMaster =
   // The event loop runs: master kills the child when the next beat has
   // not come within that many milliseconds (the daemon_timeout watchdog).
   | { t: 'beat'; within: number }
-  | { t: 'log'; line: string };
+  // The log lines of one event-loop turn; a child of an older build may
+  // still send one line as { t: 'log', line }.
+  | { t: 'log'; lines?: string[]; line?: string };
 
 export const CHILD_EXIT = {
   OK: 0,

@@ -7,7 +7,11 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { MONTHS } from '../util/mail_date';
 
-export type LogSink = (line: string) => void;
+// A sink may hold lines back (see batchedSink); flush() hands them on.
+export interface LogSink {
+  (line: string): void;
+  flush?(): void;
+}
 
 interface LogState {
   tag: string;
@@ -85,6 +89,36 @@ function emit(prefix: string, text: string): void {
   }
 }
 
+// Hand on every line a sink holds back: before exit, and before a fatal
+// or panic ends the process, so that its last words reach the log.
+export function flushLog(): void {
+  for (const sink of state.sinks) {
+    try {
+      sink.flush?.();
+    } catch {
+      // As in emit: the caller is on its way out and must get there.
+    }
+  }
+}
+
+// A sink that gathers the lines of one event-loop turn and hands them on
+// together: under load a daemon logs several lines per turn, and each
+// message to master costs a syscall on both sides.
+export function batchedSink(deliver: (lines: string[]) => void): LogSink {
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const lines = pending;
+    pending = [];
+    deliver(lines);
+  };
+  const sink: LogSink = (line: string) => {
+    if (pending.push(line) === 1) setImmediate(flush);
+  };
+  sink.flush = flush;
+  return sink;
+}
+
 export class FatalError extends Error {}
 
 export const msg = {
@@ -100,12 +134,14 @@ export const msg = {
   // The environment is wrong: log, then exit so that master restarts us.
   fatal(text: string, code = 1): never {
     emit('fatal: ', text);
+    flushLog();
     state.onFatal(code);
     throw new FatalError(text);
   },
   // Our own bug.
   panic(text: string): never {
     emit('panic: ', text);
+    flushLog();
     state.onFatal(2);
     throw new FatalError(text);
   },

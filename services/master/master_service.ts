@@ -259,7 +259,7 @@ export class MasterService {
   #onChildMessage(child: Child, m: ChildToMaster): void {
     switch (m.t) {
       case 'log':
-        this.#env.writeLog(m.line);
+        this.#writeLog(m);
         return;
       case 'beat':
         this.#watchdog.beat(child.proc, m.within);
@@ -282,6 +282,13 @@ export class MasterService {
         break;
     }
     this.#dispatch();
+  }
+
+  #writeLog(m: { lines?: string[]; line?: string }): void {
+    if (typeof m.line === 'string') this.#env.writeLog(m.line);
+    if (!Array.isArray(m.lines)) return;
+    for (const line of m.lines)
+      if (typeof line === 'string') this.#env.writeLog(line);
   }
 
   #childUp(child: Child): void {
