@@ -79,6 +79,67 @@ const SCACHE_PARAMS: ParamDef[] = [
   ),
 ];
 
+// The lmtp client's TLS, the twins of smtp_tls_* (in params_smtpd.ts)
+// with the same defaults, as in Postfix.
+const LMTP_TLS_PARAMS: ParamDef[] = [
+  {
+    name: 'lmtp_tls_security_level',
+    type: 'string',
+    default: '',
+    doc: 'LMTP client TLS: empty or none, may (opportunistic), encrypt',
+  },
+  {
+    name: 'lmtp_use_tls',
+    type: 'bool',
+    default: 'no',
+    doc: 'obsolete: may, when lmtp_tls_security_level is empty',
+  },
+  {
+    name: 'lmtp_enforce_tls',
+    type: 'bool',
+    default: 'no',
+    doc: 'obsolete: encrypt, when lmtp_tls_security_level is empty',
+  },
+  {
+    name: 'lmtp_tls_CAfile',
+    type: 'string',
+    default: '',
+    doc: 'PEM file of CA certificates that make an LMTP server "Trusted"',
+  },
+  {
+    name: 'lmtp_tls_protocols',
+    type: 'string',
+    default: '>=TLSv1',
+    doc: 'TLS protocols the lmtp client uses at opportunistic level',
+  },
+  {
+    name: 'lmtp_tls_mandatory_protocols',
+    type: 'string',
+    default: '>=TLSv1',
+    doc: 'TLS protocols the lmtp client uses when TLS is mandatory',
+  },
+  {
+    name: 'lmtp_tls_ciphers',
+    type: 'string',
+    default: 'medium',
+    doc: 'lmtp cipher grade at opportunistic level: high, medium, low, null',
+  },
+  {
+    name: 'lmtp_tls_mandatory_ciphers',
+    type: 'string',
+    default: 'medium',
+    doc: 'lmtp cipher grade when TLS is mandatory: high, medium, low, null',
+  },
+  {
+    name: 'lmtp_tls_loglevel',
+    type: 'int',
+    default: '0',
+    min: 0,
+    max: 4,
+    doc: 'lmtp TLS logging: 0 none, 1 one summary line per handshake',
+  },
+];
+
 export const PARAMS: ParamDef[] = [
   {
     name: 'smtp_helo_name',
@@ -131,6 +192,7 @@ export const PARAMS: ParamDef[] = [
   ...cacheParams('smtp'),
   ...cacheParams('lmtp'),
   ...SCACHE_PARAMS,
+  ...LMTP_TLS_PARAMS,
   time('smtp_connect_timeout', '30s', 'time limit for a TCP connection'),
   time('lmtp_connect_timeout', '0s', 'time limit for a connection; 0 = none'),
   time('smtp_helo_timeout', '300s', 'time limit for greeting and EHLO'),

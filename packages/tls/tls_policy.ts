@@ -47,7 +47,7 @@ export function securityLevel(
   prefix: string,
 ): TlsLevel {
   const name = `${prefix}_tls_security_level`;
-  const known = prefix === 'smtp' ? CLIENT_LEVELS : SERVER_LEVELS;
+  const known = prefix === 'smtpd' ? SERVER_LEVELS : CLIENT_LEVELS;
   const level = parseLevel(name, get(name), known);
   if (get(name).trim() !== '') return level;
   if (/^y/i.test(get(`${prefix}_enforce_tls`))) return TLS_LEVEL.ENCRYPT;

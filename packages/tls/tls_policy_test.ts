@@ -105,6 +105,29 @@ for (const [params, want] of LEGACY) {
   });
 }
 
+// The clients' levels: lmtp reads its own twins and, as smtp, knows
+// verify; the server does not.
+const CLIENT: Array<[string, Record<string, string>, string]> = [
+  ['lmtp', { lmtp_tls_security_level: 'verify' }, 'verify'],
+  ['lmtp', { lmtp_use_tls: 'yes' }, 'may'],
+  ['lmtp', { smtp_tls_security_level: 'encrypt' }, 'none'],
+  ['smtp', { smtp_tls_security_level: 'verify' }, 'verify'],
+];
+
+for (const [prefix, params, want] of CLIENT) {
+  test(`securityLevel does give ${want} for ${prefix} when ${JSON.stringify(params)}`, () => {
+    assert.equal(
+      securityLevel((name) => params[name] ?? '', prefix),
+      want,
+    );
+  });
+}
+
+test('securityLevel does refuse verify for smtpd', () => {
+  const params: Record<string, string> = { smtpd_tls_security_level: 'verify' };
+  assert.throws(() => securityLevel((name) => params[name] ?? '', 'smtpd'));
+});
+
 test('tlsReceivedLines does give the two comment lines of Received:', () => {
   assert.deepEqual(
     tlsReceivedLines(

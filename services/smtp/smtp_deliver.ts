@@ -87,8 +87,7 @@ export function loadSmtpSettings(
     defaultPort: lmtp ? Number(get('lmtp_tcp_port')) : 25,
     fallbackRelays: lmtp ? [] : config.list('smtp_fallback_relay'),
     mimeConversion: !config.bool('disable_mime_output_conversion'),
-    // XXX lmtp has no lmtp_tls_* parameters yet: LMTP runs in plaintext.
-    tls: lmtp ? undefined : loadClientTls(config),
+    tls: loadClientTls(config, p),
     ...cacheSettings(config, p, service),
   };
 }

@@ -1,8 +1,9 @@
-// The smtp client's side of TLS: smtp_tls_security_level (may retries
-// in plaintext after a failed handshake; encrypt defers without TLS),
-// nodemailer's options for one attempt, and Postfix's "... TLS
-// connection established to ..." line. Used by smtp_session.ts. Limits:
-// no secure/dane levels, session cache or smtp_tls_policy_maps.
+// The smtp and lmtp clients' side of TLS: smtp_tls_security_level or
+// lmtp_tls_security_level (may retries in plaintext after a failed
+// handshake; encrypt defers without TLS), nodemailer's options for one
+// attempt, and Postfix's "... TLS connection established to ..." line.
+// Used by smtp_session.ts. Limits: no secure/dane levels, session cache
+// or *_tls_policy_maps.
 
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
@@ -41,37 +42,40 @@ export interface ClientTls {
 // without STARTTLS.
 export const RETRY_PLAINTEXT = 'retry-plaintext' as const;
 
+export type ClientPrefix = 'smtp' | 'lmtp';
+
 // A bad level stops the agent (a configuration error); a bad CA file,
-// protocol list or cipher grade turns TLS off with a warning.
-// XXX no lmtp_tls_* parameters: an lmtp client is to be given none.
-// XXX loadSmtpSettings (smtp_deliver.ts) does not call this yet, so the
-// smtp daemon runs at level none until it sets SessionSettings.tls.
-export function loadClientTls(config: Config): ClientTls {
-  const level = securityLevel((name) => config.get(name), 'smtp');
+// protocol list or cipher grade turns TLS off with a warning. The lmtp
+// client reads the lmtp_tls_* twins, as Postfix's.
+export function loadClientTls(
+  config: Config,
+  p: ClientPrefix = 'smtp',
+): ClientTls {
+  const level = securityLevel((name) => config.get(name), p);
   const t: ClientTls = {
     level,
     ca: [],
-    loglevel: config.int('smtp_tls_loglevel'),
+    loglevel: config.int(`${p}_tls_loglevel`),
     protocols: { minVersion: 'TLSv1', maxVersion: 'TLSv1.3' },
     ciphers: '',
     engineDown: false,
   };
   if (level === TLS_LEVEL.NONE) return t;
   try {
-    Object.assign(t, engineSettings(config, level));
+    Object.assign(t, engineSettings(config, level, p));
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    msg.warn(`smtp TLS: ${why}: disabling TLS support`);
+    msg.warn(`${p} TLS: ${why}: disabling TLS support`);
     t.engineDown = true;
   }
   return t;
 }
 
-function engineSettings(config: Config, level: TlsLevel) {
+function engineSettings(config: Config, level: TlsLevel, p: ClientPrefix) {
   const m = isMandatory(level) ? 'mandatory_' : '';
-  const protocols = `smtp_tls_${m}protocols`;
-  const ciphers = `smtp_tls_${m}ciphers`;
-  const caFile = config.get('smtp_tls_CAfile');
+  const protocols = `${p}_tls_${m}protocols`;
+  const ciphers = `${p}_tls_${m}ciphers`;
+  const caFile = config.get(`${p}_tls_CAfile`);
   return {
     ca: caFile ? [readCaFile(caFile)] : [],
     protocols: parseProtocols(protocols, config.get(protocols)),
