@@ -99,6 +99,9 @@ test('does deliver a burst of 1,000 messages over a handful of connections', asy
     // 1,000 without the cache; with it about the concurrency window, plus
     // a few that expired idle (connection_cache_ttl_limit = 2s) in a lull.
     assert.ok(sink.connections <= 50, `${sink.connections} connections`);
+    // A connection from scache is checked with RSET, never a new EHLO.
+    const ehlos = sink.commands.filter((c) => c.startsWith('EHLO')).length;
+    assert.equal(ehlos, sink.connections, 'one EHLO per connection');
     assert.match(
       mta.log(),
       /postfix\/smtp\[\d+\]: \w+: to=<[^>]+>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, conn_use=\d+, /,
