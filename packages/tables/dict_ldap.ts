@@ -95,9 +95,15 @@ class LdapDict implements Dict {
     } catch (err) {
       // A base built from the key that does not exist is a miss.
       if (err instanceof NoSuchObjectError && this.#dynamicBase) return [];
+      if (err instanceof DictError) throw err;
       if (!(err instanceof ResultCodeError)) this.#disconnect();
       throw new DictError(`ldap:${this.name}: search failed: ${text(err)}`);
     }
+    const limit = search.sizeLimit ?? 0;
+    if (limit > 0 && entries.length >= limit)
+      throw new DictError(
+        `ldap:${this.name}: size limit exceeded for key: '${key}'`,
+      );
     return entryValues(entries, attributes, format, key);
   }
 
@@ -160,7 +166,7 @@ function newClient(server: LdapServer, s: LdapSettings): Client {
     url: server.url,
     timeout: s.timeoutMs,
     connectTimeout: s.timeoutMs,
-    tlsOptions: s.tls,
+    ...(server.url.startsWith('ldaps:') && { tlsOptions: s.tls }),
     ...(socketPath && {
       createConnection: (() => net.connect(socketPath)) as typeof net.connect,
     }),
@@ -249,7 +255,9 @@ function searchOptions(config: DbConfig): SearchOptions {
   const scope = config.str('scope', 'sub').toLowerCase();
   return {
     scope: SCOPES[scope as keyof typeof SCOPES],
-    sizeLimit: config.int('size_limit', 0),
+    // ldapts hides the server's sizeLimitExceeded: one entry more than
+    // size_limit shows it (see #search).
+    sizeLimit: config.int('size_limit', 0) && config.int('size_limit', 0) + 1,
     timeLimit: config.int('timeout', 10, 1),
     derefAliases: DEREF[config.int('dereference', 0)],
   };
