@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const PG_BIN = ['/usr/lib/postgresql/15/bin', '/usr/local/bin', '/usr/bin'];
+const PG_LIB = '/usr/lib/postgresql'; // Debian: one folder per version
 const SLAPD = '/usr/sbin/slapd';
 const SLAPADD = '/usr/sbin/slapadd';
 export const LDAP_SUFFIX = 'dc=example,dc=com';
@@ -67,8 +67,13 @@ function tempDir(prefix: string, owner?: Owner): string {
   return dir;
 }
 
+// The newest installed version's, else one on the PATH's usual places.
 function findPgBin(name: string): string | undefined {
-  return PG_BIN.map((dir) => path.join(dir, name)).find(fs.existsSync);
+  const versions = fs.existsSync(PG_LIB) ? fs.readdirSync(PG_LIB) : [];
+  versions.sort((a, b) => Number(b) - Number(a));
+  const dirs = versions.map((v) => path.join(PG_LIB, v, 'bin'));
+  dirs.push('/usr/local/bin', '/usr/bin');
+  return dirs.map((dir) => path.join(dir, name)).find(fs.existsSync);
 }
 
 export class PgTestServer {
