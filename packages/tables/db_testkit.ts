@@ -180,13 +180,23 @@ export async function startPostgres(): Promise<PgTestServer | string> {
 export class LdapTestServer {
   readonly dir: string;
   readonly port: number;
+  readonly tlsPort: number; // ldaps://
   #child?: cp.ChildProcess;
   #owner?: Owner;
 
-  constructor(dir: string, port: number, owner?: Owner) {
+  constructor(dir: string, ports: number[], owner?: Owner) {
     this.dir = dir;
-    this.port = port;
+    [this.port, this.tlsPort] = ports;
     this.#owner = owner;
+  }
+
+  // The server's self-signed certificate, for 127.0.0.1.
+  get certFile(): string {
+    return path.join(this.dir, 'cert.pem');
+  }
+
+  get tlsUrl(): string {
+    return `ldaps://127.0.0.1:${this.tlsPort}`;
   }
 
   get socket(): string {
@@ -203,7 +213,7 @@ export class LdapTestServer {
 
   async start(): Promise<void> {
     const args = ['-f', path.join(this.dir, 'slapd.conf'), '-d', '0'];
-    args.push('-h', `${this.ldapiUrl} ${this.url}/`);
+    args.push('-h', `${this.ldapiUrl} ${this.url}/ ${this.tlsUrl}/`);
     if (this.#owner) args.push('-u', 'openldap', '-g', 'openldap');
     this.#child = cp.spawn(SLAPD, args, { stdio: 'ignore' });
     await waitForPort(this.port, this.#child);
@@ -228,6 +238,8 @@ function slapdConf(dir: string): string {
   const schemas = ['core', 'cosine', 'inetorgperson', 'misc'];
   return [
     ...schemas.map((name) => `include /etc/ldap/schema/${name}.schema`),
+    `TLSCertificateFile ${dir}/cert.pem`,
+    `TLSCertificateKeyFile ${dir}/key.pem`,
     'modulepath /usr/lib/ldap',
     'moduleload back_mdb',
     `pidfile ${dir}/slapd.pid`,
@@ -248,10 +260,14 @@ export async function startSlapd(
 ): Promise<LdapTestServer | string> {
   if (!fs.existsSync(SLAPD) || !fs.existsSync(SLAPADD))
     return 'OpenLDAP is not installed (apt-get install slapd ldap-utils)';
+  if (cp.spawnSync('openssl', ['version']).status !== 0)
+    return 'openssl is not installed, for the test server certificate';
   const owner = isRoot() ? ownerOf('openldap') : undefined;
   const dir = tempDir('slapd-');
-  const server = new LdapTestServer(dir, await freePort(), owner);
+  const ports = [await freePort(), await freePort()];
+  const server = new LdapTestServer(dir, ports, owner);
   try {
+    makeCertificate(dir);
     fs.mkdirSync(path.join(dir, 'db'));
     fs.writeFileSync(path.join(dir, 'slapd.conf'), slapdConf(dir));
     const top = `dn: ${LDAP_SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n`;
@@ -270,6 +286,30 @@ export async function startSlapd(
     throw err;
   }
   return server;
+}
+
+// An EC key is made in a few milliseconds; the address is in the
+// subjectAltName so that Node's checks accept it with the CA given.
+function makeCertificate(dir: string): void {
+  run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    path.join(dir, 'key.pem'),
+    '-out',
+    path.join(dir, 'cert.pem'),
+  ]);
 }
 
 function chownTree(dir: string, owner: Owner): void {

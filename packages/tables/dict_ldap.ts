@@ -30,6 +30,7 @@ import { DICT_FLAG, DictError, type Dict, type OpenContext } from './dict';
 interface LdapServer {
   label: string;
   url: string;
+  host: string; // the name that its certificate must carry
   socketPath?: string; // ldapi://
 }
 
@@ -90,13 +91,11 @@ class LdapDict implements Dict {
     const options = { ...search, filter, attributes };
     let entries;
     try {
-      const client = await this.#connection();
-      entries = (await client.search(base, options)).searchEntries;
+      entries = await this.#entries(base, options);
     } catch (err) {
       // A base built from the key that does not exist is a miss.
       if (err instanceof NoSuchObjectError && this.#dynamicBase) return [];
       if (err instanceof DictError) throw err;
-      if (!(err instanceof ResultCodeError)) this.#disconnect();
       throw new DictError(`ldap:${this.name}: search failed: ${text(err)}`);
     }
     const limit = search.sizeLimit ?? 0;
@@ -107,6 +106,21 @@ class LdapDict implements Dict {
     return entryValues(entries, attributes, format, key);
   }
 
+  // A connection that broke while idle is replaced and the search made
+  // once more, as Postfix does when the server has gone away.
+  async #entries(base: string, options: SearchOptions) {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#connection();
+      try {
+        return (await client.search(base, options)).searchEntries;
+      } catch (err) {
+        if (err instanceof ResultCodeError) throw err;
+        this.#disconnect();
+        if (attempt >= 2) throw err;
+      }
+    }
+  }
+
   get #dynamicBase(): boolean {
     return this.#settings.base.some((part) => part.kind === 'expand');
   }
@@ -115,8 +129,11 @@ class LdapDict implements Dict {
   // dropped and the next lookup connects again, from the first server.
   #connection(): Promise<Client> {
     if (!this.#client) {
-      this.#client = connectAny(this.name, this.#settings);
-      this.#client.catch(() => (this.#client = undefined));
+      const pending = connectAny(this.name, this.#settings);
+      this.#client = pending;
+      pending.catch(() => {
+        if (this.#client === pending) this.#client = undefined;
+      });
     }
     return this.#client.then((client) => {
       if (client.isConnected) return client;
@@ -137,7 +154,7 @@ async function connectAny(name: string, s: LdapSettings): Promise<Client> {
   for (const server of s.servers) {
     const client = newClient(server, s);
     try {
-      if (s.startTls) await client.startTLS(s.tls);
+      if (s.startTls) await client.startTLS({ ...s.tls, host: server.host });
       if (s.bind) await client.bind(s.bindDn, s.bindPw);
       else await probe(client);
       return client;
@@ -307,13 +324,16 @@ export function ldapServer(
   if (host.startsWith('ldapi://')) {
     const socketPath = decodeURIComponent(host.slice('ldapi://'.length));
     const path = socketPath.replace(/\/$/, '') || '/var/run/ldapi';
-    return { label: host, url: 'ldap://localhost', socketPath: path };
+    const url = 'ldap://localhost';
+    return { label: host, url, host: 'localhost', socketPath: path };
   }
-  const url = /^ldaps?:\/\//.test(host) ? host : `ldap://${host}`;
+  const given = /^ldaps?:\/\//.test(host) ? host : `ldap://${host}`;
   try {
-    const parsed = new URL(url);
-    if (!parsed.port && !url.startsWith('ldaps:')) parsed.port = String(port);
-    return { label: host, url: `${parsed.protocol}//${parsed.host}` };
+    const parsed = new URL(given);
+    if (!parsed.port && !given.startsWith('ldaps:')) parsed.port = String(port);
+    const hostname = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+    const url = `${parsed.protocol}//${parsed.host}`;
+    return { label: host, url, host: hostname };
   } catch {
     config.fail('server_host', `bad LDAP server: "${host}"`);
   }

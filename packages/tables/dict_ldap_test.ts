@@ -284,6 +284,46 @@ test('does search over ldapi:// in the server folder', async (t) => {
   assert.equal(await lookup(s, 'ann@alias.example'), 'ann@v.example');
 });
 
+const TLS_CASES = [
+  {
+    what: 'start_tls without a certificate check',
+    s: () => ({ start_tls: 'yes' }),
+    want: 'ann@v.example',
+  },
+  {
+    what: 'start_tls checking against tls_ca_cert_file',
+    s: () => ({
+      start_tls: 'yes',
+      tls_require_cert: 'yes',
+      tls_ca_cert_file: server!.certFile,
+    }),
+    want: 'ann@v.example',
+  },
+  {
+    what: 'ldaps:// checking against tls_ca_cert_file',
+    s: () => ({
+      server_host: server!.tlsUrl,
+      tls_require_cert: 'yes',
+      tls_ca_cert_file: server!.certFile,
+    }),
+    want: 'ann@v.example',
+  },
+  {
+    what: 'start_tls with a certificate no CA vouches for',
+    s: () => ({ start_tls: 'yes', tls_require_cert: 'yes' }),
+    want: DictError,
+  },
+];
+
+for (const c of TLS_CASES) {
+  test(`does ${c.want === DictError ? 'fail' : 'search'} with ${c.what}`, async (t) => {
+    if (skip) return t.skip(skip);
+    const result = lookup(c.s(), 'ann@alias.example');
+    if (c.want === DictError) await assert.rejects(result, DictError);
+    else assert.equal(await result, c.want);
+  });
+}
+
 test('does use server_port for a host without a port', async (t) => {
   if (skip) return t.skip(skip);
   const s = { server_host: '127.0.0.1', server_port: String(server!.port) };
