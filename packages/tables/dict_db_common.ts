@@ -1,12 +1,12 @@
 // What pgsql: and ldap: tables share, as Postfix's db_common and
 // cfg_parser: the .cf file in main.cf syntax, the %s %u %d %[SUD1-9]
 // templates of queries and result_format, the domain filter and the
-// expansion limit. The domain list takes names and type:table entries,
-// not /file/name entries as Postfix's match lists do.
+// expansion limit. Used by dict_pgsql.ts and dict_ldap.ts.
 
 import * as fs from 'node:fs';
 import { ConfigError, parseMainCf, type Definition } from '../config/main_cf';
-import { DictError, type Dict, type OpenContext } from './dict';
+import { DictError, fileErrorText } from './dict';
+import type { Dict, OpenContext } from './dict';
 import { DictSyntaxError, splitTableList } from './dict_parse';
 
 // A .cf file: name = value lines; values are not $expanded (cfg_parser).
@@ -25,6 +25,13 @@ export class DbConfig {
   }
 
   static read(file: string): DbConfig {
+    // XXX Postfix takes a name without "/" or "." in front as a prefix of
+    // main.cf parameters (pgsql:x reads x_hosts...); we read files only.
+    if (!/^[/.]/.test(file))
+      throw new DictSyntaxError(
+        'need a configuration file path that starts with "/" or "."; ' +
+          'parameters in main.cf are not supported',
+      );
     return new DbConfig(file, fs.readFileSync(file, 'utf8'));
   }
 
@@ -176,7 +183,8 @@ export function joinResults(
 }
 
 // The "domain" parameter: with it, only user@domain keys whose domain is
-// listed are queried. Names match without regard to case.
+// listed are queried. Entries are names, /file/name (names inside, "#"
+// comments) or type:table; names match without regard to case.
 export class DomainFilter {
   #names = new Set<string>();
   #tables: Dict[] = [];
@@ -184,8 +192,15 @@ export class DomainFilter {
   constructor(items: string[], ctx: OpenContext) {
     for (const item of items) {
       if (/^[a-z0-9]+:/i.test(item)) this.#tables.push(ctx.open(item, ctx));
+      else if (item.startsWith('/')) this.#addFile(item);
       else this.#names.add(item.toLowerCase());
     }
+  }
+
+  #addFile(file: string): void {
+    const text = fs.readFileSync(file, 'utf8').replace(/#.*$/gm, '');
+    for (const name of text.split(/[\s,]+/))
+      if (name) this.#names.add(name.toLowerCase());
   }
 
   get empty(): boolean {
@@ -212,6 +227,8 @@ export function domainFilter(config: DbConfig, ctx: OpenContext) {
   try {
     return new DomainFilter(splitTableList(config.str('domain')), ctx);
   } catch (err) {
-    config.fail('domain', (err as Error).message);
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code ? fileErrorText(e.path ?? '', e) : e.message;
+    config.fail('domain', why);
   }
 }

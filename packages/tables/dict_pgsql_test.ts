@@ -243,6 +243,20 @@ const DOMAIN_CASES = [
   { domain: 'v.example', key: '@v.example', want: undefined },
 ];
 
+test('does read the domains of a /file/name in domain', async (t) => {
+  if (skip) return t.skip(skip);
+  const file = path.join(dir, 'domains');
+  fs.writeFileSync(file, '# ours\nw.example\nV.EXAMPLE # and this\n');
+  assert.equal(
+    await lookup({ query: BY_EMAIL, domain: file }, 'ann@v.example'),
+    'v.example/ann/',
+  );
+  assert.equal(
+    await lookup({ query: NEVER, domain: file }, 'ann@x.example'),
+    undefined,
+  );
+});
+
 for (const c of DOMAIN_CASES) {
   test(`does ${c.want ? '' : 'not '}query ${c.key} when domain is ${c.domain}`, async (t) => {
     if (skip) return t.skip(skip);
@@ -349,6 +363,10 @@ const BAD_FILES = [
     want: /line 2: unterminated ' in query/,
   },
   { text: 'dbname = mail\n', want: /missing "query"/ },
+  {
+    text: 'dbname = mail\nquery = SELECT 1\ndomain = /no/such/file\n',
+    want: /line 3: open \/no\/such\/file: No such file or directory/,
+  },
 ];
 
 for (const c of BAD_FILES) {
@@ -366,6 +384,13 @@ for (const c of BAD_FILES) {
     );
   });
 }
+
+test('does refuse a table name that is not a path', () => {
+  assert.throws(
+    () => dictOpen('pgsql:mysettings'),
+    /pgsql:mysettings: need a configuration file path/,
+  );
+});
 
 test('does answer postmap -q with exit 0 when found and 1 when not', (t) => {
   if (skip) return t.skip(skip);
