@@ -122,10 +122,23 @@ class Daemon {
 
   #onMaster(m: MasterToChild, handle: unknown): void {
     if (m.t === 'listen' && handle instanceof net.Server) this.#listen(handle);
-    else if (m.t === 'conn' && handle instanceof net.Socket) {
-      if (m.id !== undefined) send({ t: 'took', id: m.id });
-      this.#accept(handle);
-    } else if (m.t === 'stop') this.stop();
+    else if (m.t === 'conn' && handle instanceof net.Socket)
+      this.#take(handle, m.id);
+    else if (m.t === 'stop') this.stop();
+  }
+
+  // Master keeps its copy of the client until it reads 'took', and gives
+  // the client to another process if we die first; so we touch it only
+  // once 'took' is written, or a crash of ours could leave the client
+  // served twice.
+  #take(socket: net.Socket, id: number | undefined): void {
+    if (id === undefined || !process.connected || !process.send) {
+      this.#accept(socket);
+      return;
+    }
+    process.send({ t: 'took', id }, undefined, undefined, () =>
+      this.#accept(socket),
+    );
   }
 
   #listen(server: net.Server): void {

@@ -22,6 +22,7 @@ import {
 } from './master_listen';
 import type { Config } from '../../packages/config/config';
 import { relayChild } from './master_relay';
+import { afterChannelEnd, HandOff } from './master_handoff';
 import { MasterWatchdog } from './master_watchdog';
 
 export interface ServiceEnv {
@@ -41,9 +42,9 @@ interface Child {
   served: boolean;
   retired: boolean;
   draining: boolean;
-  // Clients sent but still queued in Node's channel behind a handle the
-  // child has not acknowledged; a child that dies leaves them to us.
-  handing: Set<net.Socket>;
+  // Clients sent that the child has not said it took; a child that dies
+  // leaves them to us.
+  handing: HandOff;
 }
 
 // A warning about the process limit at most this often, as Postfix.
@@ -230,12 +231,14 @@ export class MasterService {
       served: false,
       retired: false,
       draining: false,
-      handing: new Set(),
+      handing: new HandOff(proc),
     };
     this.#children.set(child.pid, child);
     proc.on('message', (m: ChildToMaster) => this.#onChildMessage(child, m));
     relayChild(proc, this.entry, this.#env.config); // scache requests
-    proc.on('exit', (code, signal) => this.#onExit(child, code, signal));
+    proc.on('exit', (code, signal) =>
+      afterChannelEnd(proc, () => this.#onExit(child, code, signal)),
+    );
     proc.on('error', (err) => msg.warn(`${this.key}: ${err.message}`));
     this.#captureStderr(child);
   }
@@ -278,6 +281,9 @@ export class MasterService {
       case 'retire':
         child.retired = true;
         break;
+      case 'took':
+        child.handing.took(m.id);
+        return;
       case 'ready':
         break;
     }
@@ -312,20 +318,22 @@ export class MasterService {
     handle: net.Server | net.Socket,
   ) {
     if (!child.proc.connected) {
-      // Dead, its exit not seen yet: take it out of the choice, or the
-      // dispatch loop would pick it for ever and block the event loop.
-      child.avail = false;
-      child.retired = true;
-      if (handle instanceof net.Socket) this.#pending.unshift(handle);
+      this.#refused(child, handle);
       return;
     }
-    const socket = handle instanceof net.Socket ? handle : null;
-    if (socket) child.handing.add(socket);
-    child.proc.send(m, handle, { keepOpen: false }, (err) => {
-      if (!socket) return;
-      child.handing.delete(socket);
-      if (err) socket.destroy();
-    });
+    if (handle instanceof net.Server)
+      child.proc.send(m, handle, () => undefined);
+    else child.handing.send(handle, (socket) => this.#refused(child, socket));
+  }
+
+  // Dead, its exit not seen yet: take it out of the choice, or the
+  // dispatch loop would pick it for ever and block the event loop.
+  #refused(child: Child, handle: net.Server | net.Socket): void {
+    child.avail = false;
+    child.retired = true;
+    if (!(handle instanceof net.Socket)) return;
+    this.#pending.unshift(handle);
+    setImmediate(() => this.#dispatch());
   }
 
   #drain(child: Child): void {
@@ -355,14 +363,12 @@ export class MasterService {
     this.#dispatch();
   }
 
-  // Node writes one handle at a time and queues the next until the child
-  // acknowledges the last; the queue dies with the child but the clients
-  // in it were never sent, are still whole in master, and go to another
-  // child. (One sent and not acknowledged Node closes itself.)
+  // The clients a dead child never took are whole in master (it kept
+  // its copy) and go to another child, before the ones that came later.
   #reclaimClients(child: Child): void {
-    for (const socket of child.handing)
-      if (!socket.destroyed) this.#pending.push(socket);
-    child.handing.clear();
+    const left = child.handing.reclaim();
+    if (this.#closed) for (const socket of left) socket.destroy();
+    else this.#pending.unshift(...left);
   }
 
   #throttle(): void {
@@ -371,6 +377,9 @@ export class MasterService {
     if (this.#throttleTimer) clearTimeout(this.#throttleTimer);
     this.#throttleTimer = setTimeout(() => {
       this.#throttleTimer = null;
+      // The timer may fire a little before the wall clock says the time
+      // is up, and the spawn must not then be refused with no timer left.
+      this.#throttledUntil = 0;
       this.#dispatch();
     }, delay);
   }
