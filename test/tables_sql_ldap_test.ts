@@ -1,8 +1,8 @@
 // pgsql: and ldap: tables end to end: an instance whose virtual mailbox
-// domains and mailboxes come from a PostgreSQL it starts, and whose
-// virtual aliases come from a slapd it starts. Mail over SMTP to a
-// user and to an alias is delivered; an unknown user gets 550 5.1.1;
-// with the database stopped RCPT is deferred with 451 4.3.0.
+// domains, mailboxes and recipient access actions come from a PostgreSQL
+// it starts, and whose virtual aliases come from a slapd it starts. Mail
+// to a user and to an alias is delivered, an unknown user gets 550
+// 5.1.1, and with the database stopped RCPT is deferred with 451.
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +34,9 @@ CREATE TABLE domains (domain text PRIMARY KEY);
 INSERT INTO domains VALUES ('v.example');
 CREATE TABLE mailbox (email text PRIMARY KEY, maildir text);
 INSERT INTO mailbox VALUES ('ann@v.example', 'v.example/ann/');
-GRANT SELECT ON domains, mailbox TO ${PG_USER};
+CREATE TABLE access (address text PRIMARY KEY, action text);
+INSERT INTO access VALUES ('blocked@v.example', 'REJECT no mail for you');
+GRANT SELECT ON domains, mailbox, access TO ${PG_USER};
 `;
 
 const LDIF = `dn: uid=ann,dc=example,dc=com
@@ -91,6 +93,10 @@ function tableFiles() {
       ...pgsql,
       "query = SELECT maildir FROM mailbox WHERE email = '%s'",
     ]),
+    access: writeCf('pgsql-access.cf', [
+      ...pgsql,
+      "query = SELECT action FROM access WHERE address = '%s'",
+    ]),
     aliases: writeCf('ldap-aliases.cf', [
       `server_host = ${ldap!.url}`,
       'search_base = dc=example,dc=com',
@@ -113,6 +119,7 @@ async function sqlLdapInstance(): Promise<Instance> {
       virtual_mailbox_domains: `pgsql:${files.domains}`,
       virtual_mailbox_maps: `pgsql:${files.mailboxes}`,
       virtual_alias_maps: `ldap:${files.aliases}`,
+      smtpd_recipient_restrictions: `check_recipient_access pgsql:${files.access}`,
       virtual_mailbox_base: base,
       virtual_uid_maps: `static:${UID}`,
       virtual_gid_maps: `static:${GID}`,
@@ -165,6 +172,16 @@ test('does route mail with pgsql: and ldap: tables', async (t) => {
     await mta.waitForLog(
       /to=<ann@v\.example>, orig_to=<info@v\.example>, relay=virtual, .*status=sent/,
     );
+  });
+
+  await t.test('does apply an access action found in PostgreSQL', async () => {
+    await smtp.command('MAIL FROM:<s@test.example>');
+    const r = await smtp.command('RCPT TO:<blocked@v.example>');
+    assert.equal(
+      r,
+      '554 5.7.1 <blocked@v.example>: Recipient address rejected: no mail for you',
+    );
+    await smtp.command('RSET');
   });
 
   await t.test(
