@@ -244,6 +244,9 @@ export function escapeDnValue(value: string): string {
   return out;
 }
 
+// XXX special_result_attribute, terminal_result_attribute,
+// leaf_result_attribute, recursion_limit and chase_referrals are read by
+// nobody: DN-valued attributes and referrals are not followed.
 function ldapSettings(config: DbConfig): LdapSettings {
   checkChoices(config);
   const timeoutMs = config.int('timeout', 10, 1) * 1000;

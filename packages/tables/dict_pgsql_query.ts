@@ -2,7 +2,7 @@
 // each %s %u %d %[SUD1-9] becomes a $n parameter, so that no key reaches
 // the SQL text. '%s' alone is $n; 'x%sy' is ('x' || $n::text || 'y');
 // inside "identifiers" the value is quoted with pg's escapeIdentifier.
-// Known limit: $$dollar quotes$$ and comments are scanned as plain SQL.
+// Used by dict_pgsql.ts. Known limit: $$dollar quotes$$ and comments.
 
 import { escapeIdentifier } from 'pg';
 import {
@@ -117,7 +117,8 @@ function pieceText(
 }
 
 // Splits SQL text into code, '...' strings (with '' and, in E'...',
-// backslash escapes) and "..." identifiers.
+// backslash escapes) and "..." identifiers. XXX $$dollar-quoted$$ text
+// and comments are taken as code: a %s inside them becomes a parameter.
 function scanSql(config: DbConfig, query: string): Segment[] {
   const segments: Segment[] = [];
   let code = '';
