@@ -6,7 +6,7 @@
 // connects.
 
 import * as fs from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Config } from '../../packages/config/config';
 import { msg } from '../../packages/log/log';
 import {
@@ -17,7 +17,6 @@ import {
   type RecipientResult,
 } from '../../packages/queue/delivery';
 import {
-  contentLines,
   lockQueueFileShared,
   markRecipientDone,
 } from '../../packages/queue/queue_file';
@@ -28,6 +27,7 @@ import {
   type LookupSettings,
   type Target,
 } from './smtp_addr';
+import { ContentStream } from './smtp_content';
 import { downgradeTo7bit } from './smtp_mime';
 import {
   notifyKeyword,
@@ -302,20 +302,17 @@ function rcptDsnTable(req: DeliveryRequest): RcptDsnTable {
 }
 
 function body(job: Job, session: Session): Readable {
-  async function* lines() {
-    session.phase = PHASE.BODY;
-    for await (const line of contentLines(job.file, job.req.offset))
-      yield Buffer.concat([line, CRLF]);
-    session.phase = PHASE.END;
-  }
-  const content = Readable.from(lines());
+  const content = new ContentStream(
+    job.fd,
+    job.req.offset,
+    () => (session.phase = PHASE.BODY),
+    () => (session.phase = PHASE.END),
+  );
   const eightBit = job.req.encoding === '8bit';
   if (!eightBit || !job.s.mimeConversion) return content;
   if (session.extensions.includes('8BITMIME')) return content;
   return downgradeTo7bit(content);
 }
-
-const CRLF = Buffer.from('\r\n');
 
 // True when the connection is fit for another transaction.
 async function sendMessage(job: Job, session: Session): Promise<boolean> {
