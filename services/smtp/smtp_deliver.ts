@@ -219,7 +219,7 @@ async function sendAndKeep(job: Job, session: Session): Promise<void> {
   job.connUse = ++session.uses;
   const reusable = await sendMessage(job, session);
   if (!reusable || !cacheable(job) || spent(job, session)) session.close();
-  else if (!job.s.cache!.has(job.req.nexthop))
+  else if (job.s.cache!.hasRoom(job.req.nexthop))
     job.s.cache!.put(job.req.nexthop, session, job.s.cacheLimits);
   else if (!share(job, session)) session.close();
 }
