@@ -307,3 +307,43 @@ test('does honour receive_override_options given to pickup in master.cf', async 
     await mta.destroy();
   }
 });
+
+// Postfix tells a table that cannot answer now (DICT_ERR_RETRY: 451 4.3.0
+// Temporary lookup failure) from one that cannot be opened at all
+// (DICT_ERR_CONFIG: 451 4.3.5 Server configuration error).
+const LOOKUP_FAILURES: Array<[string, string, RegExp]> = [
+  [
+    'pgsql table whose server is down',
+    'pgsql:@DIR@down.cf',
+    /^451 4\.3\.0 <bob@localhost>: Temporary lookup failure/,
+  ],
+  [
+    'hash table that does not exist',
+    'hash:@DIR@missing',
+    /^451 4\.3\.5 Server configuration error/,
+  ],
+];
+
+for (const [what, table, want] of LOOKUP_FAILURES) {
+  test(`smtpd does answer RCPT as Postfix does for a ${what}`, async () => {
+    // Port 1 on loopback: nothing listens there, the connect is refused.
+    const down = 'hosts = 127.0.0.1:1\ndbname = mail\nquery = SELECT 1\n';
+    await withTables(
+      { 'down.cf': down },
+      {
+        smtpd_recipient_restrictions: `check_recipient_access ${table}, permit_mynetworks, reject_unauth_destination`,
+      },
+      async (mta) => {
+        const smtp = await SmtpClient.connect(mta.smtpPort);
+        await smtp.reply();
+        await smtp.command('EHLO client.test.example');
+        await smtp.command(`MAIL FROM:<${FROM}>`);
+        const rcpt = await smtp.command('RCPT TO:<bob@localhost>');
+        assert.match(rcpt, want);
+        // smtpd keeps serving after the failure.
+        assert.match(await smtp.command('NOOP'), /^250 /);
+        smtp.close();
+      },
+    );
+  });
+}

@@ -55,6 +55,9 @@ export interface OpenContext extends DictOptions {
 export type DictOpener = (name: string, ctx: OpenContext) => Dict;
 
 export class DictError extends Error {}
+// A table that could not be opened (Postfix's DICT_ERR_CONFIG): callers
+// that tell the two apart answer "Server configuration error".
+export class DictConfigError extends DictError {}
 
 // Each opener is called through a function so that a table module that
 // is loaded before this one (and imports it) is found complete.
@@ -195,7 +198,7 @@ function surrogate(spec: string, reason: string): Dict {
     type: parsed.type,
     name: parsed.name,
     flags: DICT_FLAG.FIXED,
-    lookup: () => Promise.reject(new DictError(reason)),
+    lookup: () => Promise.reject(new DictConfigError(reason)),
     close: () => undefined,
   };
 }
@@ -249,9 +252,9 @@ async function lookupOne(dict: Dict, key: string): Promise<string | undefined> {
     return await dict.lookup(key);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new DictError(
-      `${dict.type}:${dict.name} lookup error for "${key}": ${why}`,
-    );
+    const text = `${dict.type}:${dict.name} lookup error for "${key}": ${why}`;
+    if (err instanceof DictConfigError) throw new DictConfigError(text);
+    throw new DictError(text);
   }
 }
 

@@ -11,7 +11,7 @@
 import * as net from 'node:net';
 import * as os from 'node:os';
 import { Config } from '../../packages/config/config';
-import { Maps, DictError } from '../../packages/tables/dict';
+import { Maps, DictError, DictConfigError } from '../../packages/tables/dict';
 import { DomainList } from '../../packages/address/domain_list';
 import { splitAddress } from '../../packages/address/address';
 import { msg } from '../../packages/log/log';
@@ -313,20 +313,28 @@ export class SmtpdCheck {
     recipient?: string,
     last?: () => Promise<Reply | null>,
   ): Promise<Reply | null> {
+    let about = recipient ?? '';
     try {
       let found: Reply | null = null;
       for (const [name, subject] of lists) {
+        about = subject.value;
         const ctx = { state, recipient: recipient ?? '', subject };
         const verdict = await this.#runList(this.#lists[name] ?? [], ctx);
         if ((found = verdict.reply ?? null)) break;
       }
+      about = recipient ?? about;
       found ??= last ? await last() : null;
       if (found) logReject(state, stage, found, recipient);
       return found;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       msg.warn(`${state.queueId || 'NOQUEUE'}: smtpd_check: ${why}`);
-      return reply(451, '4.3.5', 'Server configuration error');
+      if (!(err instanceof DictError) || err instanceof DictConfigError)
+        return reply(451, '4.3.5', 'Server configuration error');
+      // Postfix's reject_dict_retry: a table that cannot answer now.
+      const found = reply(451, '4.3.0', `<${about}>: Temporary lookup failure`);
+      logReject(state, stage, found, recipient);
+      return found;
     }
   }
 
