@@ -22,6 +22,9 @@ const CLIENT_WAIT_MS = 12_000;
 type Outcome = 'greeted' | 'closed' | 'waiting';
 type Tally = Record<Outcome, number>;
 
+// The most clients one process said it served at once.
+let mostHeld = 0;
+
 // master runs $daemon_directory/<command>/<command>.js: a folder of links
 // to the built daemons plus the test daemon.
 function daemonDirectory(): string {
@@ -83,7 +86,9 @@ function greeting(service: string): Promise<Outcome> {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve(text.startsWith('hello ') ? 'greeted' : 'closed');
+      const hello = /^hello \d+ (\d+)\n/.exec(text);
+      if (hello) mostHeld = Math.max(mostHeld, Number(hello[1]));
+      resolve(hello ? 'greeted' : 'closed');
     });
   });
 }
@@ -128,9 +133,14 @@ test('does greet every client of a service whose first process crashes at start,
   );
 });
 
+// Master must not send a child more clients than it has room for, nor
+// may a child serve more than max_clients_per_process when a burst
+// waits on its listener.
 test('does greet every client when children at capacity pause their listener while master polls', async () => {
+  mostHeld = 0;
   const tally = await clients('full', 40);
   assert.deepEqual(tally, { greeted: 40, closed: 0, waiting: 0 });
+  assert.ok(mostHeld >= 1 && mostHeld <= 2, `${mostHeld} clients at once`);
 });
 
 test('does greet every client when master reloads in the middle of a burst', async () => {

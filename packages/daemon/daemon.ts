@@ -66,6 +66,7 @@ class Daemon {
   #stopping = false;
   #retired = false;
   #pausedAtCapacity = false;
+  #waiting: net.Socket[] = []; // accepted beyond capacity
   #watchdog: Watchdog | null = null;
   #watchClients: boolean;
 
@@ -128,17 +129,22 @@ class Daemon {
   }
 
   // Master keeps its copy of the client until it reads 'took', and gives
-  // the client to another process if we die first; so we touch it only
+  // the client to another process if we die first; so we serve it only
   // once 'took' is written, or a crash of ours could leave the client
-  // served twice.
+  // served twice. The slot is counted first, so that master reads that
+  // we are full before it reads 'took' and hands us no more.
   #take(socket: net.Socket, id: number | undefined): void {
     if (id === undefined || !process.connected || !process.send) {
       this.#accept(socket);
       return;
     }
-    process.send({ t: 'took', id }, undefined, undefined, () =>
-      this.#accept(socket),
-    );
+    const full = this.#clients >= this.#maxClients;
+    if (!full) this.#admit(socket);
+    process.send({ t: 'took', id }, undefined, undefined, () => {
+      if (full)
+        this.#accept(socket); // a slot may be free by now
+      else this.#serve(socket);
+    });
   }
 
   #listen(server: net.Server): void {
@@ -166,6 +172,27 @@ class Daemon {
   }
 
   #accept(socket: net.Socket): void {
+    if (this.#clients >= this.#maxClients) {
+      this.#wait(socket);
+      return;
+    }
+    this.#admit(socket);
+    this.#serve(socket);
+  }
+
+  // libuv accepts all that waits on a listener in one go, even when the
+  // first client fills us and pauses it: the rest wait here for a slot,
+  // so that no more than maxClients are served at once (local relies on
+  // one, as it switches rights per delivery).
+  #wait(socket: net.Socket): void {
+    this.#waiting.push(socket);
+    socket.once('close', () => {
+      const i = this.#waiting.indexOf(socket);
+      if (i >= 0) this.#waiting.splice(i, 1);
+    });
+  }
+
+  #admit(socket: net.Socket): void {
     if (this.#clients === 0 && this.#served === 0) send({ t: 'served' });
     this.#clients++;
     this.#served++;
@@ -177,6 +204,9 @@ class Daemon {
     });
     if (this.#clients >= this.#maxClients) this.#pauseAccepting();
     if (this.#maxUse && this.#served >= this.#maxUse) this.#retire();
+  }
+
+  #serve(socket: net.Socket): void {
     if (this.#spec.kind === 'trigger') this.#readTrigger(socket);
     else this.#spec.onConnection?.(socket, this.#ctx);
   }
@@ -185,6 +215,7 @@ class Daemon {
   // round trip to master is needed to take clients again; master and
   // the other children poll the socket meanwhile.
   #pauseAccepting(): void {
+    if (this.#pausedAtCapacity) return;
     for (const server of this.#servers) setAccepting(server, false);
     this.#pausedAtCapacity = true;
     send({ t: 'status', avail: false });
@@ -199,6 +230,12 @@ class Daemon {
 
   #release(): void {
     this.#clients--;
+    const next = this.#waiting.shift();
+    if (next) {
+      this.#admit(next);
+      this.#serve(next);
+      return;
+    }
     if (this.#stopping || this.#retired) {
       this.#exitWhenIdle();
       return;

@@ -25,6 +25,11 @@ export class HandOff {
     this.#proc = proc;
   }
 
+  // A client is on its way and the child has not said it took it.
+  get busy(): boolean {
+    return this.#held.size > 0;
+  }
+
   // Send one paused client; onFail gets it back when the channel refuses
   // it. keepOpen leaves master's descriptor open until took() closes it.
   send(socket: net.Socket, onFail: (socket: net.Socket) => void): void {

@@ -140,12 +140,12 @@ export class MasterService {
   #dispatch(): void {
     this.#pending = this.#pending.filter((s) => !s.destroyed);
     while (this.#pending.length) {
-      const child = this.#availableChild();
+      const child = this.#handOffTarget();
       if (!child) break;
       const socket = this.#pending.shift()!;
       this.#sendToChild(child, { t: 'conn' }, socket);
     }
-    if (this.#pending.length) this.#spawnIfAllowed();
+    if (this.#pending.length && !this.#availableChild()) this.#spawnIfAllowed();
     this.#acceptWhenNoChildCan();
   }
 
@@ -163,6 +163,15 @@ export class MasterService {
   #availableChild(): Child | undefined {
     for (const child of this.#children.values())
       if (this.#usable(child) && child.avail) return child;
+    return undefined;
+  }
+
+  // One hand-off at a time per child: the child says it is full before
+  // it says 'took', so that master never sends it more than it can take.
+  #handOffTarget(): Child | undefined {
+    for (const child of this.#children.values())
+      if (this.#usable(child) && child.avail && !child.handing.busy)
+        return child;
     return undefined;
   }
 
@@ -283,7 +292,7 @@ export class MasterService {
         break;
       case 'took':
         child.handing.took(m.id);
-        return;
+        break;
       case 'ready':
         break;
     }

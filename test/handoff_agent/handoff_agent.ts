@@ -1,5 +1,6 @@
 // A daemon for test/master_handoff_test.ts, listed in its master.cf: it
-// greets each client with one line and closes, after hold=<ms>; with
+// greets each client with one line ("hello <pid> <clients it holds>")
+// and closes, after hold=<ms>; with
 // crash-after=<n> a process exits on its n-th client before greeting it,
 // with crash-start=<dir> it exits at its first start. Test use only: it stands
 // in for a delivery agent that crashes while master hands clients over.
@@ -27,6 +28,7 @@ function parseOptions(argv: string[]): Options {
 }
 
 let clients = 0;
+let open = 0;
 
 // The mark says a process of this service started before: only the
 // first one crashes.
@@ -41,10 +43,12 @@ function serve(socket: net.Socket, ctx: DaemonContext): void {
   const options = parseOptions(ctx.argv);
   clients++;
   if (options.crashAfter && clients >= options.crashAfter) process.exit(1);
+  open++;
+  socket.once('close', () => open--);
   socket.on('error', () => undefined);
   // At once when there is no hold, so that a crash on the next client
   // closes that one only.
-  const greet = () => socket.end(`hello ${process.pid}\n`);
+  const greet = () => socket.end(`hello ${process.pid} ${open}\n`);
   if (options.hold) setTimeout(greet, options.hold);
   else greet();
 }
