@@ -386,11 +386,10 @@ async function readResults(
 
 // The agent greets at once when it takes the connection; a greeting that
 // does not come within greetMs (qmgr_ipc_timeout) means no agent holds
-// the connection, as when one died while master handed it over. Postfix's
-// qmgr ends itself there ("timeout connecting to transport"); ours defers
-// that delivery and goes on. XXX where master loses such a connection
-// (an agent crashing at its first start, under load, seen once in CI) is
-// not found; this timeout only bounds the wait.
+// the connection, as when one is stuck before it greets. Postfix's qmgr
+// ends itself there ("timeout connecting to transport"); ours defers that
+// delivery and goes on. (master no longer loses a connection handed to an
+// agent that dies first: test/master_handoff_test.ts.)
 async function exchange(
   stream: AttrStream,
   req: DeliveryRequest,
