@@ -454,21 +454,34 @@ export async function markRecipientDone(
 ): Promise<void> {
   const fd = typeof target === 'number' ? target : fs.openSync(target, 'r+');
   try {
-    const byte = Buffer.alloc(1);
-    readAt(fd, byte, offset);
-    if (byte[0] !== REC.DONE.charCodeAt(0)) {
-      if (byte[0] !== REC.RCPT.charCodeAt(0))
-        throw new QueueFileError(
-          `markRecipientDone: no recipient record at offset ${offset}`,
-        );
-      fs.writeSync(fd, Buffer.from(REC.DONE), 0, 1, offset);
-      await fdatasyncFd(fd);
-    }
+    if (writeDoneMark(fd, offset)) await fdatasyncFd(fd);
   } finally {
     if (typeof target !== 'number') fs.closeSync(fd);
   }
   if (typeof target === 'string')
     for (const observer of DONE_OBSERVERS) observer(target, offset);
+}
+
+// markRecipientDone for an agent that serves one client at a time and
+// keeps Node's thread pool unused (local): the fdatasync blocks the event
+// loop, which has nothing else to do meanwhile. Measured here: 0.17 ms
+// of CPU, where the thread pool's round trip adds 0.15 to 0.35 ms and a
+// worker thread that every seteuid must signal.
+export function markRecipientDoneSync(fd: number, offset: number): void {
+  if (writeDoneMark(fd, offset)) fs.fdatasyncSync(fd);
+}
+
+// The D byte written, not yet durable: true when it had to be written.
+function writeDoneMark(fd: number, offset: number): boolean {
+  const byte = Buffer.alloc(1);
+  readAt(fd, byte, offset);
+  if (byte[0] === REC.DONE.charCodeAt(0)) return false;
+  if (byte[0] !== REC.RCPT.charCodeAt(0))
+    throw new QueueFileError(
+      `markRecipientDone: no recipient record at offset ${offset}`,
+    );
+  fs.writeSync(fd, Buffer.from(REC.DONE), 0, 1, offset);
+  return true;
 }
 
 // A mark overwrites one byte in place: the file's size and blocks stay,

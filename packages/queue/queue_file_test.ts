@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import {
   contentLines,
   markRecipientDone,
+  markRecipientDoneSync,
   openForDelivery,
   QueueFileError,
   readEnvelope,
@@ -113,6 +114,25 @@ test('marks a recipient done in place and refuses a wrong offset', async (t) => 
   );
   assert.equal(after.done.length, 2);
   await assert.rejects(markRecipientDone(file, 1), QueueFileError);
+});
+
+test('does mark a recipient done without the thread pool when asked to', async (t) => {
+  const file = path.join(tempDir(t), 'ABC127');
+  writeQueueFile(file, SPEC);
+  const before = await readEnvelope(file);
+  const fd = fs.openSync(file, 'r+');
+  try {
+    markRecipientDoneSync(fd, before.recipients[0].offset);
+    markRecipientDoneSync(fd, before.recipients[0].offset); // no-op
+    assert.throws(() => markRecipientDoneSync(fd, 1), QueueFileError);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const after = await readEnvelope(file);
+  assert.deepEqual(
+    after.recipients.map((r) => r.recipient),
+    ['carol@example.com'],
+  );
 });
 
 test('does give no envelope when an agent holds the file', async (t) => {

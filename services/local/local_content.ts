@@ -1,7 +1,8 @@
 // Reading a message's content from its queue file, synchronously, from an
 // fd opened before local switches to a user's rights. Used by every
-// local delivery kind, which reads the content once per destination.
-// Known limit: a record longer than one chunk is read in several calls.
+// local delivery kind; the first 64 KB are read once per request, the
+// rest once per destination. Known limit: a record longer than one chunk
+// is read in several calls.
 
 import * as fs from 'node:fs';
 import { RecordReader, RecordError } from '../../packages/queue/record';
@@ -9,21 +10,31 @@ import type { DeliveryRequest } from '../../packages/queue/delivery';
 import type { LocalMessage } from './local_state';
 
 const CHUNK = 64 * 1024;
+// Past the content: the X and E records, and a few bytes to spare.
+const HEAD_SLACK = 64;
 
 // Each content line, without its line end, in order; L records (pieces
-// of a long line) are joined to the N record that ends the line.
-export function* contentLines(fd: number, offset: number): Generator<Buffer> {
+// of a long line) are joined to the N record that ends the line. head,
+// when given, holds the file's bytes from offset on, read before: most
+// messages fit in it, and every copy then reads no more.
+export function* contentLines(
+  fd: number,
+  offset: number,
+  head?: Buffer,
+): Generator<Buffer> {
   const reader = new RecordReader();
-  const chunk = Buffer.alloc(CHUNK);
   let pos = offset;
+  if (head) {
+    reader.push(head);
+    pos += head.length;
+  }
   let pieces: Buffer[] = [];
   for (;;) {
     const rec = reader.take();
     if (!rec) {
-      const got = fs.readSync(fd, chunk, 0, CHUNK, pos);
-      if (got === 0) throw new RecordError('premature end of queue file');
-      pos += got;
-      reader.push(Buffer.from(chunk.subarray(0, got)));
+      const chunk = readChunk(fd, pos, CHUNK);
+      pos += chunk.length;
+      reader.push(chunk);
       continue;
     }
     if (rec.type === 'L') pieces.push(rec.data);
@@ -36,10 +47,30 @@ export function* contentLines(fd: number, offset: number): Generator<Buffer> {
   }
 }
 
+// A fresh buffer for each read: the records taken from it keep pointing
+// into it, so it is never reused and never copied.
+function readChunk(fd: number, pos: number, size: number): Buffer {
+  const chunk = Buffer.allocUnsafe(size);
+  const got = fs.readSync(fd, chunk, 0, size, pos);
+  if (got === 0) throw new RecordError('premature end of queue file');
+  return chunk.subarray(0, got);
+}
+
+// The content's first bytes: the C record's size and the X and E records
+// after it, or one chunk of a larger message.
+function readHead(fd: number, offset: number, size: number): Buffer {
+  const want = size >= 0 ? Math.min(CHUNK, size + HEAD_SLACK) : CHUNK;
+  return readChunk(fd, offset, want);
+}
+
 // The lower-cased values of the Delivered-To: headers, for loop detection.
-export function scanDeliveredTo(fd: number, offset: number): Set<string> {
+export function scanDeliveredTo(
+  fd: number,
+  offset: number,
+  head?: Buffer,
+): Set<string> {
   const found = new Set<string>();
-  for (const line of contentLines(fd, offset)) {
+  for (const line of contentLines(fd, offset, head)) {
     if (line.length === 0) break;
     const text = line.toString('latin1');
     const m = /^delivered-to:\s*(.*?)\s*$/i.exec(text);
@@ -113,7 +144,7 @@ export function* messageChunks(
   let size = parts[0].length;
   const nl = Buffer.from('\n');
   const quote = Buffer.from('>');
-  for (const line of contentLines(msg.fd, msg.contentOffset)) {
+  for (const line of contentLines(msg.fd, msg.contentOffset, msg.head)) {
     if (opts.quoteFrom && isFromLine(line)) parts.push(quote);
     parts.push(line, nl);
     size += line.length + 1;
@@ -180,8 +211,10 @@ export function fileTooLarge(): NodeJS.ErrnoException {
 }
 
 // The message of a delivery request as local's and virtual's writers see
-// it, its Delivered-To: headers read once from the open queue file.
+// it, its Delivered-To: headers read once from the open queue file, with
+// the content's first bytes, which each copy uses again.
 export function requestMessage(req: DeliveryRequest, fd: number): LocalMessage {
+  const head = readHead(fd, req.offset, req.size);
   return {
     queueId: req.queueId,
     sender: req.sender,
@@ -196,6 +229,7 @@ export function requestMessage(req: DeliveryRequest, fd: number): LocalMessage {
       protocol: req.logProtocolName,
       helo: req.logHeloName,
     },
-    deliveredTo: scanDeliveredTo(fd, req.offset),
+    deliveredTo: scanDeliveredTo(fd, req.offset, head),
+    head,
   };
 }

@@ -11,7 +11,7 @@ import {
   type RecipientResult,
 } from '../../packages/queue/delivery';
 import {
-  markRecipientDone,
+  markRecipientDoneSync,
   openFdForDelivery,
 } from '../../packages/queue/queue_file';
 import { forgetMaildirMarkers, releaseMaildirMarkers } from './local_maildir';
@@ -89,7 +89,7 @@ async function deliverOpen(
   const results: RecipientResult[] = [];
   for (const rcpt of req.recipients) {
     const outcome = await deliverOne(deps, req, message, seen, rcpt);
-    results.push(await finishRecipient(req, fd, rcpt, outcome));
+    results.push(finishRecipient(req, fd, rcpt, outcome));
   }
   return results;
 }
@@ -183,12 +183,12 @@ const ACTION = {
 // Mark done only after the copy is durable (each destination fsyncs),
 // and before qmgr hears of it; a crash in between repeats the delivery
 // rather than losing it.
-async function finishRecipient(
+function finishRecipient(
   req: DeliveryRequest,
   fd: number,
   rcpt: DeliveryRecipient,
   outcome: Outcome,
-): Promise<RecipientResult> {
+): RecipientResult {
   const result: RecipientResult = {
     offset: rcpt.offset,
     status: outcome.dsn,
@@ -200,7 +200,7 @@ async function finishRecipient(
     return result;
   }
   try {
-    await markRecipientDone(fd, rcpt.offset);
+    markRecipientDoneSync(fd, rcpt.offset);
     releaseMaildirMarkers(req.queueId, rcpt.offset);
   } catch (err) {
     msg.warn(`${req.queueId}: mark recipient done: ${(err as Error).message}`);

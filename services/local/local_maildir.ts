@@ -99,9 +99,13 @@ export function forgetMaildirMarkers(queueId: string, offset: number) {
 }
 
 // Postfix keeps the unique names parseable: '/' and ':' in the host name
-// would break the directory or the info part.
+// would break the directory or the info part. Read once, as Postfix's
+// get_hostname: uname(2) per delivery is a system call for nothing.
+let hostName: string | null = null;
+
 export function maildirHost(): string {
-  return os.hostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+  hostName ??= os.hostname().replace(/\//g, '\\057').replace(/:/g, '\\072');
+  return hostName;
 }
 
 // Deliver into the Maildir dir. inSpool: dir is made by us (as root)
@@ -126,10 +130,10 @@ function makeSpoolMaildir(dir: string, rights: Rights): void {
   fs.chownSync(dir, rights.uid, rights.gid);
 }
 
+// The directories are made when a step finds one missing, as Postfix's
+// mail_copy does, not tried four times before each delivery.
 function writeMaildir(t: CopyTarget, dir: string): void {
   removeSpent(t.rights);
-  for (const sub of ['', 'tmp', 'new', 'cur'])
-    fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
   // Microseconds for the M part of the name; Date has only milliseconds.
   const micros = Math.floor(
     (performance.timeOrigin + performance.now()) * 1000,
@@ -141,7 +145,7 @@ function writeMaildir(t: CopyTarget, dir: string): void {
   if (marker?.done) return;
   const tmp =
     marker?.file ?? path.join(dir, 'tmp', `${sec}.P${process.pid}.${host}`);
-  const fd = fs.openSync(tmp, 'wx', 0o600);
+  const fd = openTmp(dir, tmp);
   try {
     const limit = t.settings.mailboxSizeLimit || Infinity;
     writeMessage(fd, t.msg, { ...t.copy, ...COPY_MAILDIR }, limit);
@@ -150,9 +154,9 @@ function writeMaildir(t: CopyTarget, dir: string): void {
     const name =
       `${sec}.V${st.dev.toString(16)}I${st.ino.toString(16)}` +
       `M${usec}.${host}`;
-    fs.linkSync(tmp, path.join(dir, 'new', name));
+    linkNew(dir, tmp, name);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw err;
   } finally {
     fs.closeSync(fd);
@@ -161,7 +165,46 @@ function writeMaildir(t: CopyTarget, dir: string): void {
   // fsync only where the file system commits metadata in order (ext4,
   // xfs journals); elsewhere a crash just after could deliver twice.
   fsyncDir(path.join(dir, 'new'));
-  if (!marker) fs.rmSync(tmp, { force: true });
+  if (!marker) removeQuietly(tmp);
+}
+
+function openTmp(dir: string, tmp: string): number {
+  try {
+    return fs.openSync(tmp, 'wx', 0o600);
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+  }
+  makeMaildirs(dir, ['tmp', 'new', 'cur']);
+  return fs.openSync(tmp, 'wx', 0o600);
+}
+
+function linkNew(dir: string, tmp: string, name: string): void {
+  const file = path.join(dir, 'new', name);
+  try {
+    return fs.linkSync(tmp, file);
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+  }
+  makeMaildirs(dir, ['new', 'cur']);
+  fs.linkSync(tmp, file);
+}
+
+function makeMaildirs(dir: string, subs: string[]): void {
+  for (const sub of subs)
+    fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+// unlink(2) alone, where rmSync would lstat first.
+function removeQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // Gone already: what matters is that it is not there.
+  }
 }
 
 // The tmp/ name of a keyed copy stays until the recipient is marked done
@@ -170,14 +213,10 @@ function writeMaildir(t: CopyTarget, dir: string): void {
 // One link means that try died while writing: start over.
 function deliveryMarker(t: CopyTarget, dir: string, host: string) {
   const file = path.join(dir, 'tmp', `${t.key}.${host}`);
-  let done = false;
-  try {
-    const st = fs.statSync(file);
-    if (st.nlink >= 2) done = true;
-    else fs.rmSync(file, { force: true });
-  } catch {
-    // No earlier try.
-  }
+  // Most deliveries are first tries: no marker, and no exception made.
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  const done = st !== undefined && st.nlink >= 2;
+  if (st && !done) removeQuietly(file);
   const slot = markerSlot(t.msg.queueId, Number(t.key!.split('.R').pop()));
   const list = MARKERS.get(slot) ?? [];
   list.push({ file, rights: t.rights });

@@ -157,6 +157,7 @@ export interface LocalMessage {
   envelopeId: string;
   client: { name: string; address: string; protocol: string; helo: string };
   deliveredTo: Set<string>; // lower-cased Delivered-To: values
+  head?: Buffer; // the file's bytes from contentOffset on, read once
 }
 
 // Where an address came from: it decides which of allow_mail_to_* apply.

@@ -99,14 +99,17 @@ export function asUser<T>(rights: Rights, fn: () => T): T {
   }
 }
 
+// The effective gid is left at the user's when fn is done: glibc signals
+// every thread for each setegid, and the next delivery, most often to
+// the same user, then needs none. Back at euid 0 the gid grants nothing
+// more (root passes every access check); a file that local then makes
+// as root gets its owner and group set explicitly (fchown, chown).
 function withIds<T>(rights: Rights, fn: () => T): T {
-  const egid = process.getegid!();
-  process.setegid!(rights.gid);
+  if (process.getegid!() !== rights.gid) process.setegid!(rights.gid);
   process.seteuid!(rights.uid);
   try {
     return fn();
   } finally {
     process.seteuid!(0);
-    process.setegid!(egid);
   }
 }

@@ -57,3 +57,35 @@ test(
     }
   },
 );
+
+// The child counts setegid calls: each one signals every thread.
+const STICKY_CHILD = `
+const u = require(${JSON.stringify(path.join(__dirname, 'local_user.js'))});
+let calls = 0;
+const setegid = process.setegid;
+process.setegid = (id) => (calls++, setegid(id));
+u.clearRootGroups();
+const user = (gid) => ({ name: 'x', uid: 65534, gid, home: '/', shell: '' });
+const counts = [];
+for (const gid of [65534, 65534, 65534, 65533]) {
+  u.asUser(user(gid), () => process.getegid());
+  counts.push(calls);
+}
+console.log(JSON.stringify({ counts, euid: process.geteuid(),
+  egid: process.getegid() }));
+`;
+
+test(
+  'does switch the gid only when it differs from the last switch',
+  { skip: !ROOT && 'needs root' },
+  () => {
+    const out = cp.execFileSync(process.execPath, ['-e', STICKY_CHILD], {
+      encoding: 'utf8',
+    });
+    assert.deepEqual(JSON.parse(out), {
+      counts: [1, 1, 1, 2],
+      euid: 0,
+      egid: 65533,
+    });
+  },
+);
