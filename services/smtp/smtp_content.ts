@@ -13,6 +13,13 @@ const CRLF = Buffer.from('\r\n');
 // A following of pointers longer than this is a loop in a damaged file.
 const MAX_JUMPS = 100_000;
 
+// Records add a type byte and a length of one to three bytes per line,
+// and the X and E records follow the content.
+function readSizeFor(size: number): number {
+  if (!(size > 0)) return PIECE;
+  return Math.min(PIECE, size + (size >> 3) + 512);
+}
+
 export class ContentReadError extends Error {}
 
 // XXX an adapter: queue_file.ts reads records only through async
@@ -26,16 +33,21 @@ export class ContentStream extends Readable {
   #visited = new Set<number>();
   #onStart?: () => void;
   readonly #onEnd?: () => void;
+  #readSize: number;
 
+  // sizeHint: the content size (qmgr's size), so that a small message
+  // is read in one read(2) of about its size.
   constructor(
     fd: number,
     offset: number,
     onStart?: () => void,
     onEnd?: () => void,
+    sizeHint = PIECE,
   ) {
     super();
     this.#fd = fd;
     this.#filePos = offset;
+    this.#readSize = readSizeFor(sizeHint);
     this.#onStart = onStart;
     this.#onEnd = onEnd;
   }
@@ -104,8 +116,9 @@ export class ContentStream extends Readable {
     for (;;) {
       const rec = this.#reader.take();
       if (rec) return rec;
-      const buf = Buffer.allocUnsafe(PIECE);
-      const n = fs.readSync(this.#fd, buf, 0, PIECE, this.#filePos);
+      const buf = Buffer.allocUnsafe(this.#readSize);
+      const n = fs.readSync(this.#fd, buf, 0, buf.length, this.#filePos);
+      this.#readSize = PIECE;
       if (n === 0) throw new ContentReadError('no extracted_info record');
       this.#filePos += n;
       this.#reader.push(buf.subarray(0, n));

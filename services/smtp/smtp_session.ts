@@ -102,6 +102,10 @@ export class Session {
   ) {
     this.#conn = conn;
     this.#replies = replies;
+    // SMTP needs only the greeting and EHLO replies, which are in: the
+    // transaction log costs a log entry per command and reply. LMTP
+    // reads each recipient's reply to the content from it.
+    if (!s.lmtp) conn.options.transactionLog = false;
     this.#quitMs = s.quitTimeoutMs;
     this.#timeouts = {
       [PHASE.CONNECT]: s.heloTimeoutMs,
