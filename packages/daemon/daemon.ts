@@ -7,7 +7,15 @@
 import * as net from 'node:net';
 import { setAccepting } from '../ipc/listener';
 import { Config, ConfigError } from '../config/config';
-import { batchedSink, FatalError, flushLog, initLog, msg } from '../log/log';
+import {
+  batchedSink,
+  FatalError,
+  flushLog,
+  initLog,
+  msg,
+  type LogSink,
+} from '../log/log';
+import { LogAppender } from '../log/log_appender';
 import { mailOwnerIds } from '../util/passwd';
 import { ChildToMaster, CHILD_EXIT, MasterToChild } from './master_proto';
 import { parseDaemonArgs, DaemonArgs } from './daemon_args';
@@ -306,9 +314,23 @@ class Daemon {
   }
 }
 
+// Under master, the lines of a turn go to maillog_file through the
+// descriptor master gave us, else (none given, or the file was rotated)
+// to master over the fork channel. Called once more with the
+// configuration, before privileges are dropped: that call takes the
+// descriptor.
+function masterSink(config?: Config): LogSink {
+  const file = config?.get('maillog_file');
+  const appender = file ? LogAppender.fromEnv(file) : null;
+  return batchedSink((lines) => {
+    if (appender?.write(lines.join('\n') + '\n')) return;
+    send({ t: 'log', lines });
+  });
+}
+
 function setUpLog(spec: DaemonSpec, args: DaemonArgs, config?: Config) {
   const sinks = process.send
-    ? [batchedSink((lines) => send({ t: 'log', lines }))]
+    ? [masterSink(config)]
     : [(line: string) => void process.stderr.write(line + '\n')];
   initLog({
     processName: spec.name,

@@ -1,6 +1,7 @@
 // Postfix-shaped logging for daemons and commands: "Mon DD HH:MM:SS host
 // postfix/smtpd[pid]: text" with Postfix's severity words. Daemons hand
-// whole lines to master, the one writer; commands also print to stderr.
+// the lines of a turn to their sink together (maillog_file or master);
+// commands also print to stderr.
 
 import * as os from 'node:os';
 import * as net from 'node:net';

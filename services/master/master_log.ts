@@ -1,11 +1,17 @@
-// The one log writer: master appends every daemon's lines (sent over the
-// fork channel) and every command's lines (sent to public/postlog) to
-// maillog_file, or to standard output under "postfix start-fg".
+// The log writer: master appends its own lines, every command's (sent to
+// public/postlog) and those daemons send over the fork channel to
+// maillog_file, or to standard output under "postfix start-fg". Daemons
+// forked while maillog_file is the one destination append themselves.
 // Limits: no syslog; with maillog_file empty and no start-fg, lines go
 // nowhere (Postfix would use syslog).
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { LOG_FD_ENV } from '../../packages/log/log_appender';
+
+// The writer of the running configuration, whose file descriptor children
+// get at fork (see childLogOptions).
+let current: LogWriter | null = null;
 
 // Lines are gathered and written once per turn of the event loop: one
 // write(2) for many lines under load, in arrival order.
@@ -20,6 +26,13 @@ export class LogWriter {
     this.#file = file.startsWith('/dev/stdout') ? '' : file;
     this.#stdout = stdout || file === '/dev/stdout';
     this.#open();
+    current = this;
+  }
+
+  // The descriptor children may append to themselves: only a file that is
+  // the one destination (under start-fg, lines also go to standard output).
+  get childFd(): number | null {
+    return this.#stdout ? null : this.#fd;
   }
 
   #open(): void {
@@ -80,4 +93,16 @@ export function servePostlog(path: string, writer: LogWriter): net.Server {
   });
   server.listen(path);
   return server;
+}
+
+// Fork options that give a child maillog_file as its descriptor 4, so that
+// it appends its lines itself (packages/log/log_appender.ts): a message
+// to master per turn costs both processes more than one write(2).
+export function childLogOptions(): {
+  stdio: Array<number>;
+  env: Record<string, string>;
+} {
+  const fd = current?.childFd ?? null;
+  if (fd === null) return { stdio: [], env: {} };
+  return { stdio: [fd], env: { [LOG_FD_ENV]: '4' } };
 }

@@ -21,6 +21,7 @@ import {
   type ListenAddress,
 } from './master_listen';
 import type { Config } from '../../packages/config/config';
+import { childLogOptions } from './master_log';
 import { relayChild } from './master_relay';
 import { afterChannelEnd, HandOff } from './master_handoff';
 import { MasterWatchdog } from './master_watchdog';
@@ -220,9 +221,15 @@ export class MasterService {
 
   #spawn(): void {
     const lean = this.entry.unpriv ? {} : LEAN_THREADS;
+    const log = childLogOptions();
     const proc = cp.fork(this.#env.script, this.#childArgs(), {
-      env: { ...process.env, MAIL_CONFIG: this.#env.configDir, ...lean.env },
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: {
+        ...process.env,
+        MAIL_CONFIG: this.#env.configDir,
+        ...lean.env,
+        ...log.env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc', ...log.stdio],
       execArgv: lean.execArgv ?? [],
       serialization: 'json',
     });

@@ -1,7 +1,8 @@
-// Tests of the log path from daemons to maillog_file: the lines a daemon
-// logs in one event-loop turn go to master as one message, and none is
-// lost when the daemon ends with msg.fatal or process.exit in that turn.
-// A small daemon written into a test daemon_directory runs under master.
+// Tests of the log path from daemons to maillog_file: a daemon appends
+// the lines of one event-loop turn itself (or sends them to master as one
+// message), loses none when it ends with msg.fatal or process.exit in that
+// turn, and follows "postfix logrotate". A small daemon written into a
+// test daemon_directory runs under master.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,8 @@ import type { ChildToMaster } from '../packages/daemon/master_proto';
 import {
   DIST,
   isRoot,
+  sleep,
+  SmtpClient,
   NOT_REACHABLE,
   othersCanRun,
   startInstance,
@@ -133,5 +136,68 @@ test(
       texts.map((line) => line.replace(/^.*?\]: /, '')),
       ['logturn: first', 'warning: logturn: second'],
     );
+  },
+);
+
+// One SMTP session that only says hello and goodbye.
+async function session(mta: Instance): Promise<void> {
+  const smtp = await SmtpClient.connect(mta.smtpPort);
+  await smtp.reply();
+  await smtp.command('QUIT');
+  smtp.close();
+}
+
+function count(text: string, pattern: RegExp): number {
+  return text.match(new RegExp(pattern, 'gm'))?.length ?? 0;
+}
+
+const CONNECT = /postfix\/smtpd\[\d+\]: connect from /;
+
+test(
+  'does append a daemon line to maillog itself, with master stopped',
+  { timeout: 60_000 },
+  async (t) => {
+    const mta = await startInstance();
+    t.after(() => mta.destroy());
+    await session(mta); // smtpd now runs and accepts by itself
+    await mta.waitForLog(/disconnect from/);
+    const before = count(mta.log(), CONNECT);
+    const master = mta.masterPid()!;
+    process.kill(master, 'SIGSTOP');
+    t.after(() => process.kill(master, 'SIGCONT'));
+    await session(mta);
+    const deadline = Date.now() + 10_000;
+    while (count(mta.log(), CONNECT) <= before && Date.now() < deadline)
+      await sleep(100);
+    assert.equal(count(mta.log(), CONNECT), before + 1, mta.log());
+  },
+);
+
+test(
+  'does write the lines of a running daemon to the new maillog after postfix logrotate',
+  { timeout: 60_000 },
+  async (t) => {
+    const mta = await startInstance({
+      main: { maillog_file_compressor: '' },
+    });
+    t.after(() => mta.destroy());
+    await session(mta);
+    await mta.waitForLog(/disconnect from/);
+    const before = count(mta.log(), CONNECT);
+    const rotate = mta.postfix('logrotate');
+    assert.equal(rotate.code, 0, rotate.stderr);
+    await sleep(200);
+    await session(mta);
+    await mta.waitForLog(CONNECT);
+    const rotated = fs
+      .readdirSync(path.dirname(mta.logFile))
+      .filter((name) => name !== 'maillog');
+    assert.equal(rotated.length, 1, rotated.join(' '));
+    const old = fs.readFileSync(
+      path.join(path.dirname(mta.logFile), rotated[0]),
+      'utf8',
+    );
+    assert.equal(count(old, CONNECT), before, old);
+    assert.equal(count(mta.log(), CONNECT), 1, mta.log());
   },
 );

@@ -1,0 +1,86 @@
+// A daemon's own append-only descriptor of maillog_file, given by master
+// at fork, so that the lines of a turn go to the file in one write(2)
+// rather than through master. The daemon skeleton uses it. Limits: after
+// "postfix logrotate" the daemon goes back to sending lines to master.
+
+import * as fs from 'node:fs';
+
+// Where master says which of the child's descriptors is the log.
+export const LOG_FD_ENV = 'MAIL_LOG_FD';
+
+// How often at most we check that maillog_file is still our file: "postfix
+// logrotate" compresses the renamed file a few tenths of a second later.
+const ROTATE_CHECK_MS = 50;
+
+export class LogAppender {
+  #fd: number;
+  #path: string;
+  #ino: number;
+  #checked = Date.now();
+
+  private constructor(fd: number, path: string, ino: number) {
+    this.#fd = fd;
+    this.#path = path;
+    this.#ino = ino;
+  }
+
+  // The descriptor master passed, reopened close-on-exec (commands that
+  // local or pipe run must not inherit the log), or null when there is
+  // none or it is not maillog_file. Call before privileges are dropped.
+  static fromEnv(file: string): LogAppender | null {
+    const inherited = Number(process.env[LOG_FD_ENV]);
+    delete process.env[LOG_FD_ENV];
+    if (!Number.isInteger(inherited) || inherited < 3 || !file) return null;
+    try {
+      const fd = fs.openSync(`/proc/self/fd/${inherited}`, 'a');
+      const ino = fs.fstatSync(fd).ino;
+      if (fs.statSync(file).ino === ino) return new LogAppender(fd, file, ino);
+      fs.closeSync(fd);
+    } catch {
+      // No /proc or no file: master carries our lines instead.
+    } finally {
+      closeQuietly(inherited);
+    }
+    return null;
+  }
+
+  // One write of whole lines with O_APPEND, so that lines of processes
+  // writing at once do not mix. False when the caller must send the text
+  // elsewhere: the file was rotated, or the write failed.
+  write(text: string): boolean {
+    if (this.#fd < 0 || this.#rotated()) return false;
+    try {
+      fs.writeSync(this.#fd, text);
+      return true;
+    } catch {
+      this.#close();
+      return false;
+    }
+  }
+
+  #rotated(): boolean {
+    const now = Date.now();
+    if (now - this.#checked < ROTATE_CHECK_MS) return false;
+    this.#checked = now;
+    try {
+      if (fs.statSync(this.#path).ino === this.#ino) return false;
+    } catch {
+      // Renamed and not made again yet: master makes the new one.
+    }
+    this.#close();
+    return true;
+  }
+
+  #close(): void {
+    closeQuietly(this.#fd);
+    this.#fd = -1;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Not open: nothing to do.
+  }
+}
