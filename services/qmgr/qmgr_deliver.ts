@@ -107,23 +107,26 @@ async function applyResult(
     message.deferred = true;
     return;
   }
-  if (result.action === 'failed') {
-    const rec = {
-      ...recordOf(rcpt),
-      status: result.status,
-      action: 'failed',
-      reason: result.reason,
-    };
-    await appendStatus(
-      ctx.queueDir,
-      STATUS_LOG.BOUNCE,
-      message.id,
-      rec,
-      ctx.config,
-    );
+  if (result.action !== 'failed') {
+    // delivered or relayed: the agent made its mark durable before it
+    // answered (INTERNALS.md), as Postfix's agents do; reading the byte
+    // again cost an open, a read and a close per recipient.
+    message.pending.delete(rcpt.offset);
+    return;
   }
-  // delivered or relayed: the agent marked it; a second mark costs no
-  // write and guards against an agent that forgot.
+  const rec = {
+    ...recordOf(rcpt),
+    status: result.status,
+    action: 'failed',
+    reason: result.reason,
+  };
+  await appendStatus(
+    ctx.queueDir,
+    STATUS_LOG.BOUNCE,
+    message.id,
+    rec,
+    ctx.config,
+  );
   await markRecipientDone(message.env.path, rcpt.offset);
 }
 

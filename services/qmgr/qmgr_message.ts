@@ -64,7 +64,8 @@ export class QmgrMessage {
   outstanding = 0; // jobs queued or running
   deferred = false; // some recipient was deferred in this pass
   // Offsets of the recipients not yet known to be marked done in the
-  // file; told by markRecipientDone (queue_file.ts) as they are.
+  // file; told by markRecipientDone (queue_file.ts) as they are, and by
+  // an agent's delivered or relayed answer (qmgr_deliver.ts).
   readonly pending: Set<number>;
 
   constructor(env: QueueEnvelope, activeArrival: number) {
