@@ -40,7 +40,10 @@ class Relay {
   attach(proc: cp.ChildProcess, entry: MasterEntry, config: Config): void {
     const pid = proc.pid!;
     this.#children.set(pid, proc);
-    proc.once('exit', () => this.#gone(proc));
+    proc.once('exit', () => {
+      this.#gone(proc);
+      dropUnsent(proc);
+    });
     proc.on('message', (m: unknown, handle?: unknown) => {
       if (!isScacheMessage(m)) return;
       const socket = handle instanceof net.Socket ? handle : undefined;
@@ -134,6 +137,15 @@ class Relay {
   }
 }
 
+// Sockets queued for a child behind an unacknowledged handle: Node drops
+// that queue, callbacks and all, when the child dies.
+const UNSENT = new WeakMap<cp.ChildProcess, Set<net.Socket>>();
+
+function dropUnsent(proc: cp.ChildProcess): void {
+  for (const socket of UNSENT.get(proc) ?? []) socket.destroy();
+  UNSENT.delete(proc);
+}
+
 function forward(
   to: cp.ChildProcess,
   m: ScacheMessage,
@@ -143,11 +155,19 @@ function forward(
     socket?.destroy();
     return;
   }
-  const done = (err: Error | null) => {
-    if (err) socket?.destroy();
-  };
-  if (socket) to.send(m, socket, { keepOpen: false }, done);
-  else to.send(m, done);
+  if (!socket) {
+    to.send(m, () => undefined);
+    return;
+  }
+  // Once written, the message in flight holds the descriptor and our copy
+  // can go. Node's own way (keepOpen false) keeps it until the receiver
+  // acknowledges, and for ever when the receiver dies first.
+  const unsent = UNSENT.get(to) ?? new Set<net.Socket>();
+  UNSENT.set(to, unsent.add(socket));
+  to.send(m, socket, { keepOpen: true }, () => {
+    unsent.delete(socket);
+    socket.destroy();
+  });
 }
 
 // No cache: a lookup is a miss that says so; a socket offered is closed
