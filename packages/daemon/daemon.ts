@@ -191,7 +191,9 @@ class Daemon {
   // libuv accepts all that waits on a listener in one go, even when the
   // first client fills us and pauses it: the rest wait here for a slot,
   // so that no more than maxClients are served at once (local relies on
-  // one, as it switches rights per delivery).
+  // one, as it switches rights per delivery). XXX they wait for one of
+  // our clients to finish, where another process could serve them now:
+  // giving them back to master needs a message master_proto.ts lacks.
   #wait(socket: net.Socket): void {
     this.#waiting.push(socket);
     socket.once('close', () => {
