@@ -108,3 +108,41 @@ test('does refuse cached properties without the EHLO reply', async () => {
     await sink.close();
   }
 });
+
+// A peer that greets and answers EHLO, then says nothing more.
+async function mutePeer(): Promise<{
+  port: number;
+  close: () => Promise<void>;
+}> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((c) => {
+    sockets.add(c);
+    c.on('error', () => undefined);
+    c.write('220 mute.example ESMTP\r\n');
+    c.once('data', () => c.write('250-mute.example\r\n250 PIPELINING\r\n'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const close = async () => {
+    for (const c of sockets) c.destroy();
+    await new Promise((r) => server.close(r));
+  };
+  return { port, close };
+}
+
+test('does give up a cached connection after smtp_rset_timeout without a reply', async () => {
+  const peer = await mutePeer();
+  try {
+    const sink = { port: peer.port } as SmtpSink;
+    const { socket, prop } = await greetedSocket(sink, 'EHLO');
+    const started = Date.now();
+    const s = { ...settings(false), rsetTimeoutMs: 300 };
+    assert.equal(await adoptSession(socket, prop, s), undefined);
+    const took = Date.now() - started;
+    assert.ok(took >= 250 && took < 3000, `${took} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(socket.destroyed, 'the connection is closed');
+  } finally {
+    await peer.close();
+  }
+});

@@ -18,6 +18,7 @@ const TIMEOUTS: Array<[string, string, string]> = [
   ['data_xfer', '180s', 'sending each piece of message content'],
   ['data_done', '600s', 'the reply to the end of the content'],
   ['quit', '300s', 'the QUIT reply'],
+  ['rset', '20s', 'the RSET reply that checks a cached connection'],
 ];
 
 function timeouts(prefix: 'smtp' | 'lmtp'): ParamDef[] {

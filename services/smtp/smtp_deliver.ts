@@ -81,6 +81,7 @@ export function loadSmtpSettings(
     xferTimeoutMs: ms(`${p}_data_xfer_timeout`),
     doneTimeoutMs: ms(`${p}_data_done_timeout`),
     quitTimeoutMs: ms(`${p}_quit_timeout`),
+    rsetTimeoutMs: ms(`${p}_rset_timeout`),
     resolverAddress: get(`${p}_dns_resolver_address`),
     myhostname: config.get('myhostname'),
     timeoutMs: 5000,

@@ -40,6 +40,7 @@ export interface SessionSettings {
   xferTimeoutMs: number; // smtp_data_xfer_timeout
   doneTimeoutMs: number; // smtp_data_done_timeout
   quitTimeoutMs: number;
+  rsetTimeoutMs?: number; // smtp_rset_timeout; 20 s when unset
   tls?: ClientTls; // smtp_tls_*; none when unset
 }
 
@@ -82,6 +83,7 @@ function closedError(): PeerError {
 export class Session {
   readonly #conn: SMTPConnection;
   readonly #quitMs: number;
+  readonly #rsetMs: number;
   readonly peer: string; // host[addr]
   readonly relay: string; // host[addr]:port
   #phase: Phase = PHASE.ENVELOPE;
@@ -107,6 +109,7 @@ export class Session {
     // reads each recipient's reply to the content from it.
     if (!s.lmtp) conn.options.transactionLog = false;
     this.#quitMs = s.quitTimeoutMs;
+    this.#rsetMs = s.rsetTimeoutMs ?? 20_000;
     this.#timeouts = {
       [PHASE.CONNECT]: s.heloTimeoutMs,
       [PHASE.ENVELOPE]: s.envelopeTimeoutMs,
@@ -221,7 +224,12 @@ export class Session {
     const conn = this.#conn as unknown as { destroyed?: boolean };
     if (conn.destroyed) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.#quitMs);
+      // A peer that does not answer within smtp_rset_timeout is gone:
+      // no QUIT to wait on either.
+      const timer = setTimeout(() => {
+        this.#conn.close();
+        resolve(false);
+      }, this.#rsetMs);
       this.#conn.reset((err) => {
         clearTimeout(timer);
         resolve(!err);
