@@ -85,6 +85,8 @@ export function notifyKeyword(flags: number): string | undefined {
 
 // The ORCPT the message came with, else the original recipient as an
 // rfc822 address, as Postfix's smtp sends it.
+// XXX a non-ASCII address goes as rfc822 with its UTF-8 bytes in xtext;
+// RFC 6533 and Postfix send it as utf-8 type in utf-8-addr-xtext.
 export function orcptOf(dsnOrigRcpt: string, original: string) {
   if (dsnOrigRcpt) return dsnOrigRcpt;
   return original ? `rfc822;${externalize(original)}` : undefined;
