@@ -185,7 +185,9 @@ export class AttrStream {
 
   close(): void {
     this.flush();
-    this.socket.end();
+    // The peer's end may have ended our side already (allowHalfOpen is
+    // off), and a second end() costs an error object.
+    if (!this.socket.writableEnded && !this.socket.destroyed) this.socket.end();
   }
 
   destroy(): void {

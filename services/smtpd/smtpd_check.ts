@@ -604,7 +604,26 @@ export function buildNetworks(items: string[]): net.BlockList {
   return list;
 }
 
+// A session asks up to three times about one client address (anvil's
+// exemption, permit_mynetworks, smtpd_forbid_bare_newline_exclusions),
+// and BlockList.check makes an object each time; the lists are built
+// once per process, so answers are kept, a bounded number per list.
+const NETWORK_ANSWERS_MAX = 1000;
+const networkAnswers = new WeakMap<net.BlockList, Map<string, boolean>>();
+
 export function matchNetworks(list: net.BlockList, addr: string): boolean {
+  let answers = networkAnswers.get(list);
+  if (!answers) networkAnswers.set(list, (answers = new Map()));
+  let found = answers.get(addr);
+  if (found === undefined) {
+    found = checkNetworks(list, addr);
+    if (answers.size >= NETWORK_ANSWERS_MAX) answers.clear();
+    answers.set(addr, found);
+  }
+  return found;
+}
+
+function checkNetworks(list: net.BlockList, addr: string): boolean {
   if (net.isIPv4(addr)) return list.check(addr, 'ipv4');
   if (net.isIPv6(addr)) return list.check(addr, 'ipv6');
   return false;

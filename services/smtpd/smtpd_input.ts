@@ -63,9 +63,11 @@ export class SmtpdInput {
     this.#wake();
   }
 
+  // end, close and error all come here; an error object costs a stack
+  // trace, so one is made only for a reader that waits.
   #onEnd(): void {
     this.#ended = true;
-    this.#wake(new InputClosed());
+    if (this.#waiter) this.#wake(new InputClosed());
   }
 
   // A timeout only matters while we wait for the client; while we wait

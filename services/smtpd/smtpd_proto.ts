@@ -1005,7 +1005,7 @@ function abortMessage(s: Session): void {
 function close(s: Session): void {
   s.state.state = SESSION.CLOSED;
   s.input.discard();
-  s.socket.end();
+  if (!s.socket.writableEnded && !s.socket.destroyed) s.socket.end();
 }
 
 async function endOnError(s: Session, err: unknown): Promise<void> {
