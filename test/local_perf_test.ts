@@ -82,3 +82,34 @@ test('does keep one local process past max_use deliveries, max_use counting per 
     await mta.destroy();
   }
 });
+
+// Uid: real, effective, saved, file system (proc(5)).
+function uids(pid: number): number[] {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return /^Uid:\s+(.*)$/m.exec(status)![1].split(/\s+/).map(Number);
+}
+
+// Mail for a name without a passwd entry is written with mail_owner's
+// rights; local keeps them between deliveries (local_user.ts restAs)
+// instead of two setxid broadcasts to its threads for each delivery.
+test(
+  'does keep mail_owner rights in local between deliveries without a passwd entry',
+  { skip: process.geteuid?.() !== 0 && 'needs root' },
+  async () => {
+    const mta = await startInstance();
+    try {
+      await sendOne(mta);
+      await mta.waitForMaildir('perf', 1);
+      const [pid] = localPids(mta);
+      const owner = fs.statSync(path.join(mta.mailDir, 'perf')).uid;
+      assert.notEqual(owner, 0);
+      assert.deepEqual(uids(pid), [0, owner, 0, owner]);
+      await sendOne(mta);
+      await mta.waitForMaildir('perf', 2);
+      assert.deepEqual(localPids(mta), [pid]);
+      assert.deepEqual(uids(pid), [0, owner, 0, owner]);
+    } finally {
+      await mta.destroy();
+    }
+  },
+);

@@ -14,7 +14,7 @@ import { openAliasTables } from './local_alias';
 import { deliverLocalRequest, type LocalDeps } from './local_deliver';
 import { flushSpentMarkers } from './local_maildir';
 import { loadSettings } from './local_state';
-import { clearRootGroups } from './local_user';
+import { clearRootGroups, getpwnam, isRoot, restAs } from './local_user';
 
 // One request at a time per process: rights are switched with seteuid,
 // which applies to the whole process, so deliveries must not interleave.
@@ -72,6 +72,7 @@ if (require.main === module)
     init: (ctx) => {
       clearRootGroups();
       deps = localDeps(ctx);
+      if (isRoot()) restAs(getpwnam(deps.settings.mailOwner));
     },
     onConnection: (socket, ctx) => void serveConnection(socket, ctx, deps!),
     onStop: flushSpentMarkers,

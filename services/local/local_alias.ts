@@ -12,7 +12,7 @@ import {
 } from '../../packages/tables/dict';
 import { parseDictSpec } from '../../packages/tables/dict_parse';
 import { deliverTokens } from './local_token';
-import { getpwuid } from './local_user';
+import { getpwuid, leaveRest } from './local_user';
 import {
   bounced,
   deferred,
@@ -63,15 +63,29 @@ async function findAlias(
   name: string,
 ): Promise<AliasHit | null> {
   for (const table of tables) {
-    let value: string | undefined;
-    try {
-      value = await table.lookup(name);
-    } catch (err) {
-      throw new TableError(`${table.name}: ${(err as Error).message}`);
-    }
+    const value = await lookupOnce(table, name);
     if (value !== undefined) return { table, value };
   }
   return null;
+}
+
+// A table that mail_owner may not read is read again with root's rights
+// (local.ts rests with mail_owner's between deliveries).
+async function lookupOnce(
+  table: AliasTable,
+  name: string,
+): Promise<string | undefined> {
+  try {
+    return await table.lookup(name);
+  } catch (err) {
+    if (!leaveRest())
+      throw new TableError(`${table.name}: ${(err as Error).message}`);
+  }
+  try {
+    return await table.lookup(name);
+  } catch (err) {
+    throw new TableError(`${table.name}: ${(err as Error).message}`);
+  }
 }
 
 async function expandAlias(

@@ -10,7 +10,7 @@ import {
   messageChunks,
   type HeaderValues,
 } from './local_content';
-import { isRoot } from './local_user';
+import { isRoot, leaveRest } from './local_user';
 import { printable } from '../../packages/log/log';
 import {
   bounced,
@@ -63,6 +63,8 @@ export async function deliverCommand(
 function runCommand(t: CommandTarget, command: string): Promise<Finished> {
   const argv = commandArgv(command, t.settings.localCommandShell);
   const ids = isRoot() ? { uid: t.rights.uid, gid: t.rights.gid } : {};
+  // The child's setuid needs root's rights, not the ones local rests with.
+  leaveRest();
   // XXX mailbox_size_limit does not bind commands: Postfix sets
   // RLIMIT_FSIZE for the child, and Node's spawn has no rlimit option.
   const child = spawn(argv[0], argv.slice(1), {

@@ -17,6 +17,7 @@ import {
 import { forgetMaildirMarkers, releaseMaildirMarkers } from './local_maildir';
 import { msg } from '../../packages/log/log';
 import { requestMessage } from './local_content';
+import { leaveRest } from './local_user';
 import { deliverRecipient } from './local_recipient';
 import { flushForwards } from './local_resubmit';
 import {
@@ -58,7 +59,7 @@ export async function deliverLocalRequest(
   // restart, say), which would deliver the same recipients again.
   let fd: number;
   try {
-    fd = await openFdForDelivery(queueFile);
+    fd = await openQueueFile(queueFile);
   } catch (err) {
     msg.warn(
       `${req.queueId}: open queue file ${queueFile}: ` +
@@ -71,6 +72,18 @@ export async function deliverLocalRequest(
   } finally {
     fs.closeSync(fd);
   }
+}
+
+// The queue file is mail_owner's: the rights local rests with open it,
+// and root's are asked for only when they do not.
+async function openQueueFile(file: string): Promise<number> {
+  try {
+    return await openFdForDelivery(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' || !leaveRest()) throw err;
+  }
+  return openFdForDelivery(file);
 }
 
 async function deliverOpen(

@@ -13,7 +13,7 @@ import {
 } from './local_dotlock';
 import { COPY_MBOX, writeMessage } from './local_content';
 import type { CopyTarget } from './local_maildir';
-import { asUser } from './local_user';
+import { asRoot, asUser } from './local_user';
 import {
   bounced,
   deferred,
@@ -41,7 +41,7 @@ export async function deliverMbox(
   // Steps that touch names run with the user's rights (or ours in the
   // spool), each in one synchronous block; the fcntl wait works on the fd.
   const as = <T>(fn: () => T): T =>
-    opts.inSpool ? fn() : asUser(t.rights, fn);
+    opts.inSpool ? asRoot(fn) : asUser(t.rights, fn);
   try {
     const result = await withLockRetries(t.settings, () =>
       lockAndAppend(t, file, opts.inSpool, as),

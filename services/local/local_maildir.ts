@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { COPY_MAILDIR, writeMessage, type HeaderValues } from './local_content';
-import { asUser, isRoot } from './local_user';
+import { asUser, isRoot, leaveRest } from './local_user';
 import {
   bounced,
   deferred,
@@ -124,8 +124,11 @@ export function deliverMaildir(
   }
 }
 
+// Looked for with the rights local rests with (mostly it is there), made
+// with root's.
 function makeSpoolMaildir(dir: string, rights: Rights): void {
   if (fs.existsSync(dir) || !isRoot()) return;
+  if (leaveRest() && fs.existsSync(dir)) return;
   fs.mkdirSync(dir, { mode: 0o700 });
   fs.chownSync(dir, rights.uid, rights.gid);
 }

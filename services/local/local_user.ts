@@ -1,7 +1,8 @@
 // Users for local delivery: passwd lookups and running file work with a
 // user's rights. Rights switch with seteuid for one synchronous block, so
-// no other work (Node's thread pool included) runs while switched.
-// Known limit: passwd comes from /etc/passwd, not from NSS (LDAP, NIS).
+// no other work (Node's thread pool included) runs while switched; only
+// mail_owner's rights stay between blocks (restAs). Known limit: passwd
+// comes from /etc/passwd, not from NSS (LDAP, NIS).
 
 import * as fs from 'node:fs';
 import type { Rights } from './local_state';
@@ -53,7 +54,10 @@ function parsePasswd(text: string): Map<string, Rights> {
   return out;
 }
 
+// True when started as root: euid 0, or resting with mail_owner's rights
+// (restAs), which are ours to leave at any time.
 export function isRoot(): boolean {
+  if (resting) return true;
   return typeof process.geteuid === 'function' && process.geteuid() === 0;
 }
 
@@ -69,6 +73,37 @@ export function selfRights(): Rights {
       home: '',
       shell: '',
     }
+  );
+}
+
+// The rights local rests with between deliveries instead of root's, and
+// whether it does now: mail for names without a passwd entry is written
+// with mail_owner's rights (the embedded default: every address), and a
+// switch costs a signal to each thread per setxid call.
+let restRights: Rights | null = null;
+let resting = false;
+
+// Set by local.ts once: mail_owner's rights, or null for none. What
+// local does outside asUser must work with them or call leaveRest first:
+// the queue file, private/ and public/ are mail_owner's.
+export function restAs(rights: Rights | null): void {
+  restRights = rights && rights.uid !== 0 ? rights : null;
+}
+
+// Back to root's rights for work that needs them (a spool directory,
+// spawning a command as a user); true when a switch was made.
+export function leaveRest(): boolean {
+  if (!resting) return false;
+  process.seteuid!(0);
+  resting = false;
+  return true;
+}
+
+function isRest(rights: Rights): boolean {
+  return (
+    restRights !== null &&
+    rights.uid === restRights.uid &&
+    rights.gid === restRights.gid
   );
 }
 
@@ -88,28 +123,43 @@ export function clearRootGroups(): void {
 // Run fn with the effective uid and gid of rights. fn must not await:
 // seteuid changes every thread of the process.
 export function asUser<T>(rights: Rights, fn: () => T): T {
-  if (!isRoot() || rights.uid === 0) return fn();
-  if (groupsCleared) return withIds(rights, fn);
+  if (!isRoot()) return fn();
+  if (rights.uid === 0) return asRoot(fn);
+  if (groupsCleared) return withIds(rights, fn, true);
+  leaveRest();
   const groups = process.getgroups!();
   process.setgroups!([rights.gid]);
   try {
-    return withIds(rights, fn);
+    return withIds(rights, fn, false);
   } finally {
     process.setgroups!(groups);
   }
+}
+
+// Run fn with root's rights; the process stays root afterwards.
+export function asRoot<T>(fn: () => T): T {
+  leaveRest();
+  return fn();
 }
 
 // The effective gid is left at the user's when fn is done: glibc signals
 // every thread for each setegid, and the next delivery, most often to
 // the same user, then needs none. Back at euid 0 the gid grants nothing
 // more (root passes every access check); a file that local then makes
-// as root gets its owner and group set explicitly (fchown, chown).
-function withIds<T>(rights: Rights, fn: () => T): T {
+// as root gets its owner and group set explicitly (fchown, chown). With
+// the rest rights (restAs) the process stays switched after fn.
+function withIds<T>(rights: Rights, fn: () => T, mayRest: boolean): T {
+  if (resting && isRest(rights)) return fn();
+  leaveRest();
   if (process.getegid!() !== rights.gid) process.setegid!(rights.gid);
   process.seteuid!(rights.uid);
+  let ok = false;
   try {
-    return fn();
+    const result = fn();
+    ok = true;
+    return result;
   } finally {
-    process.seteuid!(0);
+    if (ok && mayRest && isRest(rights)) resting = true;
+    else process.seteuid!(0);
   }
 }

@@ -89,3 +89,43 @@ test(
     });
   },
 );
+
+// The child rests with the first user's rights (restAs, as local.ts
+// does with mail_owner's) and counts the seteuid calls.
+const REST_CHILD = `
+const u = require(${JSON.stringify(path.join(__dirname, 'local_user.js'))});
+let calls = 0;
+const seteuid = process.seteuid;
+process.seteuid = (id) => (calls++, seteuid(id));
+u.clearRootGroups();
+const user = (uid) => ({ name: 'x', uid, gid: uid, home: '/', shell: '' });
+u.restAs(user(65534));
+const seen = [];
+for (const uid of [65534, 65534, 65534]) {
+  u.asUser(user(uid), () => 0);
+  seen.push([calls, process.geteuid()]);
+}
+u.asUser(user(65533), () => 0);
+seen.push([calls, process.geteuid()]);
+u.asUser(user(65534), () => 0);
+const left = u.leaveRest();
+seen.push([calls, process.geteuid(), left, u.isRoot()]);
+console.log(JSON.stringify(seen));
+`;
+
+test(
+  'does rest with the rest rights between switches and leave them when asked',
+  { skip: !ROOT && 'needs root' },
+  () => {
+    const out = cp.execFileSync(process.execPath, ['-e', REST_CHILD], {
+      encoding: 'utf8',
+    });
+    assert.deepEqual(JSON.parse(out), [
+      [1, 65534],
+      [1, 65534],
+      [1, 65534],
+      [4, 0], // back to root, to 65533, back to root
+      [6, 0, true, true],
+    ]);
+  },
+);
