@@ -22,8 +22,10 @@ const CLIENT_WAIT_MS = 12_000;
 type Outcome = 'greeted' | 'closed' | 'waiting';
 type Tally = Record<Outcome, number>;
 
-// The most clients one process said it served at once.
+// The most clients one process said it served at once, and the
+// processes that greeted.
 let mostHeld = 0;
+let greeters: number[] = [];
 
 // master runs $daemon_directory/<command>/<command>.js: a folder of links
 // to the built daemons plus the test daemon.
@@ -61,6 +63,8 @@ test.before(async () => {
       'slow unix - - n - - handoff_agent hold=100',
       'victim unix - - n - - handoff_agent crash-after=2',
       'first unix - - n - - handoff_agent crash-after=1',
+      'single unix - - n - 2 handoff_agent ' +
+        '-o max_clients_per_process=1 hold=2000',
     ],
   });
 });
@@ -86,8 +90,9 @@ function greeting(service: string): Promise<Outcome> {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       clearTimeout(timer);
-      const hello = /^hello \d+ (\d+)\n/.exec(text);
-      if (hello) mostHeld = Math.max(mostHeld, Number(hello[1]));
+      const hello = /^hello (\d+) (\d+)\n/.exec(text);
+      if (hello) greeters.push(Number(hello[1]));
+      if (hello) mostHeld = Math.max(mostHeld, Number(hello[2]));
       resolve(hello ? 'greeted' : 'closed');
     });
   });
@@ -207,4 +212,15 @@ test('does not throttle a service whose processes crash on a client they took', 
   for (let i = 0; i < 5; i++) assert.equal(await greeting('first'), 'closed');
   assert.ok((await crashesSince(from, 5)) >= 5);
   assert.doesNotMatch(mta.log().slice(from), /bad command startup/);
+});
+
+// Two clients reach a process that has room for one and holds the
+// listener: libuv accepts both; the second goes back to master, which
+// starts the second process for it rather than let it wait.
+test('does give another process a client accepted beyond capacity', async () => {
+  assert.equal(await greeting('single'), 'greeted'); // one process is up
+  greeters = [];
+  const tally = await clients('single', 2);
+  assert.deepEqual(tally, { greeted: 2, closed: 0, waiting: 0 });
+  assert.equal(new Set(greeters).size, 2, `greeted by ${greeters}`);
 });

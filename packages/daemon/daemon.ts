@@ -6,6 +6,7 @@
 
 import * as net from 'node:net';
 import { setAccepting } from '../ipc/listener';
+import { stopReading } from '../ipc/scache_proto';
 import { Config, ConfigError } from '../config/config';
 import {
   batchedSink,
@@ -20,6 +21,7 @@ import { mailOwnerIds } from '../util/passwd';
 import { ChildToMaster, CHILD_EXIT, MasterToChild } from './master_proto';
 import { parseDaemonArgs, DaemonArgs } from './daemon_args';
 import { Watchdog } from './watchdog';
+import { GIVE_BACK } from './give_back';
 
 export interface DaemonContext {
   config: Config;
@@ -181,7 +183,7 @@ class Daemon {
 
   #accept(socket: net.Socket): void {
     if (this.#clients >= this.#maxClients) {
-      this.#wait(socket);
+      this.#giveBack(socket);
       return;
     }
     this.#admit(socket);
@@ -189,11 +191,20 @@ class Daemon {
   }
 
   // libuv accepts all that waits on a listener in one go, even when the
-  // first client fills us and pauses it: the rest wait here for a slot,
-  // so that no more than maxClients are served at once (local relies on
-  // one, as it switches rights per delivery). XXX they wait for one of
-  // our clients to finish, where another process could serve them now:
-  // giving them back to master needs a message master_proto.ts lacks.
+  // first client fills us and pauses it: the rest go back to master for
+  // another process, so that no more than maxClients are served at once
+  // (local relies on one, as it switches rights per delivery). Unread:
+  // the handle goes, and bytes read here would go with it.
+  #giveBack(socket: net.Socket): void {
+    if (!process.connected || !process.send) {
+      this.#wait(socket);
+      return;
+    }
+    stopReading(socket as never);
+    process.send(GIVE_BACK, socket, { keepOpen: false }, () => undefined);
+  }
+
+  // No master to give it to (a test's): wait here for a slot.
   #wait(socket: net.Socket): void {
     this.#waiting.push(socket);
     socket.once('close', () => {

@@ -6,7 +6,9 @@
 // dies before acknowledging it, and the client then waits unanswered.
 
 import type * as cp from 'node:child_process';
-import type * as net from 'node:net';
+import * as net from 'node:net';
+import { isGiveBack } from '../../packages/daemon/give_back';
+import { stopReading } from '../../packages/ipc/scache_proto';
 
 // How long master waits after a child's exit for the end of its channel
 // (everything the child wrote read) before it reclaims the clients
@@ -73,4 +75,17 @@ export function afterChannelEnd(proc: cp.ChildProcess, fn: () => void): void {
     clearInterval(timer);
     fn();
   }, CHANNEL_END_POLL_MS);
+}
+
+// A client the child accepted beyond its capacity and gives back, still
+// unread: fn hands it to another process.
+export function onGiveBack(
+  proc: cp.ChildProcess,
+  fn: (socket: net.Socket) => void,
+): void {
+  proc.on('message', (m: unknown, handle?: unknown) => {
+    if (!isGiveBack(m) || !(handle instanceof net.Socket)) return;
+    stopReading(handle as never);
+    fn(handle);
+  });
 }

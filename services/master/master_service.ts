@@ -23,7 +23,7 @@ import {
 import type { Config } from '../../packages/config/config';
 import { childLogOptions } from './master_log';
 import { relayChild } from './master_relay';
-import { afterChannelEnd, HandOff } from './master_handoff';
+import { afterChannelEnd, HandOff, onGiveBack } from './master_handoff';
 import { MasterWatchdog } from './master_watchdog';
 
 export interface ServiceEnv {
@@ -251,6 +251,7 @@ export class MasterService {
     };
     this.#children.set(child.pid, child);
     proc.on('message', (m: ChildToMaster) => this.#onChildMessage(child, m));
+    onGiveBack(proc, (socket) => this.#onClient(socket));
     relayChild(proc, this.entry, this.#env.config); // scache requests
     proc.on('exit', (code, signal) =>
       afterChannelEnd(proc, () => this.#onExit(child, code, signal)),
