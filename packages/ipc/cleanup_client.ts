@@ -1,7 +1,8 @@
 // Client side of the cleanup protocol (public/cleanup): take a queue ID,
 // send flags and queue-file records, read the status. Used by smtpd,
 // pickup, local (forwarding) and bounce. Records are streamed: callers
-// await drain() when record() returns false.
+// await drain() when record() returns false. smtpd keeps a connection
+// that cleanup offers (reuse=1) for its next message, for a little while.
 
 import { connectService, type AttrStream } from './ipc';
 import { REC } from '../queue/record';
@@ -93,32 +94,48 @@ export interface CleanupResult {
 
 export class CleanupError extends Error {}
 
+// What a client asks on a kept connection for cleanup to start another
+// message, which cleanup answers with a new greeting.
+export const CLEANUP_NEXT = { request: 'next' } as const;
+
+// A kept connection is given up after this long unused; cleanup gives up
+// on it later (CLEANUP_REUSE_IDLE_MS), so that it is not ours to use when
+// cleanup closes it.
+const KEEP_IDLE_MS = 1000;
+export const CLEANUP_REUSE_IDLE_MS = 2000;
+
+// Connections to the cleanup of each queue directory, idle, newest last.
+const kept = new Map<string, AttrStream[]>();
+
+interface Greeting {
+  stream: AttrStream;
+  queueId: string;
+  reusable: boolean;
+}
+
 export class CleanupClient {
   readonly queueId: string;
   #stream: AttrStream;
   #finished = false;
+  #keepFor: string | null; // the queue directory, when we may keep it
 
-  private constructor(stream: AttrStream, queueId: string) {
-    this.#stream = stream;
-    this.queueId = queueId;
+  private constructor(greeting: Greeting, keepFor: string | null) {
+    this.#stream = greeting.stream;
+    this.queueId = greeting.queueId;
+    this.#keepFor = greeting.reusable ? keepFor : null;
   }
 
-  static async open(queueDir: string, flags: number): Promise<CleanupClient> {
-    const stream = await connectService(queueDir, 'public', 'cleanup');
-    try {
-      const hello = await stream.readAttrs();
-      if (hello.protocol !== 'cleanup_protocol' || !hello.queue_id)
-        throw new CleanupError(
-          `CleanupClient.open: bad greeting: protocol=${hello.protocol}`,
-        );
-      stream.writeAttrs({ flags });
-      return new CleanupClient(stream, hello.queue_id);
-    } catch (err) {
-      stream.destroy();
-      throw err instanceof CleanupError
-        ? err
-        : new CleanupError(`CleanupClient.open: ${(err as Error).message}`);
-    }
+  // reuse: take a kept connection when there is one, and keep this one
+  // after the message when cleanup offers it (smtpd, many messages).
+  static async open(
+    queueDir: string,
+    flags: number,
+    reuse = false,
+  ): Promise<CleanupClient> {
+    const greeting =
+      (reuse && (await greetKept(queueDir))) || (await greetNew(queueDir));
+    greeting.stream.writeAttrs({ flags });
+    return new CleanupClient(greeting, reuse ? queueDir : null);
   }
 
   // false: the socket buffer is full; await drain() before more.
@@ -141,20 +158,25 @@ export class CleanupClient {
   async finish(sendEnd = false): Promise<CleanupResult> {
     if (sendEnd) this.record(REC.END);
     this.#finished = true;
+    let status: number = CLEANUP_STAT.WRITE;
     try {
       const reply = await this.#stream.readAttrs();
-      return {
-        status: Number(reply.status ?? CLEANUP_STAT.BAD),
-        reason: reply.reason ?? '',
-      };
+      status = Number(reply.status ?? CLEANUP_STAT.BAD);
+      return { status, reason: reply.reason ?? '' };
     } catch (err) {
-      return {
-        status: CLEANUP_STAT.WRITE,
-        reason: `cleanup: ${(err as Error).message}`,
-      };
+      return { status, reason: `cleanup: ${(err as Error).message}` };
     } finally {
-      this.#stream.close();
+      this.#release(status);
     }
+  }
+
+  // After a whole request and a status of 0, the connection is clean:
+  // keep it when cleanup offered to serve another message on it.
+  #release(status: number): void {
+    const stream = this.#stream;
+    if (!this.#keepFor || status !== 0 || stream.socket.destroyed)
+      return stream.close();
+    keep(this.#keepFor, stream);
   }
 
   // Give up on the message: cleanup removes its file when we go away.
@@ -162,4 +184,72 @@ export class CleanupClient {
     if (!this.#finished) this.#stream.destroy();
     this.#finished = true;
   }
+}
+
+function readGreeting(stream: AttrStream): Promise<Greeting> {
+  return stream.readAttrs().then((hello) => {
+    if (hello.protocol !== 'cleanup_protocol' || !hello.queue_id)
+      throw new CleanupError(
+        `CleanupClient.open: bad greeting: protocol=${hello.protocol}`,
+      );
+    return { stream, queueId: hello.queue_id, reusable: hello.reuse === '1' };
+  });
+}
+
+async function greetNew(queueDir: string): Promise<Greeting> {
+  const stream = await connectService(queueDir, 'public', 'cleanup');
+  try {
+    return await readGreeting(stream);
+  } catch (err) {
+    stream.destroy();
+    throw err instanceof CleanupError
+      ? err
+      : new CleanupError(`CleanupClient.open: ${(err as Error).message}`);
+  }
+}
+
+// A kept connection, asked for another message; null when none is left
+// that works (cleanup went away or closed it meanwhile): the caller then
+// connects afresh, which is safe as no queue file was made for us yet.
+async function greetKept(queueDir: string): Promise<Greeting | null> {
+  for (let stream = takeKept(queueDir); stream; stream = takeKept(queueDir)) {
+    stream.writeAttrs(CLEANUP_NEXT);
+    try {
+      return await readGreeting(stream);
+    } catch {
+      stream.destroy();
+    }
+  }
+  return null;
+}
+
+function takeKept(queueDir: string): AttrStream | undefined {
+  const list = kept.get(queueDir);
+  for (let stream = list?.pop(); stream; stream = list?.pop()) {
+    clearTimeout(keptTimers.get(stream));
+    if (stream.socket.destroyed) continue;
+    stream.socket.ref();
+    return stream;
+  }
+  return undefined;
+}
+
+const keptTimers = new WeakMap<AttrStream, NodeJS.Timeout>();
+
+function keep(queueDir: string, stream: AttrStream): void {
+  let list = kept.get(queueDir);
+  if (!list) kept.set(queueDir, (list = []));
+  list.push(stream);
+  // An idle connection must not keep the process alive.
+  stream.socket.unref();
+  const timer = setTimeout(() => forget(queueDir, stream), KEEP_IDLE_MS);
+  timer.unref();
+  keptTimers.set(stream, timer);
+}
+
+function forget(queueDir: string, stream: AttrStream): void {
+  const list = kept.get(queueDir) ?? [];
+  const at = list.indexOf(stream);
+  if (at >= 0) list.splice(at, 1);
+  stream.close();
 }

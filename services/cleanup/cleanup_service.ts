@@ -1,12 +1,18 @@
 // The cleanup protocol server: greet with the queue ID, read the flags
 // and the records phase by phase, then commit the file (fsync, mode
 // 0700, HOLD into hold/), trigger qmgr and answer status and reason.
-// handleCleanupClient serves one connection; many run at once.
+// handleCleanupClient serves one connection, and the next messages a
+// client that keeps it asks for (request=next); many run at once.
 
 import type * as net from 'node:net';
 import * as fs from 'node:fs';
 import { AttrStream, sendTrigger } from '../../packages/ipc/ipc';
-import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
+import {
+  CLEANUP_FLAG,
+  CLEANUP_NEXT,
+  CLEANUP_REUSE_IDLE_MS,
+  CLEANUP_STAT,
+} from '../../packages/ipc/cleanup_client';
 import {
   commitQueueFile,
   moveQueueFile,
@@ -250,20 +256,57 @@ export async function handleCleanupClient(
   socket.setTimeout(ctx.config.time('ipc_timeout') * 1000, () =>
     socket.destroy(),
   );
+  while (await serveOne(stream, ctx))
+    if (!(await nextRequest(stream, ctx))) return stream.close();
+}
+
+// One message: a new queue file, its ID in the greeting, the request.
+// True when the whole request was read and answered without a failure,
+// so that the connection may carry another (we offer it: reuse=1).
+async function serveOne(
+  stream: AttrStream,
+  ctx: CleanupContext,
+): Promise<boolean> {
   let state: CleanupState;
   try {
     state = await CleanupState.create(ctx);
   } catch (err) {
     msg.warn(`handleCleanupClient: create queue file: ${errorText(err)}`);
-    socket.destroy();
-    return;
+    stream.destroy();
+    return false;
   }
-  stream.writeAttrs({ protocol: 'cleanup_protocol', queue_id: state.queueId });
+  stream.writeAttrs({
+    protocol: 'cleanup_protocol',
+    queue_id: state.queueId,
+    reuse: 1,
+  });
   try {
     await serveRequest(stream, state);
-    stream.close();
   } catch (err) {
     await abandon(stream, state, err);
+    return false;
+  }
+  if (!state.failed) return true;
+  stream.close();
+  return false;
+}
+
+// A client that keeps the connection asks for the next message within
+// CLEANUP_REUSE_IDLE_MS; anything else, or nothing, ends it. So does a
+// stop from master: idle connections must not hold up the drain.
+async function nextRequest(
+  stream: AttrStream,
+  ctx: CleanupContext,
+): Promise<boolean> {
+  if (ctx.stopping) return false;
+  const timer = setTimeout(() => stream.destroy(), CLEANUP_REUSE_IDLE_MS);
+  try {
+    const request = await stream.readAttrs();
+    return request.request === CLEANUP_NEXT.request && !ctx.stopping;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

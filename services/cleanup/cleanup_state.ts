@@ -14,7 +14,9 @@ import { QueueFileWriter } from './cleanup_out';
 
 // What cleanup needs of the daemon skeleton's context; a test passes a
 // Config and a queue folder of its own.
-export type CleanupContext = Pick<DaemonContext, 'config' | 'queueDir'>;
+export type CleanupContext = Pick<DaemonContext, 'config' | 'queueDir'> & {
+  readonly stopping?: boolean;
+};
 export type CleanupConfig = DaemonContext['config'];
 
 export interface CleanupSettings {
@@ -31,7 +33,20 @@ export interface CleanupSettings {
   delayWarningTime: number;
 }
 
+// A Config does not change once loaded (a reload starts new processes),
+// so each is read once rather than once per message.
+const settingsCache = new WeakMap<CleanupConfig, CleanupSettings>();
+
 export function readSettings(config: CleanupConfig): CleanupSettings {
+  let settings = settingsCache.get(config);
+  if (!settings) {
+    settings = loadSettings(config);
+    settingsCache.set(config, settings);
+  }
+  return settings;
+}
+
+function loadSettings(config: CleanupConfig): CleanupSettings {
   return {
     myhostname: config.get('myhostname'),
     mailName: config.get('mail_name'),

@@ -23,6 +23,8 @@ export interface CleanupHarness {
   config: Config;
   triggers: string[];
   logs: string[];
+  connections: () => number; // accepted so far
+  dropClients(): void; // as a cleanup that went away
   close(): Promise<void>;
 }
 
@@ -72,20 +74,35 @@ export async function startCleanup(
     s.on('end', () => triggers.push(Buffer.concat(chunks).toString()));
   });
   const sockets = new Set<net.Socket>();
+  let accepted = 0;
   const cleanup = await listen(
     path.join(queueDir, 'public', 'cleanup'),
     (s) => {
+      accepted++;
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
       void handleCleanupClient(s, { config, queueDir });
     },
   );
-  const close = async () => {
+  const dropClients = () => {
     for (const s of sockets) s.destroy();
+  };
+  const close = async () => {
+    dropClients();
     await Promise.all([closeServer(cleanup), closeServer(qmgr)]);
     if (!given) fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { dir, queueDir, config, triggers, logs, close };
+  const connections = () => accepted;
+  return {
+    dir,
+    queueDir,
+    config,
+    triggers,
+    logs,
+    connections,
+    dropClients,
+    close,
+  };
 }
 
 export type RecordList = Array<[string, string | Buffer]>;
@@ -94,8 +111,9 @@ export async function submit(
   queueDir: string,
   flags: number,
   records: RecordList,
+  reuse = false,
 ): Promise<CleanupResult & { queueId: string }> {
-  const client = await CleanupClient.open(queueDir, flags);
+  const client = await CleanupClient.open(queueDir, flags, reuse);
   await client.records(records);
   const result = await client.finish();
   return { ...result, queueId: client.queueId };
