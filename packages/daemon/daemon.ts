@@ -193,10 +193,11 @@ class Daemon {
   // libuv accepts all that waits on a listener in one go, even when the
   // first client fills us and pauses it: the rest go back to master for
   // another process, so that no more than maxClients are served at once
-  // (local relies on one, as it switches rights per delivery). Unread:
-  // the handle goes, and bytes read here would go with it.
+  // (local relies on one, as it switches rights per delivery). Only the
+  // handle goes: one with bytes read already (a client from master that
+  // came while we filled up) waits here instead, or they would be lost.
   #giveBack(socket: net.Socket): void {
-    if (!process.connected || !process.send) {
+    if (!process.connected || !process.send || socket.readableLength) {
       this.#wait(socket);
       return;
     }
@@ -204,7 +205,7 @@ class Daemon {
     process.send(GIVE_BACK, socket, { keepOpen: false }, () => undefined);
   }
 
-  // No master to give it to (a test's): wait here for a slot.
+  // Kept for a free slot of ours.
   #wait(socket: net.Socket): void {
     this.#waiting.push(socket);
     socket.once('close', () => {
