@@ -3,7 +3,7 @@
 // queue-file records from one socket. Every internal protocol uses it.
 
 import * as net from 'node:net';
-import { encodeRecord, RecordReader, type Rec } from '../queue/record';
+import { RecordReader, type Rec } from '../queue/record';
 
 export type Attrs = Record<string, string>;
 export type AttrInput = Record<string, string | number | bigint | boolean>;
@@ -51,6 +51,28 @@ export function decodeAttrs(
 }
 
 type Waiter = () => void;
+
+// encodeRecord's bytes (type, length in 7-bit groups, low group first,
+// data) in one buffer: a message is a record per line, and encodeRecord
+// makes three buffers for each.
+export function recordBytes(type: string, data: Buffer | string): Buffer {
+  const size =
+    typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
+  let head = 2;
+  for (let len = size; len >= 0x80; len = Math.floor(len / 128)) head++;
+  const out = Buffer.allocUnsafe(head + size);
+  out[0] = type.charCodeAt(0);
+  let at = 1;
+  for (let len = size; ;) {
+    const rest = Math.floor(len / 128);
+    out[at++] = (len & 0x7f) | (rest > 0 ? 0x80 : 0);
+    if (rest === 0) break;
+    len = rest;
+  }
+  if (typeof data === 'string') out.write(data, at, 'utf8');
+  else data.copy(out, at);
+  return out;
+}
 
 // One socket, read as a sequence of attribute lists and records in the
 // order the protocol says. Reads wait for bytes; a closed or failed
@@ -140,7 +162,7 @@ export class AttrStream {
   }
 
   writeRecord(type: string, data: Buffer | string = ''): boolean {
-    return this.#queue(encodeRecord(type, data));
+    return this.#queue(recordBytes(type, data));
   }
 
   // Writes are gathered and sent once per turn of the event loop: a

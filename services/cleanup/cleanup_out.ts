@@ -7,6 +7,7 @@
 
 import * as fs from 'node:fs';
 import { encodeRecord, REC } from '../../packages/queue/record';
+import { recordBytes } from '../../packages/ipc/attr';
 
 const FLUSH_BYTES = 64 * 1024;
 const SIZE_FIELD_WIDTH = 15;
@@ -54,7 +55,7 @@ export class QueueFileWriter {
   // the caller should flushSync() before queueing more.
   put(type: string, data: Buffer | string = ''): number {
     const at = this.#offset;
-    const rec = encodeRecord(type, data);
+    const rec = recordBytes(type, data); // one buffer, not three
     this.#pending.push(rec);
     this.#pendingBytes += rec.length;
     this.#offset += rec.length;

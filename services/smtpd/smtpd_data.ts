@@ -64,7 +64,9 @@ export class LineSplitter {
 
   // The line that tail ends; pieces over the limit go to emit first.
   #take(tail: Buffer, emit: (line: ContentLine) => boolean): ContentLine {
-    const whole = Buffer.concat([...this.#parts, tail]);
+    // Most lines sit whole in one chunk: no copy for them.
+    const whole =
+      this.#parts.length === 0 ? tail : Buffer.concat([...this.#parts, tail]);
     this.#reset();
     const crlf = whole.length > 0 && whole[whole.length - 1] === CR;
     let data = crlf ? whole.subarray(0, whole.length - 1) : whole;
