@@ -53,9 +53,17 @@ export interface ChatLimits {
   errorSleepMs: number;
 }
 
+// Replies held for one write: past this many bytes they go at once, so
+// that a client that pipelines without reading meets backpressure.
+const HOLD_BYTES = 4096;
+
+// Replies are held until smtpd is about to wait for the client (flush()
+// from SmtpdInput) or the session ends: as Postfix's smtpd, the replies
+// to pipelined commands (RFC 2920) go out in one write.
 export class SmtpdChat {
   #socket: Socket;
   #limits: ChatLimits;
+  #held = '';
   errorCount = 0;
 
   constructor(socket: Socket, limits: ChatLimits) {
@@ -68,13 +76,23 @@ export class SmtpdChat {
   async send(r: Reply): Promise<void> {
     if (isError(r)) {
       this.errorCount += 1;
-      if (this.errorCount >= this.#limits.softErrorLimit)
+      if (this.errorCount >= this.#limits.softErrorLimit) {
+        this.flush();
         await sleep(this.#limits.errorSleepMs);
+      }
     }
     this.write(formatReply(r));
   }
 
   write(text: string): void {
+    this.#held += text;
+    if (this.#held.length >= HOLD_BYTES) this.flush();
+  }
+
+  flush(): void {
+    const text = this.#held;
+    if (!text) return;
+    this.#held = '';
     if (!this.#socket.destroyed && this.#socket.writable)
       this.#socket.write(text);
   }
@@ -82,6 +100,7 @@ export class SmtpdChat {
   // After STARTTLS, replies go through the TLS socket; the error count
   // carries over, as it is the session's.
   useSocket(socket: Socket): void {
+    this.flush();
     this.#socket = socket;
   }
 

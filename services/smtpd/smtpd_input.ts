@@ -26,10 +26,20 @@ export class SmtpdInput {
     timeout: () => this.#wake(new InputTimeout()),
   };
 
-  constructor(socket: Socket, timeoutMs: number, perRecord = false) {
+  #beforeWait: () => void;
+
+  // beforeWait runs each time we are about to wait for the client: the
+  // session sends the replies it held then.
+  constructor(
+    socket: Socket,
+    timeoutMs: number,
+    perRecord = false,
+    beforeWait: () => void = () => undefined,
+  ) {
     this.#socket = socket;
     this.#timeoutMs = timeoutMs;
     this.#perRecord = perRecord;
+    this.#beforeWait = beforeWait;
     socket.on('data', this.#listeners.data);
     socket.on('end', this.#listeners.end);
     socket.on('close', this.#listeners.end);
@@ -82,6 +92,7 @@ export class SmtpdInput {
   // from the last byte: time spent waiting for cleanup is not the
   // client's, and a timeout that fired then must not be lost.
   #wait(): Promise<void> {
+    this.#beforeWait();
     if (this.#ended) return Promise.reject(new InputClosed());
     const left = this.#deadline ? this.#deadline - Date.now() : Infinity;
     if (left <= 0) return Promise.reject(new InputTimeout());

@@ -100,19 +100,21 @@ export class SmtpdSession {
     handshake: Promise<void> | null = null,
   ) {
     socket.setNoDelay(true);
+    const chat = new SmtpdChat(socket, {
+      softErrorLimit: settings.softErrorLimit,
+      errorSleepMs: settings.errorSleepMs,
+    });
     this.#s = {
       settings,
       check,
       socket,
       state: new SmtpdState(client, settings.portLogging),
-      chat: new SmtpdChat(socket, {
-        softErrorLimit: settings.softErrorLimit,
-        errorSleepMs: settings.errorSleepMs,
-      }),
+      chat,
       input: new SmtpdInput(
         socket,
         settings.timeoutMs,
         settings.perRecordDeadline,
+        () => chat.flush(),
       ),
       message: null,
       bdat: null,
@@ -450,6 +452,7 @@ async function cmdStarttls(s: Session, args: string): Promise<boolean> {
 async function upgradeToTls(s: Session): Promise<boolean> {
   s.input.detach();
   s.chat.write(formatReply(reply(220, '2.0.0', 'Ready to start TLS')));
+  s.chat.flush();
   const { secure, done } = startServerTls(s.socket, s.settings.tls);
   try {
     await done;
@@ -472,12 +475,13 @@ function tlsFailed(s: Session, err: unknown): void {
 // Reading and replying go through the TLS socket from now on.
 function switchSocket(s: Session, secure: TLSSocket): void {
   s.socket = secure;
+  s.chat.useSocket(secure);
   s.input = new SmtpdInput(
     secure,
     s.settings.timeoutMs,
     s.settings.perRecordDeadline,
+    () => s.chat.flush(),
   );
-  s.chat.useSocket(secure);
 }
 
 // RFC 3207 section 4.2: the server forgets all it learnt from the
@@ -1005,6 +1009,7 @@ function abortMessage(s: Session): void {
 function close(s: Session): void {
   s.state.state = SESSION.CLOSED;
   s.input.discard();
+  s.chat.flush();
   if (!s.socket.writableEnded && !s.socket.destroyed) s.socket.end();
 }
 
@@ -1042,6 +1047,7 @@ function finishSession(s: Session): void {
   msg.info(
     `disconnect from ${clientText(s)} ${s.state.stats.format()}${notes}`,
   );
+  s.chat.flush();
   if (!s.socket.destroyed) s.socket.end();
 }
 
