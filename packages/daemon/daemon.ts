@@ -136,6 +136,7 @@ class Daemon {
     else if (m.t === 'conn' && handle instanceof net.Socket)
       this.#take(handle, m.id);
     else if (m.t === 'stop') this.stop();
+    else if (m.t === 'log-reopen') logFile?.close();
   }
 
   // Master keeps its copy of the client until it reads 'took', and gives
@@ -333,11 +334,13 @@ class Daemon {
 // to master over the fork channel. Called once more with the
 // configuration, before privileges are dropped: that call takes the
 // descriptor.
+let logFile: LogAppender | null = null;
+
 function masterSink(config?: Config): LogSink {
   const file = config?.get('maillog_file');
-  const appender = file ? LogAppender.fromEnv(file) : null;
+  if (file) logFile = LogAppender.fromEnv(file);
   return batchedSink((lines) => {
-    if (appender?.write(lines.join('\n') + '\n')) return;
+    if (logFile?.write(lines.join('\n') + '\n')) return;
     send({ t: 'log', lines });
   });
 }

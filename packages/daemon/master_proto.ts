@@ -7,8 +7,13 @@
 // is answered 'took' with that id once the child holds the socket, so
 // that master can keep its own copy until then and hand the client to
 // another child if this one dies first.
+// 'log-reopen': maillog_file was rotated; stop appending to the
+// descriptor given at fork and send log lines to master.
 export type MasterToChild =
-  { t: 'listen' } | { t: 'conn'; id?: number } | { t: 'stop' };
+  | { t: 'listen' }
+  | { t: 'conn'; id?: number }
+  | { t: 'stop' }
+  | { t: 'log-reopen' };
 
 // Child to master.
 export type ChildToMaster =

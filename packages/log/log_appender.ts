@@ -1,7 +1,8 @@
 // A daemon's own append-only descriptor of maillog_file, given by master
 // at fork, so that the lines of a turn go to the file in one write(2)
 // rather than through master. The daemon skeleton uses it. Limits: after
-// "postfix logrotate" the daemon goes back to sending lines to master.
+// "postfix logrotate" (master says so, or a stat of the path shows it)
+// the daemon goes back to sending lines to master.
 
 import * as fs from 'node:fs';
 
@@ -53,7 +54,7 @@ export class LogAppender {
       fs.writeSync(this.#fd, text);
       return true;
     } catch {
-      this.#close();
+      this.close();
       return false;
     }
   }
@@ -64,15 +65,19 @@ export class LogAppender {
     this.#checked = now;
     try {
       if (fs.statSync(this.#path).ino === this.#ino) return false;
-    } catch {
-      // Renamed and not made again yet: master makes the new one.
+    } catch (err) {
+      // A folder we may not search (we dropped privileges): master's
+      // 'log-reopen' tells us instead. Else the file was renamed and not
+      // made again yet.
+      if ((err as NodeJS.ErrnoException).code === 'EACCES') return false;
     }
-    this.#close();
+    this.close();
     return true;
   }
 
-  #close(): void {
-    closeQuietly(this.#fd);
+  // For good: lines go to master from now on.
+  close(): void {
+    if (this.#fd >= 0) closeQuietly(this.#fd);
     this.#fd = -1;
   }
 }

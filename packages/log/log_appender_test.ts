@@ -89,3 +89,13 @@ test('does give lines back once the file was rotated', async (t) => {
   assert.equal(fs.readFileSync(`${file}.1`, 'utf8'), '');
   assert.equal(fs.readFileSync(file, 'utf8'), '');
 });
+
+test('does give lines back once closed, as after master said log-reopen', (t) => {
+  const file = tempLog(t);
+  inherit(file);
+  const appender = LogAppender.fromEnv(file);
+  assert.ok(appender);
+  appender.close();
+  assert.equal(appender.write('late\n'), false);
+  assert.equal(fs.readFileSync(file, 'utf8'), '');
+});

@@ -5,13 +5,15 @@
 // Limits: no syslog; with maillog_file empty and no start-fg, lines go
 // nowhere (Postfix would use syslog).
 
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { LOG_FD_ENV } from '../../packages/log/log_appender';
 
 // The writer of the running configuration, whose file descriptor children
-// get at fork (see childLogOptions).
+// get at fork (see childLogOptions), and the children that got it.
 let current: LogWriter | null = null;
+const holders = new Set<ChildProcess>();
 
 // Lines are gathered and written once per turn of the event loop: one
 // write(2) for many lines under load, in arrival order.
@@ -47,12 +49,16 @@ export class LogWriter {
     }
   }
 
-  // After "postfix logrotate" renamed the file.
+  // After "postfix logrotate" renamed the file. Children holding the old
+  // one send their lines to us from now on.
   reopen(): void {
     this.flush();
     if (this.#fd !== null) fs.closeSync(this.#fd);
     this.#fd = null;
     this.#open();
+    for (const child of holders)
+      if (child.connected) child.send({ t: 'log-reopen' }, () => undefined);
+    holders.clear();
   }
 
   write(line: string): void {
@@ -98,11 +104,18 @@ export function servePostlog(path: string, writer: LogWriter): net.Server {
 // Fork options that give a child maillog_file as its descriptor 4, so that
 // it appends its lines itself (packages/log/log_appender.ts): a message
 // to master per turn costs both processes more than one write(2).
+// track(child) after the fork: it is told when the file is rotated.
 export function childLogOptions(): {
   stdio: Array<number>;
   env: Record<string, string>;
+  track(child: ChildProcess): void;
 } {
   const fd = current?.childFd ?? null;
-  if (fd === null) return { stdio: [], env: {} };
-  return { stdio: [fd], env: { [LOG_FD_ENV]: '4' } };
+  if (fd === null) return { stdio: [], env: {}, track: () => undefined };
+  return { stdio: [fd], env: { [LOG_FD_ENV]: '4' }, track: holdLog };
+}
+
+function holdLog(child: ChildProcess): void {
+  holders.add(child);
+  child.once('exit', () => holders.delete(child));
 }

@@ -233,6 +233,7 @@ export class MasterService {
       execArgv: lean.execArgv ?? [],
       serialization: 'json',
     });
+    log.track(proc);
     if (!proc.pid) {
       msg.warn(`${this.#env.script}: fork failed -- throttling`);
       this.#throttle();
