@@ -59,7 +59,16 @@ function headerContext(state: CleanupState): RewriteContext {
 // and Postfix read it as a local part, so such a word counts as one.
 const BARE_LOCAL = /^[^\s"<>()@,;:\\]+$/;
 
-function addressesOf(value: string): string[] {
+// "a@b", "<a@b>" and "Plain Name <a@b>": the usual forms, whose address
+// a pattern finds as addressparser would; it was a tenth of cleanup's
+// time per message. Quotes, comments, groups, lists and anything not
+// plain ASCII go to addressparser.
+const SIMPLE_ADDRESS =
+  /^\s*(?:[A-Za-z0-9 ._-]*<([A-Za-z0-9._+-]+@[A-Za-z0-9.-]+)>|([A-Za-z0-9._+-]+@[A-Za-z0-9.-]+))\s*$/;
+
+export function addressesOf(value: string): string[] {
+  const simple = SIMPLE_ADDRESS.exec(value);
+  if (simple) return [simple[1] ?? simple[2]];
   const out: string[] = [];
   for (const item of addressparser(value, { flatten: true })) {
     if (item.address) out.push(item.address);
