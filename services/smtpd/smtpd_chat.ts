@@ -24,8 +24,11 @@ export function isError(r: Reply): boolean {
 }
 
 // Control characters from client text must not split a reply line.
+const CONTROL = /[\x00-\x1f\x7f]/;
+const CONTROLS = /[\x00-\x1f\x7f]/g;
+
 function clean(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, ' ');
+  return CONTROL.test(text) ? text.replace(CONTROLS, ' ') : text;
 }
 
 export function formatReply(r: Reply): string {

@@ -595,8 +595,18 @@ interface PathArgs {
 
 // "FROM:<a@b> SIZE=10": the path (angle brackets kept, quotes honoured)
 // and the ESMTP parameters after it.
+const PATH_KEYWORDS = new Map<string, RegExp>();
+
+function keywordPattern(keyword: string): RegExp {
+  let re = PATH_KEYWORDS.get(keyword);
+  if (!re)
+    PATH_KEYWORDS.set(keyword, (re = new RegExp(`^${keyword}:\\s*`, 'i')));
+  return re;
+}
+
 export function splitPathArgs(args: string, keyword: string): PathArgs | null {
-  const m = new RegExp(`^${keyword}:\\s*`, 'i').exec(args);
+  // One pattern per keyword (FROM, TO), made once, not once per command.
+  const m = keywordPattern(keyword).exec(args);
   if (!m) return null;
   const rest = args.slice(m[0].length);
   const end = rest.startsWith('<') ? closingBracket(rest) : rest.search(/\s|$/);
