@@ -90,3 +90,14 @@ test('does close a kept connection that asks for something else', async () => {
   assert.ok(ms < CLEANUP_REUSE_IDLE_MS, `closed after ${ms} ms`);
   assert.equal(CLEANUP_NEXT.request, 'next');
 });
+
+test('does end a kept connection at half of daemon_timeout', async (t) => {
+  const h = await startCleanup('daemon_timeout = 2s');
+  t.after(() => h.close());
+  // Four messages 0.4 s apart: the kept connection is 1 s old by the last.
+  for (let i = 0; i < 4; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal((await submit(h.queueDir, 0, MAIL, true)).status, 0);
+  }
+  assert.ok(h.connections() >= 2, `${h.connections()} connections`);
+});

@@ -256,8 +256,9 @@ export async function handleCleanupClient(
   socket.setTimeout(ctx.config.time('ipc_timeout') * 1000, () =>
     socket.destroy(),
   );
+  const since = Date.now();
   while (await serveOne(stream, ctx))
-    if (!(await nextRequest(stream, ctx))) return stream.close();
+    if (!(await nextRequest(stream, ctx, since))) return stream.close();
 }
 
 // One message: a new queue file, its ID in the greeting, the request.
@@ -293,16 +294,21 @@ async function serveOne(
 
 // A client that keeps the connection asks for the next message within
 // CLEANUP_REUSE_IDLE_MS; anything else, or nothing, ends it. So does a
-// stop from master: idle connections must not hold up the drain.
+// stop from master (idle connections must not hold up the drain), and
+// half of daemon_timeout since the connection came, as the skeleton's
+// watchdog counts a client's time from its connection.
 async function nextRequest(
   stream: AttrStream,
   ctx: CleanupContext,
+  since: number,
 ): Promise<boolean> {
-  if (ctx.stopping) return false;
+  const lifetime = (ctx.config.time('daemon_timeout') * 1000) / 2;
+  if (ctx.stopping || Date.now() - since >= lifetime) return false;
   const timer = setTimeout(() => stream.destroy(), CLEANUP_REUSE_IDLE_MS);
   try {
     const request = await stream.readAttrs();
-    return request.request === CLEANUP_NEXT.request && !ctx.stopping;
+    if (ctx.stopping || Date.now() - since >= lifetime) return false;
+    return request.request === CLEANUP_NEXT.request;
   } catch {
     return false;
   } finally {
