@@ -63,8 +63,10 @@ const BARE_LOCAL = /^[^\s"<>()@,;:\\]+$/;
 // a pattern finds as addressparser would; it was a tenth of cleanup's
 // time per message. Quotes, comments, groups, lists and anything not
 // plain ASCII go to addressparser.
-const SIMPLE_ADDRESS =
-  /^\s*(?:[A-Za-z0-9 ._-]*<([A-Za-z0-9._+-]+@[A-Za-z0-9.-]+)>|([A-Za-z0-9._+-]+@[A-Za-z0-9.-]+))\s*$/;
+const PLAIN_ADDRESS = '[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+';
+const SIMPLE_ADDRESS = new RegExp(
+  `^\\s*(?:[A-Za-z0-9 ._-]*<(${PLAIN_ADDRESS})>|(${PLAIN_ADDRESS}))\\s*$`,
+);
 
 export function addressesOf(value: string): string[] {
   const simple = SIMPLE_ADDRESS.exec(value);
