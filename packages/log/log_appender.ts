@@ -11,6 +11,10 @@ export const LOG_FD_ENV = 'MAIL_LOG_FD';
 
 // How often at most we check that maillog_file is still our file: "postfix
 // logrotate" compresses the renamed file a few tenths of a second later.
+// XXX a line written after the rename, before master's 'log-reopen' or our
+// stat shows it, goes to the renamed file; one written after the
+// compressor read that file is lost (Postfix's postlogd, the one writer,
+// has no such window).
 const ROTATE_CHECK_MS = 50;
 
 export class LogAppender {

@@ -104,6 +104,9 @@ export function servePostlog(path: string, writer: LogWriter): net.Server {
 // Fork options that give a child maillog_file as its descriptor 4, so that
 // it appends its lines itself (packages/log/log_appender.ts): a message
 // to master per turn costs both processes more than one write(2).
+// XXX a daemon that runs as mail_owner then holds a writable descriptor
+// of the log: O_APPEND keeps it from overwriting lines, but not from
+// truncating the file; through master it could only add lines.
 // track(child) after the fork: it is told when the file is rotated.
 export function childLogOptions(): {
   stdio: Array<number>;
