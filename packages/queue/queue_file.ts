@@ -100,7 +100,7 @@ class RecordFile {
     this.#eof = chunk.last;
   }
 
-  async next(): Promise<FileRec | null> {
+  next(): FileRec | null {
     for (;;) {
       const offset = this.#base + this.#reader.offset;
       const rec = this.#reader.take();
@@ -122,9 +122,9 @@ class RecordFile {
   }
 
   // The next record, with `p` pointers followed and padding skipped.
-  async nextFollowing(): Promise<FileRec | null> {
+  nextFollowing(): FileRec | null {
     for (;;) {
-      const rec = await this.next();
+      const rec = this.next();
       if (!rec || rec.type !== REC.PTR) {
         if (rec?.type === REC.PADDING) continue;
         return rec;
@@ -291,9 +291,9 @@ const HANDLERS: Record<string, Handler> = {
   [REC.DRCP]: (st) => (st.pending = EMPTY_PENDING),
 };
 
-async function readEnvelopeSegment(rf: RecordFile, st: ReadState) {
+function readEnvelopeSegment(rf: RecordFile, st: ReadState) {
   for (;;) {
-    const rec = await rf.nextFollowing();
+    const rec = rf.nextFollowing();
     if (!rec) throw new QueueFileError('premature end of file');
     if (rec.type === REC.END)
       throw new QueueFileError('message_end record in envelope');
@@ -305,15 +305,25 @@ async function readEnvelopeSegment(rf: RecordFile, st: ReadState) {
   }
 }
 
+// The record at the C record's offset, or null where that offset holds
+// no record (a file whose content has pointer records).
+function nextOrNull(rf: RecordFile): FileRec | null {
+  try {
+    return rf.next();
+  } catch {
+    return null;
+  }
+}
+
 // Find the X record: where the C record says it is, else by reading the
 // content (a file whose content holds pointer records).
-async function seekExtracted(rf: RecordFile, env: QueueEnvelope) {
+function seekExtracted(rf: RecordFile, env: QueueEnvelope) {
   rf.restart(env.dataOffset + env.contentSize);
-  const rec = await rf.next().catch(() => null);
+  const rec = nextOrNull(rf);
   if (rec?.type === REC.XTRA) return;
   rf.restart(env.dataOffset);
   for (;;) {
-    const r = await rf.nextFollowing();
+    const r = rf.nextFollowing();
     if (!r) throw new QueueFileError('no extracted_info record');
     if (r.type === REC.XTRA) return;
     if (r.type !== REC.NORM && r.type !== REC.CONT)
@@ -321,9 +331,9 @@ async function seekExtracted(rf: RecordFile, env: QueueEnvelope) {
   }
 }
 
-async function readExtractedSegment(rf: RecordFile, st: ReadState) {
+function readExtractedSegment(rf: RecordFile, st: ReadState) {
   for (;;) {
-    const rec = await rf.nextFollowing();
+    const rec = rf.nextFollowing();
     if (!rec) throw new QueueFileError('no message_end record');
     if (rec.type === REC.END) return;
     HANDLERS[rec.type]?.(st, rec);
@@ -337,7 +347,7 @@ function checkEnvelope(st: ReadState): void {
   if (st.env.dataOffset === 0) throw new QueueFileError('no message_size');
 }
 
-async function readAll(fd: number, env: QueueEnvelope) {
+function readAll(fd: number, env: QueueEnvelope) {
   const rf = new RecordFile(fd);
   const st: ReadState = {
     env,
@@ -345,10 +355,10 @@ async function readAll(fd: number, env: QueueEnvelope) {
     sawTime: false,
     sawSender: false,
   };
-  await readEnvelopeSegment(rf, st);
+  readEnvelopeSegment(rf, st);
   checkEnvelope(st);
-  await seekExtracted(rf, env);
-  await readExtractedSegment(rf, st);
+  seekExtracted(rf, env);
+  readExtractedSegment(rf, st);
 }
 
 // Open and read the envelope of a committed queue file. A file that is
@@ -388,7 +398,7 @@ async function readOpenEnvelope(
     if (!isQueueFileReady(stat))
       throw new QueueFileError(`${file}: file is not ready (mode)`);
     const env = newEnvelope(file, stat);
-    await readAll(fd, env);
+    readAll(fd, env);
     return env;
   } catch (err) {
     if (err instanceof RecordError || err instanceof QueueFileError)
@@ -417,7 +427,7 @@ export async function* contentRecords(
     const rf = new RecordFile(fd);
     rf.restart(dataOffset);
     for (;;) {
-      const rec = await rf.nextFollowing();
+      const rec = rf.nextFollowing();
       if (!rec) throw new QueueFileError(`${file}: no extracted_info record`);
       if (rec.type === REC.XTRA) return;
       if (rec.type !== REC.NORM && rec.type !== REC.CONT)
