@@ -54,3 +54,24 @@ test('returns expired mail to the sender with a notice from bounce', async () =>
   ])
     assert.match(log, new RegExp(line));
 });
+
+test('returns only the headers to a sender who asked RET=HDRS over SMTP', async () => {
+  const smtp = await SmtpClient.connect(mta.smtpPort);
+  await smtp.reply();
+  await smtp.command('EHLO client.test.example');
+  assert.match(
+    await smtp.command('MAIL FROM:<bob@localhost> RET=HDRS'),
+    /^250/,
+  );
+  assert.match(await smtp.command('RCPT TO:<y@nowhere.example>'), /^250/);
+  assert.match(await smtp.command('DATA'), /^354/);
+  smtp.write(message('headers only', 'the secret body line'));
+  const id = queueIdOf(await smtp.command('.'));
+  await smtp.command('QUIT');
+  smtp.close();
+  const [notice] = await mta.waitForMaildir('bob', 1);
+  assert.match(notice, new RegExp(`^X-Postfix-Queue-ID: ${id}\\r?$`, 'm'));
+  assert.match(notice, /^Content-Type: text\/rfc822-headers/m);
+  assert.match(notice, /^Subject: headers only\r?$/m);
+  assert.doesNotMatch(notice, /the secret body line/);
+});

@@ -77,13 +77,10 @@ function envelopeOf(sink: SmtpSink): string[] {
   return sink.commands.filter((c) => /^(MAIL|RCPT)/.test(c));
 }
 
-// XXX RET is not checked here: smtpd stores "dsn_ret=HDRS" where
-// qmgr reads Postfix's number ("dsn_ret=2"), so RET does not reach the
-// delivery request; smtp_sink_test.ts shows RET from a request.
-test('does send each recipient its own NOTIFY and ORCPT, and ENVID', async () => {
+test('does send each recipient its own NOTIFY and ORCPT, and RET and ENVID', async () => {
   await sent(await submit('dsn.example'));
   const [mail, ...rcpts] = envelopeOf(dsnSink);
-  assert.match(mail, / ENVID=env\+2B1$/);
+  assert.match(mail, / RET=HDRS ENVID=env\+2B1$/);
   assert.deepEqual(rcpts, [
     'RCPT TO:<x@dsn.example> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;first+2Bo@o.example',
     'RCPT TO:<y@dsn.example> NOTIFY=NEVER ORCPT=rfc822;y@dsn.example',
@@ -115,9 +112,12 @@ test('does have the next instance record each recipient DSN in its queue file', 
   assert.equal(shown.code, 0, shown.stderr);
   const records = shown.stdout
     .split('\n')
-    .filter((l) => /dsn_|notify_flags|recipient:/.test(l));
+    .filter((l) =>
+      /dsn_|envelope_id|ret_flags|notify_flags|recipient:/.test(l),
+    );
   assert.deepEqual(records, [
-    'named_attribute: dsn_envid=env+1',
+    'named_attribute: envelope_id=env+1',
+    'named_attribute: ret_flags=2',
     'named_attribute: dsn_orig_rcpt=rfc822;first+o@o.example',
     'named_attribute: notify_flags=10',
     'original_recipient: x@held.example',

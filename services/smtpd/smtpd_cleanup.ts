@@ -19,6 +19,8 @@ import { Reply, reply } from './smtpd_chat';
 import { ContentLine, LINE_END } from './smtpd_data';
 import { Recipient, SavedActions, SmtpdState } from './smtpd_state';
 
+const DSN_RET = { FULL: 1, HDRS: 2 } as const;
+
 // DSN NOTIFY=NEVER: Postfix asks no delivery notice for an access BCC.
 const NOTIFY_NEVER = 1;
 
@@ -160,8 +162,11 @@ function envelopeRecords(state: SmtpdState): Array<[string, string]> {
     );
   if (state.tls?.receivedText)
     list.push([REC.ATTR, `${TLS_RECEIVED_ATTR}=${state.tls.receivedText}`]);
-  if (t.envid) list.push([REC.ATTR, `dsn_envid=${t.envid}`]);
-  if (t.ret) list.push([REC.ATTR, `dsn_ret=${t.ret}`]);
+  // Postfix's names (MAIL_ATTR_DSN_ENVID, MAIL_ATTR_DSN_RET), and the
+  // number for RET (DSN_RET_FULL 1, DSN_RET_HDRS 2), as qmgr reads them.
+  if (t.envid) list.push([REC.ATTR, `envelope_id=${t.envid}`]);
+  const ret = DSN_RET[t.ret as keyof typeof DSN_RET];
+  if (ret) list.push([REC.ATTR, `ret_flags=${ret}`]);
   list.push([REC.SENDER, t.sender]);
   return list;
 }
