@@ -109,7 +109,11 @@ async function killer(mta: Instance, until: number, t: Tally) {
 function readyFiles(mta: Instance): string[] {
   return ['incoming', 'active', 'deferred', 'maildrop']
     .flatMap((q) => mta.queueFiles(q))
-    .filter((f) => (fs.statSync(f).mode & 0o700) === 0o700);
+    .filter((f) => {
+      // qmgr may remove a file between the directory read and this stat.
+      const st = fs.statSync(f, { throwIfNoEntry: false });
+      return st !== undefined && (st.mode & 0o700) === 0o700;
+    });
 }
 
 function queueEmpty(mta: Instance): boolean {
