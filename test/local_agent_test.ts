@@ -86,8 +86,9 @@ function startService(
     ...ids,
   });
   inst.children.push(child);
-  child.on('message', (m: { t: string; line?: string }) => {
-    if (m.t === 'log' && m.line) inst.log.push(m.line);
+  // The skeleton sends the lines of one event-loop turn together.
+  child.on('message', (m: { t: string; line?: string; lines?: string[] }) => {
+    if (m.t === 'log') inst.log.push(...(m.lines ?? (m.line ? [m.line] : [])));
   });
   const server = net.createServer({ pauseOnConnect: true });
   inst.servers.push(server);

@@ -275,6 +275,12 @@ test('reload rereads the configuration and never refuses a client', async () => 
     assert.ok(served > 10, `served ${served}`);
     assert.match(await banner(mta.smtpPort), /ESMTP reload9$/);
     assert.equal((mta.log().match(/reload -- version/g) ?? []).length, 10);
+    // Each reload opens maillog_file again and closes the old descriptor.
+    const fdDir = `/proc/${mta.masterPid()}/fd`;
+    const logFds = fs
+      .readdirSync(fdDir)
+      .filter((fd) => readLink(path.join(fdDir, fd)) === mta.logFile);
+    assert.equal(logFds.length, 1, `master holds ${logFds.length}`);
   } finally {
     await mta.destroy();
   }
@@ -406,3 +412,11 @@ test('start shows why master could not start', async () => {
     await mta.destroy();
   }
 });
+
+function readLink(file: string): string {
+  try {
+    return fs.readlinkSync(file);
+  } catch {
+    return ''; // a descriptor closed while we read the folder
+  }
+}

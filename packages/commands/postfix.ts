@@ -235,7 +235,10 @@ async function cmdLogrotate(ctx: Context): Promise<number> {
   const pid = runningMasterPid(queueDir(config));
   if (pid !== null) process.kill(pid, 'SIGUSR1');
   if (config.get('maillog_file_compressor') === 'gzip') {
-    await new Promise((r) => setTimeout(r, 200)); // master's last writes
+    // The last lines written to the old file: master's, and those of
+    // daemons that append themselves (they look at the path every 50 ms
+    // and master tells them at once).
+    await new Promise((r) => setTimeout(r, 1000));
     fs.writeFileSync(`${rotated}.gz`, zlib.gzipSync(fs.readFileSync(rotated)));
     fs.unlinkSync(rotated);
   }

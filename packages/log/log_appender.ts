@@ -11,10 +11,11 @@ export const LOG_FD_ENV = 'MAIL_LOG_FD';
 
 // How often at most we check that maillog_file is still our file: "postfix
 // logrotate" compresses the renamed file a few tenths of a second later.
-// XXX a line written after the rename, before master's 'log-reopen' or our
-// stat shows it, goes to the renamed file; one written after the
-// compressor read that file is lost (Postfix's postlogd, the one writer,
-// has no such window).
+// A line written after the rename, before master's 'log-reopen' or our
+// stat shows it, goes to the renamed file, which "postfix logrotate"
+// compresses 1 s later. XXX a daemon whose loop was blocked for longer
+// than that can still write a line into the file after it was read, and
+// that line is lost (Postfix's postlogd, the one writer, has no window).
 const ROTATE_CHECK_MS = 50;
 
 export class LogAppender {

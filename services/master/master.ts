@@ -66,7 +66,7 @@ export class Master {
   }
 
   #setUpLog(): void {
-    this.#log?.flush();
+    this.#log?.close();
     this.#log = new LogWriter(
       this.#config.get('maillog_file'),
       this.#options.foreground,

@@ -49,6 +49,13 @@ export class LogWriter {
     }
   }
 
+  // On reload, before the writer of the new configuration takes over.
+  close(): void {
+    this.flush();
+    if (this.#fd !== null) fs.closeSync(this.#fd);
+    this.#fd = null;
+  }
+
   // After "postfix logrotate" renamed the file. Children holding the old
   // one send their lines to us from now on.
   reopen(): void {
