@@ -54,8 +54,9 @@ const LIMIT_WARN_INTERVAL = 1000 * 1000;
 // A child that keeps root (master.cf unpriv "n": local, pipe) switches
 // rights with seteuid per delivery, and glibc applies each switch to every
 // thread by signal. Measured here (gVisor): a switch there and back costs
-// 0.94 ms with Node's 11 threads, 0.40 ms with 5. Such a child serves one
-// client at a time, so one worker thread of each kind is enough.
+// 0.94 ms with Node's 11 threads, 0.40 ms with 5 (local now has 4: it no
+// longer starts a thread-pool thread). Such a child serves one client at
+// a time, so one worker thread of each kind is enough.
 const LEAN_THREADS: { env?: Record<string, string>; execArgv?: string[] } = {
   env: { UV_THREADPOOL_SIZE: '1' },
   execArgv: ['--v8-pool-size=1'],
