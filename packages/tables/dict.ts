@@ -14,16 +14,16 @@
 
 import { msg } from '../log/log';
 import { DictSyntaxError, parseDictSpec, splitTableList } from './dict_parse';
-import type * as CidrModule from './dict_cidr';
-import type * as EnvironModule from './dict_environ';
-import type * as IndexedModule from './dict_indexed';
-import type * as InlineModule from './dict_inline';
-import type * as ProxyModule from './dict_proxy';
-import type * as RegexpModule from './dict_regexp';
-import type * as StaticModule from './dict_static';
-import type * as TexthashModule from './dict_texthash';
-import type * as UnionModule from './dict_union';
-import type * as UnixModule from './dict_unix';
+import { openCidr } from './dict_cidr';
+import { openEnviron } from './dict_environ';
+import { indexedOpener } from './dict_indexed';
+import { openInline } from './dict_inline';
+import { openProxy } from './dict_proxy';
+import { openPcre, openRegexp } from './dict_regexp';
+import { openStatic } from './dict_static';
+import { openTexthash } from './dict_texthash';
+import { openPipe, openUnion } from './dict_union';
+import { openUnix } from './dict_unix';
 
 export const DICT_FLAG = {
   FIXED: 1, // exact-match keys: gets partial keys, folded to lower case
@@ -59,39 +59,26 @@ export class DictError extends Error {}
 // that tell the two apart answer "Server configuration error".
 export class DictConfigError extends DictError {}
 
-// Each table module is loaded when a table of its type is first opened
-// (a daemon start paid ~16 ms of CPU for all of them), and through a
-// function, so that a table module that imports this one finds it whole.
-// The requires name their files literally, for the bundled commands.
-const cidr = () => require('./dict_cidr') as typeof CidrModule;
-const environ = () => require('./dict_environ') as typeof EnvironModule;
-const indexed = () => require('./dict_indexed') as typeof IndexedModule;
-const inline = () => require('./dict_inline') as typeof InlineModule;
-const proxy = () => require('./dict_proxy') as typeof ProxyModule;
-const regexp = () => require('./dict_regexp') as typeof RegexpModule;
-const statik = () => require('./dict_static') as typeof StaticModule;
-const texthash = () => require('./dict_texthash') as typeof TexthashModule;
-const union = () => require('./dict_union') as typeof UnionModule;
-const unix = () => require('./dict_unix') as typeof UnixModule;
-
+// Each opener is called through a function so that a table module that
+// is loaded before this one (and imports it) is found complete.
 const OPENERS: Record<string, DictOpener> = {
-  btree: (name, ctx) => indexed().indexedOpener('btree')(name, ctx),
-  cdb: (name, ctx) => indexed().indexedOpener('cdb')(name, ctx),
-  cidr: (name) => cidr().openCidr(name),
-  environ: (name) => environ().openEnviron(name),
-  hash: (name, ctx) => indexed().indexedOpener('hash')(name, ctx),
-  lmdb: (name, ctx) => indexed().indexedOpener('lmdb')(name, ctx),
-  inline: (name, ctx) => inline().openInline(name, ctx),
+  btree: (name, ctx) => indexedOpener('btree')(name, ctx),
+  cdb: (name, ctx) => indexedOpener('cdb')(name, ctx),
+  cidr: (name) => openCidr(name),
+  environ: (name) => openEnviron(name),
+  hash: (name, ctx) => indexedOpener('hash')(name, ctx),
+  lmdb: (name, ctx) => indexedOpener('lmdb')(name, ctx),
+  inline: (name, ctx) => openInline(name, ctx),
   ldap: (name, ctx) => lazyOpener('./dict_ldap', 'openLdap')(name, ctx),
-  pcre: (name) => regexp().openPcre(name),
+  pcre: (name) => openPcre(name),
   pgsql: (name, ctx) => lazyOpener('./dict_pgsql', 'openPgsql')(name, ctx),
-  pipemap: (name, ctx) => union().openPipe(name, ctx),
-  proxy: (name, ctx) => proxy().openProxy(name, ctx),
-  regexp: (name) => regexp().openRegexp(name),
-  static: (name) => statik().openStatic(name),
-  texthash: (name, ctx) => texthash().openTexthash(name, ctx),
-  unionmap: (name, ctx) => union().openUnion(name, ctx),
-  unix: (name) => unix().openUnix(name),
+  pipemap: (name, ctx) => openPipe(name, ctx),
+  proxy: (name, ctx) => openProxy(name, ctx),
+  regexp: (name) => openRegexp(name),
+  static: (name) => openStatic(name),
+  texthash: (name, ctx) => openTexthash(name, ctx),
+  unionmap: (name, ctx) => openUnion(name, ctx),
+  unix: (name) => openUnix(name),
 };
 
 // Client tables load their driver (pg, ldapts) only when a table of
