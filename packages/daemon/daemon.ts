@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import { setAccepting } from '../ipc/listener';
 import { stopReading } from '../ipc/scache_proto';
 import { Config, ConfigError } from '../config/config';
+import { preloadDrivers } from '../tables/dict';
 import {
   batchedSink,
   FatalError,
@@ -379,6 +380,7 @@ export function runDaemon(spec: DaemonSpec): void {
     config = loadConfig(args);
     setUpLog(spec, args, config);
     process.chdir(config.get('queue_directory'));
+    preloadDrivers(config);
     if (args.unpriv) dropPrivileges(config);
   } catch (err) {
     const text = err instanceof ConfigError ? err.message : String(err);

@@ -87,6 +87,26 @@ function lazyOpener(file: string, name: string): DictOpener {
   return (require(file) as Record<string, DictOpener>)[name];
 }
 
+const DRIVER_FILES: Record<string, string> = {
+  ldap: './dict_ldap',
+  pgsql: './dict_pgsql',
+};
+
+// A daemon loads the drivers its settings name before it drops its
+// privileges: code in a folder that only root may read (a clone in a
+// 0700 folder) cannot be loaded after, and Postfix too opens what it
+// needs first. Any setting that mentions "pgsql:" or "ldap:" counts.
+export function preloadDrivers(config: {
+  mainCfNames(): string[];
+  overrideNames(): string[];
+  raw(name: string): string | undefined;
+}): void {
+  const names = new Set([...config.mainCfNames(), ...config.overrideNames()]);
+  const text = [...names].map((n) => config.raw(n) ?? '').join('\n');
+  for (const [type, file] of Object.entries(DRIVER_FILES))
+    if (text.includes(`${type}:`)) require(file);
+}
+
 // The types dictOpen knows, for postconf -m.
 export function dictTypes(): string[] {
   return Object.keys(OPENERS).sort();

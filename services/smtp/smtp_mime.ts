@@ -5,14 +5,13 @@
 // Limits: parts with no declared encoding and binary parts go unchanged.
 
 import { pipeline, type Readable } from 'node:stream';
-import type * as Mailsplit from '@zone-eu/mailsplit';
+import * as Mailsplit from '@zone-eu/mailsplit';
 
-// Loaded on first use: most peers offer 8BITMIME, and loading mailsplit
-// took 57 ms of CPU at each start of an smtp process (measured).
-let mailsplit: typeof Mailsplit | undefined;
+// Loaded at start, though most peers offer 8BITMIME and loading it costs
+// 57 ms of CPU per smtp process start (measured): after the skeleton drops
+// privileges, code in a folder only root may read could not be loaded.
 function loadMailsplit(): typeof Mailsplit {
-  mailsplit ??= require('@zone-eu/mailsplit') as typeof Mailsplit;
-  return mailsplit;
+  return Mailsplit;
 }
 
 interface Node {
