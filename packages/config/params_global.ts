@@ -81,6 +81,14 @@ function defaultMynetworks(ctx: DefaultContext): string {
 }
 
 export const PARAMS: ParamDef[] = [
+  {
+    name: 'content_filter',
+    type: 'string',
+    default: '',
+    doc:
+      'transport:destination that gets all mail smtpd and pickup receive, ' +
+      "for inspection, instead of the recipients' transports",
+  },
   // Identity and routing.
   {
     name: 'myhostname',

@@ -3,7 +3,7 @@
 // look a logical header or a body line up, then act on the result with
 // one small handler per action, logging in Postfix's cleanup_act form.
 // Used by cleanup_message.ts, which follows the MIME structure
-// (cleanup_mime.ts). Known limit: the FILTER action is logged and ignored.
+// (cleanup_mime.ts).
 
 import { DictError, Maps } from '../../packages/tables/dict';
 import { rewriteAddressSync } from '../../packages/address/rewrite';
@@ -284,13 +284,15 @@ function onPass(state: CleanupState, match: Match, text: string) {
   return KEEP;
 }
 
-// XXX FILTER from header_checks needs a content filter that qmgr does
-// not route by yet; it is logged and ignored.
-function onUnsupported(state: CleanupState, match: Match, text: string) {
-  msg.warn(
-    `${state.queueId}: ${match.maps.title}: FILTER action ` +
-      `is not supported: ${printable(text)}`,
-  );
+// FILTER transport:destination sends the message to that content filter
+// instead of its recipients' transports, for clients that allow it.
+function onFilter(state: CleanupState, match: Match, text: string) {
+  if (!/^[^:\s]+:\S*$/.test(text)) {
+    msg.warn(`${match.maps.title} map: bad FILTER action: ${printable(text)}`);
+    return KEEP;
+  }
+  logAction(state, 'filter', match, text);
+  state.filter = text;
   return KEEP;
 }
 
@@ -325,7 +327,7 @@ const ACTIONS: Record<string, ActionHandler> = {
   IGNORE: onIgnore,
   STRIP: onStrip,
   PASS: onPass,
-  FILTER: onUnsupported,
+  FILTER: onFilter,
   BCC: onBcc,
   DUNNO: () => KEEP,
   OK: () => KEEP,

@@ -103,6 +103,7 @@ function finalChecks(state: CleanupState): void {
 async function commit(state: CleanupState): Promise<void> {
   const writer = state.writer;
   putRedirect(state);
+  if (state.filter) state.put(REC.FILTER, state.filter);
   state.put(REC.END);
   if (state.failed) return;
   writer.flushSync();

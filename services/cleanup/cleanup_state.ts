@@ -114,6 +114,9 @@ export class CleanupState {
   redirect: string | undefined;
   // Recipients added by the BCC action of header_checks or body_checks.
   bccRecipients: string[] = [];
+  // FILTER from header or body checks: written in the extracted segment,
+  // where qmgr reads it after the envelope's (the last one wins).
+  filter = '';
   // For CLEANUP_FLAG_BOUNCE: whom to tell when the message is refused.
   bounceRecipients: Array<{ recipient: string; original: string }> = [];
   #seenRcpts = new Set<string>();

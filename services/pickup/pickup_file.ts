@@ -94,6 +94,15 @@ async function sendLocalAttrs(
 ): Promise<void> {
   await send(client, REC.ATTR, 'rewrite_context=local');
   await send(client, REC.ATTR, `submit_uid=${uid}`);
+  await sendContentFilter(client);
+}
+
+// content_filter from pickup's configuration (master.cf may give pickup
+// its own with -o), as Postfix's pickup records it; requeued mail
+// (postsuper -r) goes through the filter again.
+async function sendContentFilter(client: CleanupClient): Promise<void> {
+  const filter = pickupConfig?.get('content_filter').trim();
+  if (filter) await send(client, REC.FILTER, filter);
 }
 
 // A user's file, record by record: T first (then our own attributes),
@@ -185,6 +194,7 @@ async function copyRequeued(
   for (const [name, value] of Object.entries(env.attrs))
     if (!REQUEUE_SKIP_ATTRS.has(name))
       await send(client, REC.ATTR, `${name}=${value}`);
+  await sendContentFilter(client);
   if (env.fullname) await send(client, REC.FULLNAME, env.fullname);
   await send(client, REC.SENDER, env.sender);
   logSender(client.queueId, src, env.sender, env.attrs.log_ident ?? '');

@@ -84,6 +84,7 @@ export class QueueManager {
   readonly #ctx: QmgrContext;
   readonly #settings: QmgrSettings;
   readonly #resolve: Resolve;
+  readonly #myhostname: string;
   readonly #notify: BounceNotifier;
   readonly #notifyDelay: DelayNotifier;
   readonly #messages = new Map<string, QmgrMessage>();
@@ -103,6 +104,7 @@ export class QueueManager {
     this.#ctx = { queueDir, config };
     this.#settings = loadSettings(config);
     this.#resolve = options.resolve ?? ((addr) => resolveAddress(addr, config));
+    this.#myhostname = config.get('myhostname');
     this.#notify = options.notifyBounce ?? notifyBounce;
     this.#notifyDelay = options.notifyDelay ?? notifyDelay;
     this.#unobserve = observeRecipientsDone((file, offset) =>
@@ -266,6 +268,7 @@ export class QueueManager {
       const { routed, unroutable } = await resolveRecipients(
         message,
         this.#resolve,
+        this.#myhostname,
       );
       for (const u of unroutable) {
         if (u.hard)

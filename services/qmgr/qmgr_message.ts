@@ -8,6 +8,7 @@ import type {
   QueueRecipient,
 } from '../../packages/queue/queue_file';
 import type { TransportLimits } from './qmgr_config';
+import { msg } from '../../packages/log/log';
 
 export interface Resolution {
   transport: string;
@@ -120,12 +121,38 @@ async function resolveOne(
   };
 }
 
+// A message with a content filter (FILTER record: content_filter, or an
+// access or header_checks FILTER action) goes whole to that
+// transport:destination, unresolved, as Postfix's qmgr sends it; an empty
+// destination is $myhostname. A record without a colon is ignored.
+export function filterRoute(
+  message: QmgrMessage,
+  myhostname: string,
+): { transport: string; nexthop: string } | null {
+  const filter = message.env.filter;
+  if (!filter) return null;
+  const colon = filter.indexOf(':');
+  if (colon <= 0) {
+    msg.warn(`${message.id}: ignoring bad content filter: ${filter}`);
+    return null;
+  }
+  const nexthop = filter.slice(colon + 1) || myhostname;
+  return { transport: filter.slice(0, colon), nexthop };
+}
+
 export async function resolveRecipients(
   message: QmgrMessage,
   resolve: Resolve,
+  myhostname = '',
 ): Promise<{ routed: QmgrRecipient[]; unroutable: Unroutable[] }> {
   const routed: QmgrRecipient[] = [];
   const unroutable: Unroutable[] = [];
+  const filter = filterRoute(message, myhostname);
+  if (filter) {
+    for (const rcpt of message.env.recipients)
+      routed.push({ ...rcpt, ...filter, address: rcpt.recipient, flags: 0 });
+    return { routed, unroutable };
+  }
   for (const rcpt of message.env.recipients) {
     const got = await resolveOne(rcpt, resolve);
     if ('transport' in got) routed.push(got);

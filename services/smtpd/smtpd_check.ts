@@ -740,9 +740,8 @@ function discardAction(ctx: CheckContext, subject: Subject, text: string) {
   return PERMIT;
 }
 
-// FILTER goes to cleanup as the queue file's content_filter record.
-// XXX qmgr does not route by content_filter yet, so the message is
-// delivered as if no FILTER had been found.
+// FILTER goes to cleanup as the queue file's content_filter record,
+// after content_filter's own, so it wins; qmgr routes the message by it.
 function filterAction(
   ctx: CheckContext,
   subject: Subject,

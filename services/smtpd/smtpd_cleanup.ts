@@ -59,7 +59,7 @@ export class MessageWriter {
     // of the hand-over.
     const client = await CleanupClient.open(queueDir, flags, true);
     const writer = new MessageWriter(client);
-    await client.records(envelopeRecords(state));
+    await client.records(envelopeRecords(state, config));
     return writer;
   }
 
@@ -139,7 +139,10 @@ function protocolName(state: SmtpdState): string {
   return `ESMTP${state.tls ? 'S' : ''}${state.sasl ? 'A' : ''}`;
 }
 
-function envelopeRecords(state: SmtpdState): Array<[string, string]> {
+function envelopeRecords(
+  state: SmtpdState,
+  config: Config,
+): Array<[string, string]> {
   const t = state.transaction!;
   const now = Date.now();
   const usec = String((now % 1000) * 1000);
@@ -167,6 +170,10 @@ function envelopeRecords(state: SmtpdState): Array<[string, string]> {
   if (t.envid) list.push([REC.ATTR, `envelope_id=${t.envid}`]);
   const ret = DSN_RET[t.ret as keyof typeof DSN_RET];
   if (ret) list.push([REC.ATTR, `ret_flags=${ret}`]);
+  // content_filter (a re-injection smtpd has "-o content_filter=" in
+  // master.cf); a FILTER from an access table comes later and wins.
+  const filter = config.get('content_filter').trim();
+  if (filter) list.push([REC.FILTER, filter]);
   list.push([REC.SENDER, t.sender]);
   return list;
 }
