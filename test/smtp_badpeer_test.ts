@@ -15,24 +15,9 @@ import {
   type SmtpSettings,
 } from '../services/smtp/smtp_deliver';
 import { startSink, type SinkScript } from './sink/smtp_sink';
+import { smtpTestSettings } from './smtp_settings';
 
-const SETTINGS: SmtpSettings = {
-  lmtp: false,
-  heloName: 'client.example',
-  connectTimeoutMs: 2000,
-  heloTimeoutMs: 2000,
-  envelopeTimeoutMs: 2000,
-  xferTimeoutMs: 2000,
-  doneTimeoutMs: 2000,
-  quitTimeoutMs: 500,
-  resolverAddress: '',
-  myhostname: 'client.example',
-  timeoutMs: 2000,
-  defaultPort: 25,
-  fallbackRelays: [],
-  mimeConversion: true,
-  cacheLimits: { idleMs: 2000, reuseMs: 300_000 },
-};
+const SETTINGS: SmtpSettings = smtpTestSettings();
 
 const PEER = '127.0.0.1[127.0.0.1]';
 const HUGE = '250 ' + 'x'.repeat(10 * 1024 * 1024) + '\r\n';

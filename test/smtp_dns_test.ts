@@ -15,6 +15,7 @@ import {
 } from '../services/smtp/smtp_deliver';
 import { DnsSink } from './sink/dns_sink';
 import { startSink, type SmtpSink } from './sink/smtp_sink';
+import { smtpTestSettings } from './smtp_settings';
 
 let dns: DnsSink;
 let sink: SmtpSink;
@@ -51,23 +52,7 @@ test.after(async () => {
 });
 
 function settings(): SmtpSettings {
-  return {
-    lmtp: false,
-    heloName: 'client.example',
-    connectTimeoutMs: 2000,
-    heloTimeoutMs: 2000,
-    envelopeTimeoutMs: 2000,
-    xferTimeoutMs: 2000,
-    doneTimeoutMs: 2000,
-    quitTimeoutMs: 500,
-    resolverAddress,
-    myhostname: 'client.example',
-    timeoutMs: 1000,
-    defaultPort: 25,
-    fallbackRelays: [],
-    mimeConversion: true,
-    cacheLimits: { idleMs: 2000, reuseMs: 300_000 },
-  };
+  return smtpTestSettings({ resolverAddress, timeoutMs: 1000 });
 }
 
 async function deliver(nexthop: string) {

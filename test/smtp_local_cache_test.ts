@@ -15,26 +15,13 @@ import {
   type SmtpSettings,
 } from '../services/smtp/smtp_deliver';
 import { startSink, type SmtpSink } from './sink/smtp_sink';
+import { smtpTestSettings } from './smtp_settings';
 
 function settings(): SmtpSettings {
-  return {
-    lmtp: false,
-    heloName: 'client.example',
-    connectTimeoutMs: 2000,
-    heloTimeoutMs: 2000,
-    envelopeTimeoutMs: 2000,
-    xferTimeoutMs: 2000,
-    doneTimeoutMs: 2000,
-    quitTimeoutMs: 500,
-    resolverAddress: '',
-    myhostname: 'client.example',
-    timeoutMs: 2000,
-    defaultPort: 25,
-    fallbackRelays: [],
-    mimeConversion: true,
+  return smtpTestSettings({
     cache: new SessionCache(),
     cacheLimits: { idleMs: 5000, reuseMs: 300_000 },
-  };
+  });
 }
 
 // n deliveries at once to the sink; their actions.

@@ -22,29 +22,13 @@ import {
   type SmtpSettings,
 } from '../services/smtp/smtp_deliver';
 import { startSink, type SinkScript } from './sink/smtp_sink';
+import { smtpTestSettings } from './smtp_settings';
 
 const LOG: string[] = [];
 addLogSink((line) => LOG.push(line));
 
 function settings(extra: Partial<SmtpSettings> = {}): SmtpSettings {
-  return {
-    lmtp: false,
-    heloName: 'client.example',
-    connectTimeoutMs: 2000,
-    heloTimeoutMs: 2000,
-    envelopeTimeoutMs: 2000,
-    xferTimeoutMs: 2000,
-    doneTimeoutMs: 2000,
-    quitTimeoutMs: 1000,
-    resolverAddress: '',
-    myhostname: 'client.example',
-    timeoutMs: 2000,
-    defaultPort: 25,
-    fallbackRelays: [],
-    mimeConversion: true,
-    cacheLimits: { idleMs: 2000, reuseMs: 300_000 },
-    ...extra,
-  };
+  return smtpTestSettings({ quitTimeoutMs: 1000, ...extra });
 }
 
 const TWO: TestMessage = {

@@ -24,6 +24,7 @@ import {
   type Instance,
 } from '../services/smtpd/smtpd_testkit';
 import { makeCert, type TestCert } from './tls_kit';
+import { smtpTestSettings } from './smtp_settings';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-tls-'));
 const CERT: TestCert = makeCert(dir);
@@ -56,24 +57,16 @@ function clientTls(params: Record<string, string>) {
 }
 
 function settings(tls: Record<string, string>): SmtpSettings {
-  return {
-    lmtp: false,
-    heloName: 'client.example',
+  return smtpTestSettings({
     connectTimeoutMs: 3000,
     heloTimeoutMs: 3000,
     envelopeTimeoutMs: 3000,
     xferTimeoutMs: 3000,
     doneTimeoutMs: 3000,
-    quitTimeoutMs: 500,
-    resolverAddress: '',
-    myhostname: 'client.example',
     timeoutMs: 3000,
-    defaultPort: 25,
-    fallbackRelays: [],
-    mimeConversion: true,
     cacheLimits: { idleMs: 1000, reuseMs: 1000 },
     tls: clientTls(tls),
-  };
+  });
 }
 
 async function deliver(s: SmtpSettings, port: number): Promise<SmtpOutcome> {
