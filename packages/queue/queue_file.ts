@@ -424,18 +424,28 @@ export async function* contentRecords(
 ): AsyncGenerator<ContentRecord> {
   const fd = fs.openSync(file, 'r');
   try {
-    const rf = new RecordFile(fd);
-    rf.restart(dataOffset);
-    for (;;) {
-      const rec = rf.nextFollowing();
-      if (!rec) throw new QueueFileError(`${file}: no extracted_info record`);
-      if (rec.type === REC.XTRA) return;
-      if (rec.type !== REC.NORM && rec.type !== REC.CONT)
-        throw new QueueFileError(`${file}: bad content record: ${rec.type}`);
-      yield { type: rec.type, data: rec.data };
-    }
+    yield* contentRecordsOf(fd, dataOffset, `${file}: `);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+// The same from an open queue file, synchronously, for readers that send
+// the content as they read it (the smtp and lmtp clients).
+export function* contentRecordsOf(
+  fd: number,
+  dataOffset: number,
+  where = '',
+): Generator<ContentRecord> {
+  const rf = new RecordFile(fd);
+  rf.restart(dataOffset);
+  for (;;) {
+    const rec = rf.nextFollowing();
+    if (!rec) throw new QueueFileError(`${where}no extracted_info record`);
+    if (rec.type === REC.XTRA) return;
+    if (rec.type !== REC.NORM && rec.type !== REC.CONT)
+      throw new QueueFileError(`${where}bad content record: ${rec.type}`);
+    yield { type: rec.type, data: rec.data };
   }
 }
 

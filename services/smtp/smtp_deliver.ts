@@ -308,7 +308,6 @@ function body(job: Job, session: Session): Readable {
     job.req.offset,
     () => (session.phase = PHASE.BODY),
     () => (session.phase = PHASE.END),
-    job.req.size,
   );
   const eightBit = job.req.encoding === '8bit';
   if (!eightBit || !job.s.mimeConversion) return content;
