@@ -5,6 +5,7 @@
 
 import { getopt, GetoptError } from '../util/getopt';
 import { CommandExit, EX } from './submit_exit';
+import { DSN_NOTIFY, DSN_RET } from '../queue/dsn_mask';
 
 // Postfix's sendmail option string (with "+" behaviour from getopt).
 const SPEC = '46A:B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:r:q:tvx';
@@ -20,8 +21,7 @@ export const MODE = {
 export type Mode = (typeof MODE)[keyof typeof MODE];
 
 // Postfix's dsn.h bits.
-export const DSN_NOTIFY = { NEVER: 1, SUCCESS: 2, FAILURE: 4, DELAY: 8 };
-export const DSN_RET = { FULL: 1, HDRS: 2 };
+export { DSN_NOTIFY, DSN_RET };
 // deliver_request.h trace flags: -bv (verify), -v (record).
 export const TRACE_FLAG = { VERIFY: 1 << 9, RECORD: 1 << 10 };
 

@@ -14,6 +14,7 @@ import type {
 import type { QueueConfig } from './mail_queue';
 import { appendStatus, STATUS_LOG, type StatusInput } from './status_log';
 import { AttrStream, connectService } from '../ipc/ipc';
+import { DSN_NOTIFY } from './dsn_mask';
 
 // Postfix's deliver_request.h bits that concern tracing.
 export const DEL_REQ_FLAG = {
@@ -25,13 +26,7 @@ export const DEL_REQ_FLAG = {
 // A probe: nothing is delivered, the agent says what it would do.
 export const DEL_REQ_TRACE_ONLY = DEL_REQ_FLAG.MTA_VRFY | DEL_REQ_FLAG.USR_VRFY;
 
-// Postfix's dsn_mask.h.
-export const DSN_NOTIFY = {
-  NEVER: 1,
-  SUCCESS: 2,
-  FAILURE: 4,
-  DELAY: 8,
-} as const;
+export { DSN_NOTIFY };
 
 // What the agent knows of itself: where the queue is, its parameters and
 // its master.cf service name (local, smtp, relay, error...).

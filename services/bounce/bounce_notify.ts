@@ -12,16 +12,14 @@ import {
 } from '../../packages/queue/queue_file';
 import { REC } from '../../packages/queue/record';
 import type { StatusRecord } from '../../packages/queue/status_log';
-import { DEL_REQ_FLAG, DSN_NOTIFY } from '../../packages/queue/delivery_trace';
+import { DEL_REQ_FLAG } from '../../packages/queue/delivery_trace';
+import { DSN_NOTIFY, DSN_RET } from '../../packages/queue/dsn_mask';
 import { buildNotice, type NoticeInput } from './bounce_notice';
 
 export interface BounceConfig {
   get(name: string): string;
   int(name: string): number;
 }
-
-// RFC 3461 RET=HDRS, as Postfix's DSN_RET_HDRS.
-const DSN_RET_HDRS = 2;
 
 // cleanup's line_length_limit default: longer lines go as L pieces.
 const LINE_PIECE = 2048;
@@ -153,7 +151,7 @@ export async function sendNonDeliveryNotice(
     {
       ...fromEnvelope(env, records),
       content: await readContent(env),
-      headersOnly: tooBig || (env.dsnRet & DSN_RET_HDRS) !== 0,
+      headersOnly: tooBig || (env.dsnRet & DSN_RET.HDRS) !== 0,
     },
   );
 }

@@ -18,11 +18,7 @@ import { cleanupFlags } from '../cleanup/cleanup_input_transp';
 import { Reply, reply } from './smtpd_chat';
 import { ContentLine, LINE_END } from './smtpd_data';
 import { Recipient, SavedActions, SmtpdState } from './smtpd_state';
-
-const DSN_RET = { FULL: 1, HDRS: 2 } as const;
-
-// DSN NOTIFY=NEVER: Postfix asks no delivery notice for an access BCC.
-const NOTIFY_NEVER = 1;
+import { DSN_NOTIFY, DSN_RET } from '../../packages/queue/dsn_mask';
 
 // What smtpd asks of cleanup: header/body checks, BCC and address maps.
 // Not BOUNCE: a message cleanup refuses is answered with an SMTP reject
@@ -166,7 +162,7 @@ function envelopeRecords(
   if (state.tls?.receivedText)
     list.push([REC.ATTR, `${TLS_RECEIVED_ATTR}=${state.tls.receivedText}`]);
   // Postfix's names (MAIL_ATTR_DSN_ENVID, MAIL_ATTR_DSN_RET), and the
-  // number for RET (DSN_RET_FULL 1, DSN_RET_HDRS 2), as qmgr reads them.
+  // number for RET, as qmgr reads them.
   if (t.envid) list.push([REC.ATTR, `envelope_id=${t.envid}`]);
   const ret = DSN_RET[t.ret as keyof typeof DSN_RET];
   if (ret) list.push([REC.ATTR, `ret_flags=${ret}`]);
@@ -200,8 +196,9 @@ function actionRecords(
   const list: Array<[string, string]> = [];
   if (saved.filter) list.push([REC.FILTER, saved.filter]);
   if (saved.redirect) list.push([REC.REDIRECT, saved.redirect]);
+  // NOTIFY=NEVER: Postfix asks no delivery notice for an access BCC.
   for (const bcc of saved.bcc)
-    list.push([REC.DSN_NOTIFY, String(NOTIFY_NEVER)], [REC.RCPT, bcc]);
+    list.push([REC.DSN_NOTIFY, String(DSN_NOTIFY.NEVER)], [REC.RCPT, bcc]);
   const flags = hold | (saved.discard ? CLEANUP_FLAG.DISCARD : 0);
   if (flags) list.push([REC.FLAGS, String(flags)]);
   return list;
