@@ -9,6 +9,10 @@ import type {
 } from '../../packages/queue/queue_file';
 import type { TransportLimits } from './qmgr_config';
 import { msg } from '../../packages/log/log';
+import {
+  parseTransport,
+  type TransportSpec,
+} from '../../packages/address/config_values';
 
 export interface Resolution {
   transport: string;
@@ -128,16 +132,15 @@ async function resolveOne(
 export function filterRoute(
   message: QmgrMessage,
   myhostname: string,
-): { transport: string; nexthop: string } | null {
+): TransportSpec | null {
   const filter = message.env.filter;
   if (!filter) return null;
-  const colon = filter.indexOf(':');
-  if (colon <= 0) {
+  const spec = parseTransport(filter);
+  if (!filter.includes(':') || !spec.transport) {
     msg.warn(`${message.id}: ignoring bad content filter: ${filter}`);
     return null;
   }
-  const nexthop = filter.slice(colon + 1) || myhostname;
-  return { transport: filter.slice(0, colon), nexthop };
+  return { transport: spec.transport, nexthop: spec.nexthop || myhostname };
 }
 
 export async function resolveRecipients(
