@@ -2,11 +2,15 @@
 // IPv6 shown as IPv4) and its name from a reverse lookup confirmed by a
 // forward lookup (smtpd_peername_lookup), or "unknown". Used by smtpd.ts
 // for each connection. The lookup goes through the system resolver
-// (getnameinfo, so /etc/hosts counts: 127.0.0.1 is normally localhost).
+// (getnameinfo, so /etc/hosts counts: 127.0.0.1 is normally localhost),
+// or through smtpd_hosts.ts where that answers the same without it.
 
 import * as dns from 'node:dns';
 import * as net from 'node:net';
+import { HostsResolver } from './smtpd_hosts';
 import type { Client } from './smtpd_state';
+
+let hosts: HostsResolver | null = null;
 
 export function clientAddress(socket: net.Socket): string {
   const addr = socket.remoteAddress ?? '';
@@ -22,7 +26,9 @@ export async function lookupClient(
   const addr = clientAddress(socket);
   const port = socket.remotePort ?? 0;
   if (!enabled || !net.isIP(addr)) return { name: 'unknown', addr, port };
-  const name = await withTimeout(verifiedName(addr), timeoutMs);
+  hosts ??= new HostsResolver(timeoutMs);
+  const lookup = hosts.usable ? hosts.verifiedName(addr) : verifiedName(addr);
+  const name = await withTimeout(lookup, timeoutMs);
   return { name: name ?? 'unknown', addr, port };
 }
 

@@ -1,6 +1,6 @@
 // A small authoritative DNS server on UDP loopback for the smtp client's
-// lookup tests (smtp_dns_resolver_address points at it): answers MX, A
-// and AAAA from a table, NXDOMAIN for names it lacks and SERVFAIL where
+// lookup tests (smtp_dns_resolver_address points at it): answers MX, A,
+// AAAA and PTR from a table, NXDOMAIN for names it lacks and SERVFAIL where
 // a test asks. No compression, no TCP, no EDNS: test use only.
 
 import * as dgram from 'node:dgram';
@@ -10,12 +10,13 @@ export interface ZoneEntry {
   MX?: Array<[number, string]>;
   A?: string[];
   AAAA?: string[];
+  PTR?: string[]; // under the name 4.3.2.1.in-addr.arpa
   servfail?: boolean;
 }
 
 export type Zone = Record<string, ZoneEntry>;
 
-const TYPE = { A: 1, MX: 15, AAAA: 28 } as const;
+const TYPE = { A: 1, PTR: 12, MX: 15, AAAA: 28 } as const;
 const RCODE = { OK: 0, SERVFAIL: 2, NXDOMAIN: 3 } as const;
 
 function encodeName(name: string): Buffer {
@@ -54,6 +55,7 @@ function rdata(type: number, entry: ZoneEntry): Buffer[] {
   if (type === TYPE.A)
     return (entry.A ?? []).map((a) => Buffer.from(a.split('.').map(Number)));
   if (type === TYPE.AAAA) return (entry.AAAA ?? []).map(ipv6Bytes);
+  if (type === TYPE.PTR) return (entry.PTR ?? []).map(encodeName);
   return [];
 }
 
