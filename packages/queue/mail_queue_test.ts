@@ -118,7 +118,7 @@ test(
     const file = await createQueueFile(dir, 'incoming', queueConfig());
     fs.writeSync(file.fd, 'E\0');
     assert.equal(isReady(fs.statSync(file.path)), false);
-    await commitQueueFile(file.fd, file.path);
+    commitQueueFile(file.fd, file.path);
     fs.closeSync(file.fd);
     assert.equal(fs.statSync(file.path).mode & 0o777, 0o700);
     assert.equal(isReady(fs.statSync(file.path)), true);
@@ -131,7 +131,7 @@ test(
   withQueue(async (dir) => {
     const config = queueConfig({ hash_queue_depth: '2' });
     const file = await createQueueFile(dir, 'incoming', config);
-    await commitQueueFile(file.fd, file.path);
+    commitQueueFile(file.fd, file.path);
     fs.closeSync(file.fd);
     const to = await moveQueueFile(
       dir,

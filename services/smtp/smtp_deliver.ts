@@ -18,7 +18,7 @@ import {
 } from '../../packages/queue/delivery';
 import {
   lockQueueFileShared,
-  markRecipientDone,
+  markRecipientDoneSync,
 } from '../../packages/queue/queue_file';
 import {
   lookupTargets,
@@ -463,7 +463,7 @@ async function finish(
 ): Promise<void> {
   const action = dsnAction(o.dsn, job.s.lmtp);
   if (action === 'delivered' || action === 'relayed')
-    await markRecipientDone(job.fd, rcpt.offset);
+    markRecipientDoneSync(job.fd, rcpt.offset);
   const line = deliveryLogLine({
     request: job.req,
     recipient: rcpt,
