@@ -60,12 +60,20 @@ class Player {
   #inst: Instance;
   #pending: string[] = [];
   #where: string;
-  #logStart = LOG.length;
+  #logStart: number;
 
-  constructor(client: SmtpTestClient, inst: Instance, where: string) {
+  // logStart: LOG's length before the client connected, as smtpd may log
+  // "connect from" before the client hears of its connection.
+  constructor(
+    client: SmtpTestClient,
+    inst: Instance,
+    where: string,
+    logStart: number,
+  ) {
     this.#client = client;
     this.#inst = inst;
     this.#where = where;
+    this.#logStart = logStart;
   }
 
   async #nextLine(step: Step): Promise<string> {
@@ -124,9 +132,10 @@ for (const name of files) {
     .split('\n')[0];
   test(`${name.replace(/\.txt$/, '')}: ${title.replace(/^#\s*/, '')}`, async () => {
     const inst = await startInstance(params);
+    const logStart = LOG.length;
     const client = await SmtpTestClient.connect(inst.port);
     try {
-      const player = new Player(client, inst, name);
+      const player = new Player(client, inst, name, logStart);
       for (const step of steps) await player.play(step);
     } finally {
       client.close();

@@ -133,8 +133,11 @@ export class SmtpdSession {
     const s = this.#s;
     msg.info(`connect from ${clientText(s)}`);
     try {
-      // Let bytes an early talker sent arrive before the greeting goes.
-      await new Promise((r) => setImmediate(r));
+      // Let bytes an early talker sent arrive before the greeting goes:
+      // two turns, so that one poll of the sockets runs in between (the
+      // client name may have come from memory, smtpd_hosts.ts, in no
+      // time at all).
+      await new Promise((r) => setImmediate(() => setImmediate(r)));
       if (await connectionLimited(s)) return;
       if (s.settings.tls.wrapperMode && !(await wrapperHandshake(s))) return;
       await greet220(s);
