@@ -33,6 +33,9 @@ export interface DaemonContext {
   verbose: number;
   argv: string[]; // arguments after the skeleton's options
   readonly stopping: boolean;
+  // Stopping, or retired (max_use, max_idle): a connection kept for more
+  // requests should end after the one it serves.
+  readonly ending: boolean;
 }
 
 export interface DaemonSpec {
@@ -95,6 +98,9 @@ class Daemon {
       argv: args.rest,
       get stopping() {
         return self.#stopping;
+      },
+      get ending() {
+        return self.#stopping || self.#retired;
       },
     };
     this.#maxClients = spec.maxClients ?? config.int('max_clients_per_process');

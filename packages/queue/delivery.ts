@@ -45,6 +45,13 @@
 import type * as net from 'node:net';
 import { queuePath } from './mail_queue';
 import { AttrStream, connectService, IpcError } from '../ipc/ipc';
+import {
+  awaitNextRequest,
+  DELIVERY_NEXT,
+  keepConnection,
+  takeConnection,
+  type AgentReuse,
+} from './delivery_reuse';
 import type { Attrs } from '../ipc/ipc';
 import { msg, printable } from '../log/log';
 import {
@@ -239,11 +246,15 @@ function parseResult(a: Attrs): RecipientResult {
   };
 }
 
-// Agent side: announce the protocol and read one request.
+// Agent side: announce the protocol and read one request; offerReuse
+// says the connection may carry another (delivery_reuse.ts).
 export async function readDeliveryRequest(
   stream: AttrStream,
+  offerReuse = false,
 ): Promise<DeliveryRequest> {
-  stream.writeAttrs({ protocol: PROTOCOL });
+  stream.writeAttrs(
+    offerReuse ? { protocol: PROTOCOL, reuse: 1 } : { protocol: PROTOCOL },
+  );
   const attrs = await stream.readAttrs();
   const head = parseRequest(attrs);
   const count = wholeNumber(attrs, 'rcpt_count');
@@ -348,17 +359,22 @@ async function recordTrace(
 // The agent side of one qmgr connection, shared by every delivery agent:
 // read the request, let deliver() work on the queue file (its path
 // given), answer, close. A broken request is logged and the connection
-// dropped; qmgr then defers the recipients.
+// dropped; qmgr then defers the recipients. With reuse given, the agent
+// offers the connection for more requests and serves those qmgr sends.
 export async function serveDeliveryRequest(
   socket: net.Socket,
   queueFile: QueueFileOf,
   deliver: (req: DeliveryRequest, file: string) => Promise<AgentAnswer>,
+  reuse?: AgentReuse,
 ): Promise<void> {
   const stream = AttrStream.fromSocket(socket);
+  const since = Date.now();
   try {
-    const req = await readDeliveryRequest(stream);
-    const out = await deliverTraced(req, queueFile, deliver);
-    await writeDeliveryResults(stream, out.results, out.siteFailure);
+    do {
+      const req = await readDeliveryRequest(stream, reuse !== undefined);
+      const out = await deliverTraced(req, queueFile, deliver);
+      await writeDeliveryResults(stream, out.results, out.siteFailure);
+    } while (reuse && (await awaitNextRequest(stream, reuse, since)));
     stream.close();
   } catch (err) {
     msg.warn(`serveDeliveryRequest: ${(err as Error).message}`);
@@ -389,13 +405,13 @@ async function readResults(
 // the connection, as when one is stuck before it greets. Postfix's qmgr
 // ends itself there ("timeout connecting to transport"); ours defers that
 // delivery and goes on. (master no longer loses a connection handed to an
-// agent that dies first: test/master_handoff_test.ts.)
-async function exchange(
+// agent that dies first: test/master_handoff_test.ts.) True when the
+// agent offers to serve more requests on the connection.
+async function greeting(
   stream: AttrStream,
-  req: DeliveryRequest,
   transport: string,
   greetMs: number,
-): Promise<DeliveryOutcome> {
+): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -412,9 +428,36 @@ async function exchange(
     throw new DeliveryError(
       `unexpected protocol: ${hello.protocol ?? '(none)'}`,
     );
+  return hello.reuse === '1';
+}
+
+function exchange(
+  stream: AttrStream,
+  req: DeliveryRequest,
+): Promise<DeliveryOutcome> {
   stream.writeAttrs(requestAttrs(req));
   for (const rcpt of req.recipients) stream.writeAttrs(recipientAttrs(rcpt));
   return readResults(stream, req.recipients.length);
+}
+
+// A kept connection whose agent greeted again, or null: none is kept, or
+// each kept one failed before any request went on it.
+async function keptConnection(
+  queueDir: string,
+  transport: string,
+  greetMs: number,
+): Promise<AttrStream | null> {
+  for (;;) {
+    const stream = takeConnection(queueDir, transport);
+    if (!stream) return null;
+    try {
+      stream.writeAttrs(DELIVERY_NEXT);
+      if (await greeting(stream, transport, greetMs)) return stream;
+    } catch {
+      // Closed or gone meanwhile: try the next, then a new connection.
+    }
+    stream.destroy();
+  }
 }
 
 // qmgr side: one request to private/<transport>; the results in the order
@@ -438,23 +481,31 @@ export async function deliverRequestOutcome(
   timeoutMs = DELIVERY_TIMEOUT_MS,
   greetMs = timeoutMs,
 ): Promise<DeliveryOutcome> {
-  let stream: AttrStream;
+  let stream = await keptConnection(queueDir, transport, greetMs);
+  const reused = stream !== null;
+  if (!stream)
+    try {
+      stream = await connectService(queueDir, 'private', transport, 10_000);
+    } catch (err) {
+      throw new TransportUnavailableError(
+        `connect to transport private/${transport}: ${strerror(errText(err))}`,
+      );
+    }
+  const open = stream;
+  const timer = setTimeout(() => open.destroy(), timeoutMs);
+  let keep = false;
   try {
-    stream = await connectService(queueDir, 'private', transport, 10_000);
+    keep = reused || (await greeting(open, transport, greetMs));
+    return await exchange(open, req);
   } catch (err) {
-    throw new TransportUnavailableError(
-      `connect to transport private/${transport}: ${strerror(errText(err))}`,
-    );
-  }
-  const timer = setTimeout(() => stream.destroy(), timeoutMs);
-  try {
-    return await exchange(stream, req, transport, greetMs);
-  } catch (err) {
+    keep = false;
     if (err instanceof DeliveryError) throw err;
     throw new DeliveryError(`transport ${transport}: ${errText(err)}`);
   } finally {
     clearTimeout(timer);
-    stream.destroy();
+    if (keep && !open.socket.destroyed)
+      keepConnection(queueDir, transport, open);
+    else open.destroy();
   }
 }
 

@@ -295,7 +295,8 @@ async function serveOne(
 
 // A client that keeps the connection asks for the next message within
 // CLEANUP_REUSE_IDLE_MS; anything else, or nothing, ends it. So does a
-// stop from master (idle connections must not hold up the drain), and
+// stop from master or a retirement (idle connections must not hold up
+// the drain, nor a busy client keep a retired process for ever), and
 // half of daemon_timeout since the connection came, as the skeleton's
 // watchdog counts a client's time from its connection.
 async function nextRequest(
@@ -304,11 +305,11 @@ async function nextRequest(
   since: number,
 ): Promise<boolean> {
   const lifetime = (ctx.config.time('daemon_timeout') * 1000) / 2;
-  if (ctx.stopping || Date.now() - since >= lifetime) return false;
+  if (ctx.ending || Date.now() - since >= lifetime) return false;
   const timer = setTimeout(() => stream.destroy(), CLEANUP_REUSE_IDLE_MS);
   try {
     const request = await stream.readAttrs();
-    if (ctx.stopping || Date.now() - since >= lifetime) return false;
+    if (ctx.ending || Date.now() - since >= lifetime) return false;
     return request.request === CLEANUP_NEXT.request;
   } catch {
     return false;

@@ -15,7 +15,7 @@ import { QueueFileWriter } from './cleanup_out';
 // What cleanup needs of the daemon skeleton's context; a test passes a
 // Config and a queue folder of its own.
 export type CleanupContext = Pick<DaemonContext, 'config' | 'queueDir'> & {
-  readonly stopping?: boolean;
+  readonly ending?: boolean; // stopping or retired: keep no connection
 };
 export type CleanupConfig = DaemonContext['config'];
 

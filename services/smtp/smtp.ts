@@ -1,7 +1,8 @@
 // The smtp and lmtp delivery agents' entry (master.cf "smtp unix - - n -
-// - smtp" and "lmtp unix - - n - - lmtp"): one delivery request per qmgr
-// connection on private/<service>. Started as "lmtp" (or with a service
-// name beginning lmtp) it speaks LMTP and reads the lmtp_* parameters.
+// - smtp" and "lmtp unix - - n - - lmtp"): delivery requests from qmgr on
+// private/<service>, more than one per connection when qmgr keeps it
+// (delivery_reuse.ts). Started as "lmtp" (or with a service name
+// beginning lmtp) it speaks LMTP and reads the lmtp_* parameters.
 
 import type * as net from 'node:net';
 import { runDaemon, type DaemonContext } from '../../packages/daemon/daemon';
@@ -27,8 +28,14 @@ export async function serveConnection(
   ctx: DaemonContext,
   s: SmtpSettings,
 ): Promise<void> {
-  await serveDeliveryRequest(socket, queueFileOf(ctx), (req, file) =>
-    deliverSmtpRequest(s, req, file),
+  await serveDeliveryRequest(
+    socket,
+    queueFileOf(ctx),
+    (req, file) => deliverSmtpRequest(s, req, file),
+    {
+      stopping: () => ctx.ending,
+      lifetimeMs: (ctx.config.time('daemon_timeout') * 1000) / 2,
+    },
   );
 }
 
