@@ -349,6 +349,12 @@ export const PARAMS: ParamDef[] = [
     doc: 'Queues whose files are spread over subdirectories',
   },
   {
+    name: 'queue_directory_fsync',
+    type: 'bool',
+    default: 'no',
+    doc: 'ours: fsync the queue directory too when a queue file is committed',
+  },
+  {
     name: 'hash_queue_depth',
     type: 'int',
     default: '1',

@@ -192,9 +192,15 @@ let tempSeq = 0;
 // Mark the file complete and make it durable before anyone is told.
 // fchmod first, then fsync, as Postfix does: the one fsync then writes
 // the content and the new mode together, so a file can never be on disk
-// as 0700 with content that is not. The directory fsync makes the name
-// (created by createQueueFile, or moved by HOLD) survive a crash; both
-// must finish before the client hears 250.
+// as 0700 with content that is not. It also makes the file's name
+// (created by createQueueFile, or moved by HOLD) durable on Linux's
+// usual file systems: ext4 commits the name with the file (its journal,
+// or without one by syncing the parent of a new entry), as do xfs and
+// btrfs. Postfix relies on that and syncs no directory; so do we unless
+// queue_directory_fsync (ours) asks for a directory fsync too, for a
+// file system that needs it. It cost 0.06 ms of the event loop and some
+// 0.05 ms of CPU per message here. Both must finish before the client
+// hears 250.
 // Synchronous: the fsyncs hold the event loop (0.3 ms here), where
 // Node's thread pool doubled their CPU (a wake-up of a worker thread and
 // one back per call: 156 against 80 us for an fdatasync, measured here).
@@ -202,9 +208,11 @@ export function commitQueueFile(
   fd: number,
   filePath: string,
   extraMode = 0,
+  fsyncDirectory = false,
 ): void {
   fs.fchmodSync(fd, QUEUE_FILE_MODE_READY | extraMode);
   fs.fsyncSync(fd);
+  if (!fsyncDirectory) return;
   const dir = fs.openSync(path.dirname(filePath), fs.constants.O_RDONLY);
   try {
     fs.fsyncSync(dir);

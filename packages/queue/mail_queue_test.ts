@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import nodeFs = require('node:fs');
 import {
   QUEUE,
   QUEUE_TREE,
@@ -123,6 +124,43 @@ test(
     assert.equal(fs.statSync(file.path).mode & 0o777, 0o700);
     assert.equal(isReady(fs.statSync(file.path)), true);
     assert.equal(isReady(fs.statSync(path.join(dir, 'incoming'))), false);
+  }),
+);
+
+// What commitQueueFile fsyncs: 'file' or 'directory' per call, seen on
+// the module object itself (the import above is a read-only view of it).
+
+function fsyncsOf(commit: () => void): string[] {
+  const seen: string[] = [];
+  const real = nodeFs.fsyncSync;
+  const spy = test.mock.method(nodeFs, 'fsyncSync', (fd: number) => {
+    seen.push(nodeFs.fstatSync(fd).isDirectory() ? 'directory' : 'file');
+    real(fd);
+  });
+  try {
+    commit();
+  } finally {
+    spy.mock.restore();
+  }
+  return seen;
+}
+
+test(
+  'does fsync the file alone, as Postfix, unless told to sync its directory',
+  withQueue(async (dir) => {
+    const config = queueConfig();
+    const a = await createQueueFile(dir, 'incoming', config);
+    assert.deepEqual(
+      fsyncsOf(() => commitQueueFile(a.fd, a.path)),
+      ['file'],
+    );
+    const b = await createQueueFile(dir, 'incoming', config);
+    assert.deepEqual(
+      fsyncsOf(() => commitQueueFile(b.fd, b.path, 0, true)),
+      ['file', 'directory'],
+    );
+    fs.closeSync(a.fd);
+    fs.closeSync(b.fd);
   }),
 );
 

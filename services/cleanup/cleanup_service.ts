@@ -118,7 +118,7 @@ async function commit(state: CleanupState): Promise<void> {
     sendopts: state.flags & CLEANUP_FLAG.SMTPUTF8 ? SENDOPTS_SMTPUTF8 : 0,
   });
   if (state.flags & CLEANUP_FLAG.HOLD) await moveToHold(state);
-  commitQueueFile(writer.fd, state.path);
+  commitQueueFile(writer.fd, state.path, 0, state.settings.fsyncDirectory);
   state.committed = true;
 }
 

@@ -28,6 +28,7 @@ export interface CleanupSettings {
   messageSizeLimit: number;
   dropHeaders: ReadonlySet<string>;
   alwaysAddMissing: boolean;
+  fsyncDirectory: boolean; // queue_directory_fsync
   longQueueIds: boolean;
   duplicateFilterLimit: number;
   delayWarningTime: number;
@@ -58,6 +59,7 @@ function loadSettings(config: CleanupConfig): CleanupSettings {
       config.list('message_drop_headers').map((h) => h.toLowerCase()),
     ),
     alwaysAddMissing: config.bool('always_add_missing_headers'),
+    fsyncDirectory: config.bool('queue_directory_fsync'),
     longQueueIds: config.bool('enable_long_queue_ids'),
     duplicateFilterLimit: config.int('duplicate_filter_limit'),
     delayWarningTime: config.time('delay_warning_time'),
