@@ -8,46 +8,20 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  deliverRequest,
-  serveDeliveryRequest,
-  type DeliveryRequest,
-} from './delivery';
+import { deliverRequest, serveDeliveryRequest } from './delivery';
 import { dropKeptConnections, type AgentReuse } from './delivery_reuse';
+import { sampleRequest } from './delivery_testkit';
 
-function request(id: string): DeliveryRequest {
-  return {
-    flags: 0,
-    queueName: 'active',
-    queueId: id,
-    offset: 300,
-    size: 1534,
-    nexthop: 'example.com',
-    encoding: '8BITMIME',
-    sendopts: 0,
-    sender: 'a@example.net',
-    envelopeId: '',
-    retFlags: 0,
-    arrivalTime: 1000.5,
-    activeArrival: 1000.53,
-    agentHandoff: 1000.54,
-    logClientName: 'mail.example.net',
-    logClientAddress: '192.0.2.10',
-    logClientPort: '25',
-    logProtocolName: 'ESMTP',
-    logHeloName: 'mail.example.net',
-    rewriteContext: 'remote',
-    recipients: [
-      {
-        originalRecipient: '',
-        recipient: `${id}@mx.example.com`,
-        offset: 200,
-        dsnOrigRcpt: '',
-        notifyFlags: 0,
-      },
-    ],
-  };
-}
+const request = (id: string) =>
+  sampleRequest(id, [
+    {
+      originalRecipient: '',
+      recipient: `${id}@mx.example.com`,
+      offset: 200,
+      dsnOrigRcpt: '',
+      notifyFlags: 0,
+    },
+  ]);
 
 interface Agent {
   dir: string;

@@ -20,6 +20,7 @@ import {
   writeDeliveryResults,
   type DeliveryRequest,
 } from './delivery';
+import { sampleRequest } from './delivery_testkit';
 
 const DELAYS: Array<[number, string]> = [
   [0.001, '0'],
@@ -43,46 +44,7 @@ for (const [seconds, text] of DELAYS) {
   });
 }
 
-function request(): DeliveryRequest {
-  return {
-    flags: 0,
-    queueName: 'active',
-    queueId: '4F9D62A1F3',
-    offset: 300,
-    size: 1534,
-    nexthop: 'example.com',
-    encoding: '8BITMIME',
-    sendopts: 0,
-    sender: 'a@example.net',
-    envelopeId: '',
-    retFlags: 0,
-    arrivalTime: 1000.5,
-    activeArrival: 1000.53,
-    agentHandoff: 1000.54,
-    logClientName: 'mail.example.net',
-    logClientAddress: '192.0.2.10',
-    logClientPort: '25',
-    logProtocolName: 'ESMTP',
-    logHeloName: 'mail.example.net',
-    rewriteContext: 'remote',
-    recipients: [
-      {
-        originalRecipient: 'bob',
-        recipient: 'bob@mx.example.com',
-        offset: 200,
-        dsnOrigRcpt: '',
-        notifyFlags: 0,
-      },
-      {
-        originalRecipient: '',
-        recipient: 'eve@mx.example.com',
-        offset: 250,
-        dsnOrigRcpt: 'rfc822;eve@x',
-        notifyFlags: 2,
-      },
-    ],
-  };
-}
+const request = () => sampleRequest();
 
 test('carries a request and its results between qmgr and an agent', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery_test-'));
