@@ -84,10 +84,51 @@ export function notifyKeyword(flags: number): string | undefined {
 }
 
 // The ORCPT the message came with, else the original recipient as an
-// rfc822 address, as Postfix's smtp sends it.
-// XXX a non-ASCII address goes as rfc822 with its UTF-8 bytes in xtext;
-// RFC 6533 and Postfix send it as utf-8 type in utf-8-addr-xtext.
-export function orcptOf(dsnOrigRcpt: string, original: string) {
-  if (dsnOrigRcpt) return dsnOrigRcpt;
-  return original ? `rfc822;${externalize(original)}` : undefined;
+// rfc822 address, as Postfix's smtp sends it. An address with non-ASCII
+// characters goes as RFC 6533's utf-8 type, in its 7-bit form
+// (utf-8-addr-xtext), which is valid with or without SMTPUTF8; a utf-8
+// ORCPT that a client sent in either form is rewritten in that one.
+export function orcptOf(
+  dsnOrigRcpt: string,
+  original: string,
+): string | undefined {
+  if (dsnOrigRcpt) {
+    const semi = dsnOrigRcpt.indexOf(';');
+    if (semi < 0) return dsnOrigRcpt;
+    const type = dsnOrigRcpt.slice(0, semi).toLowerCase();
+    const value = dsnOrigRcpt.slice(semi + 1);
+    if (type === 'utf-8')
+      return `utf-8;${utf8AddrXtext(decodeEmbedded(value))}`;
+    if (type === 'rfc822' && !ASCII.test(value))
+      return `utf-8;${utf8AddrXtext(value)}`;
+    return dsnOrigRcpt;
+  }
+  if (!original) return undefined;
+  const addr = externalize(original);
+  return ASCII.test(addr) ? `rfc822;${addr}` : `utf-8;${utf8AddrXtext(addr)}`;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+// RFC 6533's utf-8-addr-xtext: printable ASCII stays, but for "+", "="
+// and "\"; those, space, controls and every non-ASCII character become
+// \x{HEX}. nodemailer then xtext-encodes the value, which leaves such a
+// string as it is.
+export function utf8AddrXtext(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    const plain = cp > 0x20 && cp < 0x7f && ch !== '+' && ch !== '=';
+    out += plain && ch !== '\\' ? ch : `\\x{${cp.toString(16).toUpperCase()}}`;
+  }
+  return out;
+}
+
+// \x{HEX} back to its character: a utf-8 ORCPT as a client sent it, in
+// the 7-bit form or with UTF-8 itself (utf-8-addr-unitext).
+function decodeEmbedded(text: string): string {
+  return text.replace(/\\x\{([0-9A-Fa-f]{1,6})\}/g, (all, hex: string) => {
+    const cp = parseInt(hex, 16);
+    return cp <= 0x10ffff ? String.fromCodePoint(cp) : all;
+  });
 }

@@ -13,6 +13,7 @@ import {
   RCPT_DSN_SUPPORTED,
   useRcptDsn,
   type RcptDsn,
+  type RcptDsnTable,
 } from './smtp_rcpt_dsn';
 
 const TABLE = new Map<string, RcptDsn>([
@@ -20,7 +21,11 @@ const TABLE = new Map<string, RcptDsn>([
   ['b@example.net', { notify: 'NEVER', orcpt: 'rfc822;b=c@o.example' }],
 ]);
 
-async function rcptLines(script: SinkScript, lmtp = false) {
+async function rcptLines(
+  script: SinkScript,
+  lmtp = false,
+  table: RcptDsnTable = TABLE,
+) {
   const sink = await startSink({ ...script, lmtp });
   try {
     const conn = new SMTPConnection({
@@ -32,10 +37,10 @@ async function rcptLines(script: SinkScript, lmtp = false) {
     await new Promise<void>((ok, fail) =>
       conn.connect((e) => (e ? fail(e) : ok())),
     );
-    useRcptDsn(conn, TABLE);
+    useRcptDsn(conn, table);
     const envelope = {
       from: 's@example.com',
-      to: [...TABLE.keys(), 'c@example.net'],
+      to: [...table.keys(), 'c@example.net'],
       dsn: { ret: 'HDRS', envid: 'E+1' },
     };
     await new Promise<void>((ok, fail) =>
@@ -68,6 +73,17 @@ for (const lmtp of [false, true])
     ]);
   });
 
+test('does send a UTF-8 ORCPT as utf-8 type that xtext leaves alone', async () => {
+  const table: RcptDsnTable = new Map([
+    ['d@example.net', { orcpt: orcptOf('', 'dörte+1@example.net') }],
+  ]);
+  assert.deepEqual(await rcptLines({}, false, table), [
+    'MAIL FROM:<s@example.com> RET=HDRS ENVID=E+2B1',
+    'RCPT TO:<d@example.net> ORCPT=utf-8;d\\x{F6}rte\\x{2B}1@example.net',
+    'RCPT TO:<c@example.net>',
+  ]);
+});
+
 test('does send no DSN parameter when the peer does not offer DSN', async () => {
   const ehlo = '250-sink.example\r\n250 PIPELINING\r\n';
   assert.deepEqual(await rcptLines({ ehlo }), [
@@ -96,6 +112,14 @@ const ORCPT_CASES: Array<[string, string, string | undefined]> = [
   ['', 'orig@example.net', 'rfc822;orig@example.net'],
   ['', 'a b@example.net', 'rfc822;"a b"@example.net'],
   ['', '', undefined],
+  // RFC 6533: a non-ASCII address as utf-8, in its 7-bit form.
+  ['', 'josé@example.net', 'utf-8;jos\\x{E9}@example.net'],
+  ['', 'a+b=c@example.net', 'rfc822;a+b=c@example.net'],
+  ['rfc822;rené@o.example', 'x@example.net', 'utf-8;ren\\x{E9}@o.example'],
+  ['utf-8;rené@o.example', 'x@example.net', 'utf-8;ren\\x{E9}@o.example'],
+  ['UTF-8;ren\\x{E9}@o.example', '', 'utf-8;ren\\x{E9}@o.example'],
+  ['utf-8;x+1=\\@o.example', '', 'utf-8;x\\x{2B}1\\x{3D}\\x{5C}@o.example'],
+  ['utf-8;日本@o.example', '', 'utf-8;\\x{65E5}\\x{672C}@o.example'],
 ];
 
 for (const [dsn, orig, want] of ORCPT_CASES)
