@@ -136,7 +136,8 @@ export class SmtpdSession {
       // Let bytes an early talker sent arrive before the greeting goes:
       // two turns, so that one poll of the sockets runs in between (the
       // client name may have come from memory, smtpd_hosts.ts, in no
-      // time at all).
+      // time at all). Bytes that arrive later than that poll are not
+      // seen as early talk: no pregreet wait (postscreen's) here.
       await new Promise((r) => setImmediate(() => setImmediate(r)));
       if (await connectionLimited(s)) return;
       if (s.settings.tls.wrapperMode && !(await wrapperHandshake(s))) return;
