@@ -5,6 +5,11 @@
 // that cleanup offers (reuse=1) for its next message, for a little while.
 
 import { connectService, type AttrStream } from './ipc';
+import {
+  KeptConnections,
+  NEXT_REQUEST,
+  SERVER_IDLE_MS,
+} from './kept_connection';
 import { REC } from '../queue/record';
 
 export const CLEANUP_FLAG = {
@@ -95,17 +100,13 @@ export interface CleanupResult {
 export class CleanupError extends Error {}
 
 // What a client asks on a kept connection for cleanup to start another
-// message, which cleanup answers with a new greeting.
-export const CLEANUP_NEXT = { request: 'next' } as const;
+// message, which cleanup answers with a new greeting; how long cleanup
+// waits for it (kept_connection.ts).
+export const CLEANUP_NEXT = NEXT_REQUEST;
+export const CLEANUP_REUSE_IDLE_MS = SERVER_IDLE_MS;
 
-// A kept connection is given up after this long unused; cleanup gives up
-// on it later (CLEANUP_REUSE_IDLE_MS), so that it is not ours to use when
-// cleanup closes it.
-const KEEP_IDLE_MS = 1000;
-export const CLEANUP_REUSE_IDLE_MS = 2000;
-
-// Connections to the cleanup of each queue directory, idle, newest last.
-const kept = new Map<string, AttrStream[]>();
+// Connections to the cleanup of each queue directory, idle.
+const kept = new KeptConnections();
 
 interface Greeting {
   stream: AttrStream;
@@ -176,7 +177,7 @@ export class CleanupClient {
     const stream = this.#stream;
     if (!this.#keepFor || status !== 0 || stream.socket.destroyed)
       return stream.close();
-    keep(this.#keepFor, stream);
+    kept.keep(this.#keepFor, stream);
   }
 
   // Give up on the message: cleanup removes its file when we go away.
@@ -212,7 +213,7 @@ async function greetNew(queueDir: string): Promise<Greeting> {
 // that works (cleanup went away or closed it meanwhile): the caller then
 // connects afresh, which is safe as no queue file was made for us yet.
 async function greetKept(queueDir: string): Promise<Greeting | null> {
-  for (let stream = takeKept(queueDir); stream; stream = takeKept(queueDir)) {
+  for (let stream = kept.take(queueDir); stream; stream = kept.take(queueDir)) {
     stream.writeAttrs(CLEANUP_NEXT);
     try {
       return await readGreeting(stream);
@@ -221,35 +222,4 @@ async function greetKept(queueDir: string): Promise<Greeting | null> {
     }
   }
   return null;
-}
-
-function takeKept(queueDir: string): AttrStream | undefined {
-  const list = kept.get(queueDir);
-  for (let stream = list?.pop(); stream; stream = list?.pop()) {
-    clearTimeout(keptTimers.get(stream));
-    if (stream.socket.destroyed) continue;
-    stream.socket.ref();
-    return stream;
-  }
-  return undefined;
-}
-
-const keptTimers = new WeakMap<AttrStream, NodeJS.Timeout>();
-
-function keep(queueDir: string, stream: AttrStream): void {
-  let list = kept.get(queueDir);
-  if (!list) kept.set(queueDir, (list = []));
-  list.push(stream);
-  // An idle connection must not keep the process alive.
-  stream.socket.unref();
-  const timer = setTimeout(() => forget(queueDir, stream), KEEP_IDLE_MS);
-  timer.unref();
-  keptTimers.set(stream, timer);
-}
-
-function forget(queueDir: string, stream: AttrStream): void {
-  const list = kept.get(queueDir) ?? [];
-  const at = list.indexOf(stream);
-  if (at >= 0) list.splice(at, 1);
-  stream.close();
 }

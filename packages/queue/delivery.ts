@@ -47,11 +47,10 @@ import { queuePath } from './mail_queue';
 import { AttrStream, connectService, IpcError } from '../ipc/ipc';
 import {
   awaitNextRequest,
-  DELIVERY_NEXT,
-  keepConnection,
-  takeConnection,
-  type AgentReuse,
-} from './delivery_reuse';
+  KeptConnections,
+  NEXT_REQUEST,
+  type KeepLimits,
+} from '../ipc/kept_connection';
 import type { Attrs } from '../ipc/ipc';
 import { msg, printable } from '../log/log';
 import {
@@ -247,7 +246,7 @@ function parseResult(a: Attrs): RecipientResult {
 }
 
 // Agent side: announce the protocol and read one request; offerReuse
-// says the connection may carry another (delivery_reuse.ts).
+// says the connection may carry another (kept_connection.ts).
 export async function readDeliveryRequest(
   stream: AttrStream,
   offerReuse = false,
@@ -360,12 +359,13 @@ async function recordTrace(
 // read the request, let deliver() work on the queue file (its path
 // given), answer, close. A broken request is logged and the connection
 // dropped; qmgr then defers the recipients. With reuse given, the agent
-// offers the connection for more requests and serves those qmgr sends.
+// offers the connection for more requests and serves those qmgr sends
+// (kept_connection.ts; smtp and lmtp do).
 export async function serveDeliveryRequest(
   socket: net.Socket,
   queueFile: QueueFileOf,
   deliver: (req: DeliveryRequest, file: string) => Promise<AgentAnswer>,
-  reuse?: AgentReuse,
+  reuse?: KeepLimits,
 ): Promise<void> {
   const stream = AttrStream.fromSocket(socket);
   const since = Date.now();
@@ -440,6 +440,16 @@ function exchange(
   return readResults(stream, req.recipients.length);
 }
 
+// qmgr's idle connections to agents, by queue directory and transport.
+const kept = new KeptConnections();
+const keptKey = (queueDir: string, transport: string) =>
+  `${queueDir}\0${transport}`;
+
+// For tests: close the connections qmgr keeps.
+export function closeKeptConnections(): void {
+  kept.closeAll();
+}
+
 // A kept connection whose agent greeted again, or null: none is kept, or
 // each kept one failed before any request went on it.
 async function keptConnection(
@@ -448,10 +458,10 @@ async function keptConnection(
   greetMs: number,
 ): Promise<AttrStream | null> {
   for (;;) {
-    const stream = takeConnection(queueDir, transport);
+    const stream = kept.take(keptKey(queueDir, transport));
     if (!stream) return null;
     try {
-      stream.writeAttrs(DELIVERY_NEXT);
+      stream.writeAttrs(NEXT_REQUEST);
       if (await greeting(stream, transport, greetMs)) return stream;
     } catch {
       // Closed or gone meanwhile: try the next, then a new connection.
@@ -504,7 +514,7 @@ export async function deliverRequestOutcome(
   } finally {
     clearTimeout(timer);
     if (keep && !open.socket.destroyed)
-      keepConnection(queueDir, transport, open);
+      kept.keep(keptKey(queueDir, transport), open);
     else open.destroy();
   }
 }

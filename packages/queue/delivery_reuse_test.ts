@@ -1,6 +1,7 @@
-// Tests for delivery_reuse.ts through delivery.ts: qmgr's side and an
-// agent's (serveDeliveryRequest) over real Unix sockets under a
-// temporary queue directory, counting connections and requests.
+// Tests for kept delivery connections (packages/ipc/kept_connection.ts
+// as delivery.ts uses it): qmgr's side and an agent's
+// (serveDeliveryRequest) over real Unix sockets under a temporary queue
+// directory, counting connections and requests.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,8 +9,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { deliverRequest, serveDeliveryRequest } from './delivery';
-import { dropKeptConnections, type AgentReuse } from './delivery_reuse';
+import {
+  closeKeptConnections,
+  deliverRequest,
+  serveDeliveryRequest,
+} from './delivery';
+import type { KeepLimits } from '../ipc/kept_connection';
 import { sampleRequest } from './delivery_testkit';
 
 const request = (id: string) =>
@@ -34,7 +39,7 @@ interface Agent {
 // serveDeliveryRequest takes it, or none.
 async function startAgent(
   t: test.TestContext,
-  reuse?: AgentReuse,
+  reuse?: KeepLimits,
 ): Promise<Agent> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery_reuse-'));
   fs.mkdirSync(path.join(dir, 'private'));
@@ -64,7 +69,7 @@ async function startAgent(
     server.listen(path.join(dir, 'private', 'smtp'), res),
   );
   t.after(() => {
-    dropKeptConnections();
+    closeKeptConnections();
     for (const s of agent.sockets) s.destroy();
     server.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -72,8 +77,8 @@ async function startAgent(
   return agent;
 }
 
-const always = (): AgentReuse => ({
-  stopping: () => false,
+const always = (): KeepLimits => ({
+  ending: () => false,
   lifetimeMs: 60_000,
 });
 
@@ -115,7 +120,7 @@ test('does open a new connection when the agent ends the kept one', async (t) =>
   // connection instead of waiting for another.
   let ending = false;
   const agent = await startAgent(t, {
-    stopping: () => ending,
+    ending: () => ending,
     lifetimeMs: 60_000,
   });
   assert.deepEqual(await deliverIds(agent.dir, ['D1']), ['D1 relayed 2.0.0']);

@@ -7,12 +7,11 @@
 import type * as net from 'node:net';
 import * as fs from 'node:fs';
 import { AttrStream, sendTrigger } from '../../packages/ipc/ipc';
+import { CLEANUP_FLAG, CLEANUP_STAT } from '../../packages/ipc/cleanup_client';
 import {
-  CLEANUP_FLAG,
-  CLEANUP_NEXT,
-  CLEANUP_REUSE_IDLE_MS,
-  CLEANUP_STAT,
-} from '../../packages/ipc/cleanup_client';
+  awaitNextRequest,
+  keepLimits,
+} from '../../packages/ipc/kept_connection';
 import {
   commitQueueFile,
   moveQueueFile,
@@ -257,9 +256,12 @@ export async function handleCleanupClient(
   socket.setTimeout(ctx.config.time('ipc_timeout') * 1000, () =>
     socket.destroy(),
   );
+  // A client that keeps the connection asks for its next message within
+  // the server's idle time (kept_connection.ts); anything else ends it.
   const since = Date.now();
+  const limits = keepLimits(ctx);
   while (await serveOne(stream, ctx))
-    if (!(await nextRequest(stream, ctx, since))) return stream.close();
+    if (!(await awaitNextRequest(stream, limits, since))) return stream.close();
 }
 
 // One message: a new queue file, its ID in the greeting, the request.
@@ -291,31 +293,6 @@ async function serveOne(
   if (!state.failed) return true;
   stream.close();
   return false;
-}
-
-// A client that keeps the connection asks for the next message within
-// CLEANUP_REUSE_IDLE_MS; anything else, or nothing, ends it. So does a
-// stop from master or a retirement (idle connections must not hold up
-// the drain, nor a busy client keep a retired process for ever), and
-// half of daemon_timeout since the connection came, as the skeleton's
-// watchdog counts a client's time from its connection.
-async function nextRequest(
-  stream: AttrStream,
-  ctx: CleanupContext,
-  since: number,
-): Promise<boolean> {
-  const lifetime = (ctx.config.time('daemon_timeout') * 1000) / 2;
-  if (ctx.ending || Date.now() - since >= lifetime) return false;
-  const timer = setTimeout(() => stream.destroy(), CLEANUP_REUSE_IDLE_MS);
-  try {
-    const request = await stream.readAttrs();
-    if (ctx.ending || Date.now() - since >= lifetime) return false;
-    return request.request === CLEANUP_NEXT.request;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 // The client left or the disk failed: nothing is committed, so the

@@ -1,11 +1,12 @@
 // The smtp and lmtp delivery agents' entry (master.cf "smtp unix - - n -
 // - smtp" and "lmtp unix - - n - - lmtp"): delivery requests from qmgr on
 // private/<service>, more than one per connection when qmgr keeps it
-// (delivery_reuse.ts). Started as "lmtp" (or with a service name
+// (packages/ipc/kept_connection.ts). Started as "lmtp" (or with a service name
 // beginning lmtp) it speaks LMTP and reads the lmtp_* parameters.
 
 import type * as net from 'node:net';
 import { runDaemon, type DaemonContext } from '../../packages/daemon/daemon';
+import { keepLimits } from '../../packages/ipc/kept_connection';
 import {
   queueFileOf,
   serveDeliveryRequest,
@@ -32,10 +33,7 @@ export async function serveConnection(
     socket,
     queueFileOf(ctx),
     (req, file) => deliverSmtpRequest(s, req, file),
-    {
-      stopping: () => ctx.ending,
-      lifetimeMs: (ctx.config.time('daemon_timeout') * 1000) / 2,
-    },
+    keepLimits(ctx),
   );
 }
 
