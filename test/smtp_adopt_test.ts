@@ -12,18 +12,10 @@ import {
   type SessionSettings,
 } from '../services/smtp/smtp_session';
 import { startSink, type SmtpSink } from './sink/smtp_sink';
+import { smtpTestSettings } from './smtp_settings';
 
 function settings(lmtp: boolean): SessionSettings {
-  return {
-    lmtp,
-    heloName: 'client.example',
-    connectTimeoutMs: 2000,
-    heloTimeoutMs: 2000,
-    envelopeTimeoutMs: 2000,
-    xferTimeoutMs: 2000,
-    doneTimeoutMs: 2000,
-    quitTimeoutMs: 1000,
-  };
+  return smtpTestSettings({ lmtp, quitTimeoutMs: 1000 });
 }
 
 // What the first smtp process did before it cached the socket: the
