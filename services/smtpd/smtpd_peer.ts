@@ -7,7 +7,7 @@
 
 import * as dns from 'node:dns';
 import * as net from 'node:net';
-import { HostsResolver } from './smtpd_hosts';
+import { canonicalAddress, HostsResolver } from './smtpd_hosts';
 import type { Client } from './smtpd_state';
 
 let hosts: HostsResolver | null = null;
@@ -47,8 +47,7 @@ async function verifiedName(addr: string): Promise<string | null> {
 }
 
 function sameAddress(a: string, b: string): boolean {
-  const strip = (s: string) => s.replace(/^::ffff:/i, '').toLowerCase();
-  return strip(a) === strip(b);
+  return canonicalAddress(a) === canonicalAddress(b);
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | null> {
