@@ -276,7 +276,7 @@ export const PARAMS: ParamDef[] = [
     type: 'int',
     default: '100',
     min: 1,
-    doc: 'Clients one Node worker serves at once; it retires after max_use times this (ours)',
+    doc: 'ours: clients a process serves at once (retires: max_use x this)',
   },
   {
     name: 'service_throttle_time',

@@ -1,8 +1,9 @@
 // Address rewriting in message headers: the addresses of From:, To:,
 // Cc: and the other sender and recipient headers are completed
 // (@$myorigin, or remote_header_rewrite_domain for remote mail) and go
-// through canonical mapping per canonical_classes; the rest of the header (names, comments,
-// folding) stays as it was. Used by cleanup_message.ts. Limit: an address
+// through canonical mapping per canonical_classes; the rest of the
+// header (names, comments, folding) stays as it was. Used by
+// cleanup_message.ts. Limit: an address
 // that also appears inside a comment or name of the same header may be
 // replaced there instead of in its angle brackets.
 

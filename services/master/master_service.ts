@@ -190,7 +190,8 @@ export class MasterService {
   #spawnIfAllowed(): void {
     if (this.#closed) return;
     if (Date.now() < this.#throttledUntil) return;
-    if ([...this.#children.values()].some((c) => !c.up && !c.draining)) return; // one is starting; it takes the clients when it is up
+    // One is starting: it takes the clients when it is up.
+    if ([...this.#children.values()].some((c) => !c.up && !c.draining)) return;
     const live = [...this.#children.values()].filter((c) => !c.draining);
     const max = this.entry.maxproc;
     if (max > 0 && live.length >= max) {

@@ -90,7 +90,8 @@ export class HostsResolver {
     const now = Date.now();
     if (now - this.#checkedAt < RECHECK_MS) return;
     this.#checkedAt = now;
-    const stamp = `${fileStamp(this.#nsswitchPath)} ${fileStamp(this.#hostsPath)}`;
+    const stamp =
+      fileStamp(this.#nsswitchPath) + ' ' + fileStamp(this.#hostsPath);
     if (stamp === this.#stamp) return;
     this.#stamp = stamp;
     this.#fast = filesThenDns(readOrEmpty(this.#nsswitchPath));
